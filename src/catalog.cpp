@@ -1,0 +1,246 @@
+// Reads the table graph: foreign keys from pg_constraint, on_delete policies
+// from the policy table, and the row identity of each table involved.
+#include "model.hpp"
+#include "pgutil.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "utils/lsyscache.h"
+}
+
+#include <algorithm>
+
+namespace cd {
+
+std::string Table::sql() const { return quote_ident(nsp) + "." + quote_ident(rel); }
+
+std::string Table::from() const { return (relkind == 'p' ? "" : "ONLY ") + sql(); }
+
+const char *action_name(Action a) {
+    switch (a) {
+    case Action::Cascade: return "CASCADE";
+    case Action::Protect: return "PROTECT";
+    case Action::Restrict: return "RESTRICT";
+    case Action::NoAction: return "NO ACTION";
+    case Action::SetNull: return "SET_NULL";
+    case Action::SetDefault: return "SET_DEFAULT";
+    case Action::SetValue: return "SET";
+    case Action::DoNothing: return "DO_NOTHING";
+    }
+    return "?";
+}
+
+static std::string join(const std::vector<std::string> &v, const std::string &sep) {
+    std::string out;
+    for (size_t i = 0; i < v.size(); ++i)
+        out += (i ? sep : "") + v[i];
+    return out;
+}
+
+std::string Edge::describe(const std::vector<Table> &tables) const {
+    std::string cols_text = "(" + join(cols, ", ") + ")";
+    if (policy)
+        return std::string("policy ") + action_name(action) + " on " + tables[child].display +
+               cols_text;
+    return "foreign key constraint " + quote_ident(conname) + " on " + tables[child].display +
+           cols_text;
+}
+
+int Model::table(unsigned oid) {
+    auto it = index.find(oid);
+    if (it != index.end())
+        return it->second;
+    Table t;
+    t.oid = oid;
+    tables.push_back(t);
+    index[oid] = static_cast<int>(tables.size()) - 1;
+    return static_cast<int>(tables.size()) - 1;
+}
+
+static Action catalog_action(char c) {
+    switch (c) {
+    case 'c': return Action::Cascade;
+    case 'r': return Action::Restrict;
+    case 'n': return Action::SetNull;
+    case 'd': return Action::SetDefault;
+    default: return Action::NoAction;
+    }
+}
+
+Action parse_action(const std::string &name, bool *ok) {
+    static const struct {
+        const char *name;
+        Action action;
+    } names[] = {{"CASCADE", Action::Cascade},        {"PROTECT", Action::Protect},
+                 {"RESTRICT", Action::Restrict},      {"SET_NULL", Action::SetNull},
+                 {"SET_DEFAULT", Action::SetDefault}, {"SET", Action::SetValue},
+                 {"DO_NOTHING", Action::DoNothing}};
+    std::string up;
+    for (char c : name)
+        up += (c == ' ' || c == '-') ? '_' : static_cast<char>(toupper(static_cast<unsigned char>(c)));
+    for (const auto &n : names)
+        if (up == n.name) {
+            *ok = true;
+            return n.action;
+        }
+    *ok = false;
+    return Action::DoNothing;
+}
+
+static const char *const FK_SQL =
+    "SELECT c.conname::text, c.conrelid::oid, c.confrelid::oid, c.confdeltype::text,"
+    " ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, o)"
+    "   JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o),"
+    " ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, o)"
+    "   JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.o),"
+    " ARRAY(SELECT format('OPERATOR(%I.%s)', ns.nspname, op.oprname)"
+    "   FROM unnest(c.conpfeqop) WITH ORDINALITY k(id, o)"
+    "   JOIN pg_operator op ON op.oid = k.id JOIN pg_namespace ns ON ns.oid = op.oprnamespace"
+    "   ORDER BY k.o),"
+    " ARRAY(SELECT a.attname::text FROM unnest(c.confdelsetcols) WITH ORDINALITY k(n, o)"
+    "   JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o)"
+    " FROM pg_constraint c WHERE c.contype = 'f' AND c.conparentid = 0"
+    " ORDER BY c.conrelid, c.conname";
+
+static bool same_set(std::vector<std::string> a, std::vector<std::string> b) {
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    return a == b;
+}
+
+Model load_model(const std::string &extschema) {
+    Model m;
+    int nest = pg_call([] { return pg::safe_search_path(); });
+
+    uint64 n = pg_call([] { return pg::exec(FK_SQL, 0, nullptr, nullptr, nullptr, SPI_OK_SELECT); });
+    SPITupleTable *fks = SPI_tuptable;
+    for (uint64 r = 0; r < n; ++r) {
+        SPI_tuptable = fks;
+        Edge e;
+        e.conname = pg_call([&] { return pg::value(r, 1); });
+        unsigned child = std::stoul(pg_call([&] { return pg::value(r, 2); }));
+        unsigned parent = std::stoul(pg_call([&] { return pg::value(r, 3); }));
+        e.action = catalog_action(pg_call([&] { return pg::value(r, 4); })[0]);
+        e.cols = to_vector(pg_call([&] { return pg::text_array(r, 5); }));
+        e.refcols = to_vector(pg_call([&] { return pg::text_array(r, 6); }));
+        e.eqops = to_vector(pg_call([&] { return pg::text_array(r, 7); }));
+        e.setcols = to_vector(pg_call([&] { return pg::text_array(r, 8); }));
+        e.child = m.table(child);
+        e.parent = m.table(parent);
+        m.edges.push_back(e);
+    }
+
+    std::string psql = "SELECT p.child::oid, p.columns::text[], p.action, p.value,"
+                       " p.parent::oid, p.parent_columns::text[] FROM " +
+                       quote_ident(extschema) +
+                       ".cascade_delete_policy p ORDER BY p.child, p.columns";
+    n = pg_call([&] { return pg::exec(psql.c_str(), 0, nullptr, nullptr, nullptr, SPI_OK_SELECT); });
+    SPITupleTable *pols = SPI_tuptable;
+    for (uint64 r = 0; r < n; ++r) {
+        SPI_tuptable = pols;
+        unsigned child = std::stoul(pg_call([&] { return pg::value(r, 1); }));
+        auto cols = to_vector(pg_call([&] { return pg::text_array(r, 2); }));
+        std::string action_text = pg_call([&] { return pg::value(r, 3); });
+        const char *value = pg_call([&] { return pg::value(r, 4); });
+        unsigned parent = std::stoul(pg_call([&] { return pg::value(r, 5); }));
+        auto refcols = to_vector(pg_call([&] { return pg::text_array(r, 6); }));
+        bool ok;
+        Action action = parse_action(action_text, &ok);
+        if (!ok)
+            throw make_error(ERRCODE_DATA_CORRUPTED,
+                             "cascade_delete: unknown action \"" + action_text + "\" in policy table");
+
+        int c = m.table(child), p = m.table(parent);
+        Edge *target = nullptr;
+        for (auto &e : m.edges)
+            if (!e.policy && e.child == c && e.parent == p && same_set(e.cols, cols))
+                target = &e;
+        if (target == nullptr) {
+            // A foreign key that exists only in the application.
+            Edge e;
+            e.child = c;
+            e.parent = p;
+            e.cols = cols;
+            e.refcols = refcols;
+            for (size_t i = 0; i < cols.size(); ++i) {
+                const char *op = pg_call([&] {
+                    AttrNumber ca = get_attnum(child, cols[i].c_str());
+                    AttrNumber pa = get_attnum(parent, refcols[i].c_str());
+                    if (ca == InvalidAttrNumber || pa == InvalidAttrNumber)
+                        return static_cast<char *>(nullptr);
+                    return pg::equality_operator(get_atttype(parent, pa), get_atttype(child, ca));
+                });
+                if (op == nullptr)
+                    throw make_error(ERRCODE_UNDEFINED_COLUMN,
+                                     "cascade_delete: policy on " + std::to_string(child) +
+                                         " refers to a missing or incomparable column",
+                                     "Policy columns (" + join(cols, ", ") + ") -> (" +
+                                         join(refcols, ", ") + ").",
+                                     "Drop the policy with cascade_delete_drop_policy() and set it again.");
+                e.eqops.push_back(op);
+            }
+            m.edges.push_back(e);
+            target = &m.edges.back();
+        }
+        target->policy = true;
+        target->action = action;
+        target->setcols.clear();
+        if (action == Action::SetValue) {
+            target->value = value ? value : "";
+            target->value_type = pg_call([&] {
+                AttrNumber a = get_attnum(child, cols[0].c_str());
+                return a == InvalidAttrNumber ? InvalidOid : get_atttype(child, a);
+            });
+        }
+    }
+    pg_call([&] { pg::restore_search_path(nest); });
+    return m;
+}
+
+static const char *const TABLE_SQL =
+    "SELECT n.nspname::text, c.relname::text, c.relkind::text,"
+    " ARRAY(SELECT a.attname::text FROM pg_index i CROSS JOIN"
+    "   unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)"
+    "   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n"
+    "   WHERE i.indrelid = c.oid AND i.indisprimary AND k.o <= i.indnkeyatts ORDER BY k.o),"
+    " ARRAY(SELECT a.atttypid::text FROM pg_index i CROSS JOIN"
+    "   unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)"
+    "   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n"
+    "   WHERE i.indrelid = c.oid AND i.indisprimary AND k.o <= i.indnkeyatts ORDER BY k.o)"
+    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1";
+
+void load_table(Model &m, int t) {
+    Table &tab = m.tables[t];
+    if (tab.loaded)
+        return;
+    int nest = pg_call([] { return pg::safe_search_path(); });
+    Oid oid = tab.oid;
+    uint64 n = pg_call([&] {
+        Oid type = OIDOID;
+        Datum v = ObjectIdGetDatum(oid);
+        return pg::exec(TABLE_SQL, 1, &type, &v, nullptr, SPI_OK_SELECT);
+    });
+    if (n != 1)
+        throw make_error(ERRCODE_UNDEFINED_TABLE,
+                         "cascade_delete: relation with OID " + std::to_string(oid) + " does not exist");
+    tab.nsp = pg_call([] { return pg::value(0, 1); });
+    tab.rel = pg_call([] { return pg::value(0, 2); });
+    tab.relkind = pg_call([] { return pg::value(0, 3); })[0];
+    tab.id_cols = to_vector(pg_call([] { return pg::text_array(0, 4); }));
+    for (const auto &s : to_vector(pg_call([] { return pg::text_array(0, 5); })))
+        tab.id_types.push_back(static_cast<unsigned>(std::stoul(s)));
+    tab.has_pk = !tab.id_cols.empty();
+    if (!tab.has_pk) {
+        tab.id_cols = {"ctid"};
+        tab.id_types = {TIDOID};
+    }
+    for (unsigned type : tab.id_types) {
+        const char *op = pg_call([&] { return pg::equality_operator(type, type); });
+        tab.id_eqops.push_back(op ? op : "OPERATOR(pg_catalog.=)");
+    }
+    tab.display = display_name(tab.nsp, tab.rel);
+    tab.loaded = true;
+    pg_call([&] { pg::restore_search_path(nest); });
+}
+
+} // namespace cd

@@ -1,0 +1,147 @@
+// SQL-callable functions of cascade_delete and its settings. Each function
+// reads its arguments, then hands over to C++ through cd::cpp_entry.
+#include "cascade.hpp"
+#include "pgutil.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "nodes/parsenodes.h"
+#include "parser/parser.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+PGDLLEXPORT Datum cascade_delete_key(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum cascade_delete_many(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum cascade_delete_where(PG_FUNCTION_ARGS);
+PG_FUNCTION_INFO_V1(cascade_delete_key);
+PG_FUNCTION_INFO_V1(cascade_delete_many);
+PG_FUNCTION_INFO_V1(cascade_delete_where);
+}
+
+namespace cd {
+int batch_size = 10000;
+int max_rows = 0;
+} // namespace cd
+
+void _PG_init(void) {
+    DefineCustomIntVariable("cascade_delete.batch_size",
+                            "Keys per statement when cascade_delete deletes or updates rows.",
+                            "Bounds the after-trigger queue and the parameters of each statement.",
+                            &cd::batch_size, 10000, 1, 100000000, PGC_USERSET, 0, nullptr, nullptr,
+                            nullptr);
+    DefineCustomIntVariable("cascade_delete.max_rows",
+                            "Largest number of rows one cascade_delete call may delete (0: no limit).",
+                            "A call that would delete more raises an error and deletes nothing.",
+                            &cd::max_rows, 0, 0, INT_MAX, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    MarkGUCPrefixReserved("cascade_delete");
+}
+
+namespace {
+
+// Checks the target and fills in the request fields common to all forms.
+void start_request(FunctionCallInfo fcinfo, int dry_run_arg, cd::Request *req) {
+    if (PG_ARGISNULL(0))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("cascade_delete: target table must not be NULL")));
+    if (PG_ARGISNULL(dry_run_arg))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("cascade_delete: dry_run must not be NULL")));
+    Oid target = PG_GETARG_OID(0);
+    char relkind = get_rel_relkind(target);
+    if (relkind == '\0')
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("relation with OID %u does not exist", target)));
+    if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                        errmsg("\"%s\" is not a table", get_rel_name(target))));
+    req->target = target;
+    req->dry_run = PG_GETARG_BOOL(dry_run_arg);
+}
+
+// Refuses a condition that is not one plain expression: it must turn
+// "SELECT 1 WHERE (condition)" into a SELECT with a WHERE clause and nothing
+// else, so it cannot close the parenthesis and add clauses or statements.
+void check_condition(const char *condition) {
+    char *sql = psprintf("SELECT 1 WHERE (%s)", condition);
+    List *stmts = raw_parser(sql, RAW_PARSE_DEFAULT);
+    bool ok = list_length(stmts) == 1;
+    if (ok) {
+        Node *n = linitial_node(RawStmt, stmts)->stmt;
+        SelectStmt *s = IsA(n, SelectStmt) ? (SelectStmt *)n : nullptr;
+        ok = s && s->op == SETOP_NONE && s->whereClause && !s->fromClause && !s->intoClause &&
+             !s->distinctClause && !s->groupClause && !s->havingClause && !s->windowClause &&
+             !s->valuesLists && !s->sortClause && !s->limitOffset && !s->limitCount &&
+             !s->lockingClause && !s->withClause && list_length(s->targetList) == 1;
+    }
+    if (!ok)
+        ereport(ERROR, (errcode(ERRCODE_SYNTAX_ERROR),
+                        errmsg("cascade_delete_where: condition must be a single expression"),
+                        errdetail("Condition: %s", condition)));
+}
+
+Datum to_jsonb(const std::string &json) {
+    return cd::pg_call([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(json.c_str())); });
+}
+
+} // namespace
+
+// cascade_delete(target regclass, key anyelement | text, dry_run boolean)
+Datum cascade_delete_key(PG_FUNCTION_ARGS) {
+    return cd::cpp_entry([&]() -> Datum {
+        cd::Request req;
+        cd::pg_call([&] {
+            start_request(fcinfo, 2, &req);
+            if (PG_ARGISNULL(1))
+                ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                                errmsg("cascade_delete: key must not be NULL")));
+            req.key_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+            if (req.key_type == UNKNOWNOID) {
+                req.key = CStringGetTextDatum(DatumGetCString(PG_GETARG_DATUM(1)));
+                req.key_type = TEXTOID;
+            } else
+                req.key = PG_GETARG_DATUM(1);
+        });
+        return to_jsonb(cd::run_cascade(req));
+    });
+}
+
+// cascade_delete_many(target regclass, keys anyarray, dry_run boolean)
+Datum cascade_delete_many(PG_FUNCTION_ARGS) {
+    return cd::cpp_entry([&]() -> Datum {
+        cd::Request req;
+        cd::pg_call([&] {
+            start_request(fcinfo, 2, &req);
+            if (PG_ARGISNULL(1))
+                ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                                errmsg("cascade_delete_many: keys must not be NULL")));
+            req.many = true;
+            req.key = PG_GETARG_DATUM(1);
+            req.key_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+        });
+        return to_jsonb(cd::run_cascade(req));
+    });
+}
+
+// cascade_delete_where(target regclass, condition text, dry_run boolean)
+Datum cascade_delete_where(PG_FUNCTION_ARGS) {
+    return cd::cpp_entry([&]() -> Datum {
+        cd::Request req;
+        const char *condition = cd::pg_call([&] {
+            start_request(fcinfo, 2, &req);
+            if (PG_ARGISNULL(1))
+                ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                                errmsg("cascade_delete_where: condition must not be NULL")));
+            char *c = text_to_cstring(PG_GETARG_TEXT_PP(1));
+            check_condition(c);
+            return c;
+        });
+        req.where = true;
+        req.condition = condition;
+        return to_jsonb(cd::run_cascade(req));
+    });
+}

@@ -1,0 +1,694 @@
+// Executes a cascade set-based inside the server: keys of the rows to delete
+// are collected into temporary tables (which spill to disk like any table),
+// PROTECT / RESTRICT / NO ACTION are checked against them, then SET_* updates
+// and deletes run in batches of keys, referencing tables first.
+#include "cascade.hpp"
+#include "model.hpp"
+#include "pgutil.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+}
+
+#include <algorithm>
+#include <map>
+
+namespace cd {
+
+namespace {
+
+// One statement per batch of keys: the cursor yields key columns, the statement
+// receives them as arrays $1..$n (then the extra parameters). Returns the rows
+// the statement processed in all batches. PostgreSQL code only.
+struct BatchSpec {
+    const char *cursor_sql;
+    const char *stmt_sql;
+    int n_extra;
+    Oid *extra_types;
+    Datum *extra_values;
+    int batch_size;
+    int expected_rc;
+};
+
+uint64 run_batches(const BatchSpec *spec) {
+    Portal portal = SPI_cursor_open_with_args(nullptr, spec->cursor_sql, 0, nullptr, nullptr,
+                                              nullptr, false, 0);
+    TupleDesc desc = portal->tupDesc;
+    int ncols = desc->natts, nargs = ncols + spec->n_extra;
+    Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * nargs));
+    Oid *elem = static_cast<Oid *>(palloc(sizeof(Oid) * ncols));
+    int16 *typlen = static_cast<int16 *>(palloc(sizeof(int16) * ncols));
+    bool *typbyval = static_cast<bool *>(palloc(sizeof(bool) * ncols));
+    char *typalign = static_cast<char *>(palloc(ncols));
+    for (int j = 0; j < ncols; ++j) {
+        elem[j] = TupleDescAttr(desc, j)->atttypid;
+        types[j] = get_array_type(elem[j]);
+        if (!OidIsValid(types[j]))
+            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                            errmsg("cascade_delete: key type %s has no array type",
+                                   format_type_be(elem[j]))));
+        get_typlenbyvalalign(elem[j], &typlen[j], &typbyval[j], &typalign[j]);
+    }
+    for (int k = 0; k < spec->n_extra; ++k)
+        types[ncols + k] = spec->extra_types[k];
+    SPIPlanPtr plan = pg::prepare(spec->stmt_sql, nargs, types);
+
+    MemoryContext batch_cxt =
+        AllocSetContextCreate(CurrentMemoryContext, "cascade_delete batch", ALLOCSET_DEFAULT_SIZES);
+    uint64 total = 0;
+    for (;;) {
+        CHECK_FOR_INTERRUPTS();
+        SPI_cursor_fetch(portal, true, spec->batch_size);
+        SPITupleTable *rows = SPI_tuptable;
+        uint64 n = SPI_processed;
+        if (n == 0) {
+            SPI_freetuptable(rows);
+            break;
+        }
+        MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+        Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * nargs));
+        char *nulls = static_cast<char *>(palloc(nargs));
+        Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * n));
+        bool *enulls = static_cast<bool *>(palloc(sizeof(bool) * n));
+        for (int j = 0; j < ncols; ++j) {
+            for (uint64 i = 0; i < n; ++i)
+                elems[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, j + 1, &enulls[i]);
+            int dims[1] = {static_cast<int>(n)}, lbs[1] = {1};
+            values[j] = PointerGetDatum(construct_md_array(elems, enulls, 1, dims, lbs, elem[j],
+                                                           typlen[j], typbyval[j], typalign[j]));
+            nulls[j] = ' ';
+        }
+        for (int k = 0; k < spec->n_extra; ++k) {
+            values[ncols + k] = spec->extra_values[k];
+            nulls[ncols + k] = ' ';
+        }
+        MemoryContextSwitchTo(old);
+        total += pg::exec_plan(plan, spec->stmt_sql, values, nulls, spec->expected_rc);
+        SPI_freetuptable(SPI_tuptable);
+        SPI_freetuptable(rows);
+        MemoryContextReset(batch_cxt);
+    }
+    SPI_cursor_close(portal);
+    MemoryContextDelete(batch_cxt);
+    SPI_freeplan(plan);
+    return total;
+}
+
+// Converts the caller's key argument into one array per identity column of the
+// target (types pktypes). A single key of a composite primary key is an array
+// of n values (or its text form); many keys are a 1-D array, or a 2-D array
+// [keys][n] for a composite key. PostgreSQL code only.
+void key_arrays(Datum key, Oid keytype, bool many, int n, const Oid *pktypes,
+                const char *table, Datum *out) {
+    Datum *elems;
+    bool *enulls;
+    int nelems;
+    Oid elemtype;
+    if (!many && n == 1) {
+        Datum v = key;
+        if (keytype != pktypes[0]) {
+            Oid outfunc, infunc, ioparam;
+            bool varlena;
+            getTypeOutputInfo(keytype, &outfunc, &varlena);
+            getTypeInputInfo(pktypes[0], &infunc, &ioparam);
+            v = OidInputFunctionCall(infunc, OidOutputFunctionCall(outfunc, v), ioparam, -1);
+        }
+        int16 len;
+        bool byval;
+        char align;
+        get_typlenbyvalalign(pktypes[0], &len, &byval, &align);
+        out[0] = PointerGetDatum(construct_array(&v, 1, pktypes[0], len, byval, align));
+        return;
+    }
+    if (!OidIsValid(get_element_type(keytype))) {
+        if (keytype == TEXTOID) {
+            key = DirectFunctionCall3(array_in, CStringGetDatum(TextDatumGetCString(key)),
+                                      ObjectIdGetDatum(TEXTOID), Int32GetDatum(-1));
+            keytype = TEXTARRAYOID;
+        } else
+            ereport(ERROR,
+                    (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                     errmsg("the primary key of table %s has %d columns; give the key as an array",
+                            table, n),
+                     errhint("For example: cascade_delete('%s', ARRAY['1', 'x']).", table)));
+    }
+    ArrayType *arr = DatumGetArrayTypeP(key);
+    elemtype = ARR_ELEMTYPE(arr);
+    int ndim = ARR_NDIM(arr);
+    int *dims = ARR_DIMS(arr);
+    int16 len;
+    bool byval;
+    char align;
+    get_typlenbyvalalign(elemtype, &len, &byval, &align);
+    deconstruct_array(arr, elemtype, len, byval, align, &elems, &enulls, &nelems);
+    if (nelems == 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("no key given for table %s", table)));
+    bool shape_ok;
+    if (!many)
+        shape_ok = ndim == 1 && dims[0] == n;
+    else if (n == 1)
+        shape_ok = ndim == 1;
+    else
+        shape_ok = ndim == 2 && dims[1] == n;
+    if (!shape_ok)
+        ereport(ERROR,
+                (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+                 errmsg("wrong key shape for table %s, whose primary key has %d column%s", table,
+                        n, n == 1 ? "" : "s"),
+                 errdetail(many ? (n == 1 ? "Many keys are given as a one-dimensional array."
+                                          : "Many keys of a composite primary key are given as a "
+                                            "two-dimensional array [keys][columns].")
+                                : "One key of a composite primary key is given as an array with "
+                                  "one value per key column.")));
+    int nkeys = nelems / n;
+    for (int c = 0; c < n; ++c) {
+        Datum *col = static_cast<Datum *>(palloc(sizeof(Datum) * nkeys));
+        Oid outfunc, infunc, ioparam;
+        bool varlena;
+        getTypeOutputInfo(elemtype, &outfunc, &varlena);
+        getTypeInputInfo(pktypes[c], &infunc, &ioparam);
+        for (int k = 0; k < nkeys; ++k) {
+            int i = k * n + c;
+            if (enulls[i])
+                ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                                errmsg("key for table %s must not contain NULL", table)));
+            col[k] = elemtype == pktypes[c]
+                         ? elems[i]
+                         : OidInputFunctionCall(infunc, OidOutputFunctionCall(outfunc, elems[i]),
+                                                ioparam, -1);
+        }
+        int16 clen;
+        bool cbyval;
+        char calign;
+        get_typlenbyvalalign(pktypes[c], &clen, &cbyval, &calign);
+        out[c] = PointerGetDatum(construct_array(col, nkeys, pktypes[c], clen, cbyval, calign));
+    }
+}
+
+Datum text_to_datum(const char *text, Oid type) {
+    Oid infunc, ioparam;
+    getTypeInputInfo(type, &infunc, &ioparam);
+    return OidInputFunctionCall(infunc, const_cast<char *>(text), ioparam, -1);
+}
+
+std::string join(const std::vector<std::string> &v, const std::string &sep) {
+    std::string out;
+    for (size_t i = 0; i < v.size(); ++i)
+        out += (i ? sep : "") + v[i];
+    return out;
+}
+
+uint64 exec(const std::string &sql, int rc) {
+    return pg_call([&] { return pg::exec(sql.c_str(), 0, nullptr, nullptr, nullptr, rc); });
+}
+
+struct Blocker {
+    int edge;
+    uint64 count;
+    std::vector<std::string> keys;
+};
+
+int call_seq = 0; // distinguishes the temp tables of nested calls
+
+class Cascade {
+  public:
+    Cascade(const Request &req, Model &&model) : req_(req), m_(std::move(model)) {}
+    std::string run();
+
+  private:
+    const Request &req_;
+    Model m_;
+    Plan plan_;
+    int root_ = -1;
+    std::vector<std::string> tmp_;                    // temp table per table ("" if none)
+    std::vector<std::vector<std::string>> tmp_cols_;  // its source columns, identity first
+    std::vector<uint64> collected_, deleted_, updated_;
+    std::vector<int> relevant_; // edges from a table of the set, other than DO_NOTHING
+    std::vector<Blocker> blocked_;
+
+    const Table &T(int t) const { return m_.tables[t]; }
+    std::string tcol(int t, const std::string &src) const;
+    std::string parent_match(const Edge &e, const std::string &p, const std::string &c) const;
+    std::string not_collected(int t, const std::string &alias) const;
+    void create_temp_tables();
+    void collect_roots();
+    void collect();
+    void check_blockers();
+    void check_max_rows(bool *exceeded);
+    void run_updates();
+    void run_deletes();
+    std::string report(bool max_rows_exceeded) const;
+};
+
+std::string Cascade::tcol(int t, const std::string &src) const {
+    const auto &cols = tmp_cols_[t];
+    auto it = std::find(cols.begin(), cols.end(), src);
+    return "c" + std::to_string(it - cols.begin());
+}
+
+// "p.c0 OP c.fk0 AND ...": parent rows (temp table alias p) matched by child rows.
+std::string Cascade::parent_match(const Edge &e, const std::string &p, const std::string &c) const {
+    std::string out;
+    for (size_t i = 0; i < e.cols.size(); ++i)
+        out += std::string(i ? " AND " : "") + p + "." + tcol(e.parent, e.refcols[i]) + " " +
+               e.eqops[i] + " " + c + "." + quote_ident(e.cols[i]);
+    return out;
+}
+
+// " AND NOT EXISTS (rows of t's temp table with the identity of alias)", or "".
+std::string Cascade::not_collected(int t, const std::string &alias) const {
+    if (!plan_.in_set[t])
+        return "";
+    std::string cond;
+    for (size_t i = 0; i < T(t).id_cols.size(); ++i)
+        cond += std::string(i ? " AND " : "") + "d.c" + std::to_string(i) + " " + T(t).id_eqops[i] +
+                " " + alias + "." + quote_ident(T(t).id_cols[i]);
+    return " AND NOT EXISTS (SELECT 1 FROM " + tmp_[t] + " d WHERE " + cond + ")";
+}
+
+void Cascade::create_temp_tables() {
+    int seq = ++call_seq;
+    size_t n = m_.tables.size();
+    tmp_.assign(n, "");
+    tmp_cols_.assign(n, {});
+    collected_.assign(n, 0);
+    deleted_.assign(n, 0);
+    updated_.assign(n, 0);
+    std::vector<char> cyclic(n, 0);
+    for (size_t c = 0; c < plan_.components.size(); ++c)
+        for (int t : plan_.components[c])
+            cyclic[t] = plan_.cyclic[c];
+    for (size_t t = 0; t < n; ++t) {
+        if (!plan_.in_set[t])
+            continue;
+        if (T(t).relkind == 'p' && !T(t).has_pk)
+            throw make_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                             "cascade_delete: partitioned table " + T(t).display +
+                                 " has no primary key",
+                             "Rows of a partitioned table are identified by its primary key.");
+        tmp_cols_[t] = T(t).id_cols;
+        for (int e : relevant_)
+            if (m_.edges[e].parent == static_cast<int>(t))
+                for (const auto &c : m_.edges[e].refcols)
+                    if (std::find(tmp_cols_[t].begin(), tmp_cols_[t].end(), c) == tmp_cols_[t].end())
+                        tmp_cols_[t].push_back(c);
+        std::string name = "cascade_delete_" + std::to_string(seq) + "_" + std::to_string(t);
+        tmp_[t] = "pg_temp." + quote_ident(name);
+        std::string select, pk;
+        for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
+            select += "t." + quote_ident(tmp_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
+        for (size_t i = 0; i < T(t).id_cols.size(); ++i)
+            pk += std::string(i ? ", " : "") + "c" + std::to_string(i);
+        exec("CREATE TEMP TABLE " + quote_ident(name) + " AS SELECT " + select +
+                 "0::pg_catalog.int4 AS gen FROM " + T(t).from() + " t WITH NO DATA",
+             SPI_OK_UTILITY);
+        exec("ALTER TABLE " + tmp_[t] + " ADD PRIMARY KEY (" + pk + ")", SPI_OK_UTILITY);
+        if (cyclic[t])
+            exec("CREATE INDEX ON " + tmp_[t] + " (gen)", SPI_OK_UTILITY);
+    }
+}
+
+void Cascade::collect_roots() {
+    const Table &r = T(root_);
+    std::string cols, src;
+    for (size_t i = 0; i < tmp_cols_[root_].size(); ++i) {
+        cols += "c" + std::to_string(i) + ", ";
+        src += "t." + quote_ident(tmp_cols_[root_][i]) + ", ";
+    }
+    std::string head = "INSERT INTO " + tmp_[root_] + " (" + cols + "gen) SELECT " + src + "0 FROM ";
+    if (req_.where) {
+        // The condition sees the table under its own name, as in DELETE ... WHERE.
+        std::string qsrc;
+        for (const auto &c : tmp_cols_[root_])
+            qsrc += r.sql() + "." + quote_ident(c) + ", ";
+        std::string sql = "INSERT INTO " + tmp_[root_] + " (" + cols + "gen) SELECT " + qsrc +
+                          "0 FROM " + r.from() + " WHERE (" + req_.condition +
+                          ") ON CONFLICT DO NOTHING";
+        collected_[root_] += exec(sql, SPI_OK_INSERT);
+        return;
+    }
+    int n = static_cast<int>(r.id_cols.size());
+    std::string knames, on;
+    for (int i = 0; i < n; ++i) {
+        knames += std::string(i ? ", " : "") + "k" + std::to_string(i);
+        on += std::string(i ? " AND " : "") + "t." + quote_ident(r.id_cols[i]) + " " + r.id_eqops[i] +
+              " k.k" + std::to_string(i);
+    }
+    std::string params;
+    for (int i = 0; i < n; ++i)
+        params += std::string(i ? ", " : "") + "$" + std::to_string(i + 1);
+    std::string sql = head + r.from() + " t JOIN pg_catalog.unnest(" + params + ") AS k(" + knames +
+                      ") ON " + on + " ON CONFLICT DO NOTHING";
+    std::vector<Oid> pktypes(r.id_types.begin(), r.id_types.end());
+    std::string table = r.display;
+    collected_[root_] += pg_call([&] {
+        Datum *arrays = static_cast<Datum *>(palloc(sizeof(Datum) * n));
+        Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * n));
+        key_arrays(req_.key, req_.key_type, req_.many, n, pktypes.data(), table.c_str(), arrays);
+        for (int i = 0; i < n; ++i)
+            types[i] = get_array_type(pktypes[i]);
+        return pg::exec(sql.c_str(), n, types, arrays, nullptr, SPI_OK_INSERT);
+    });
+}
+
+void Cascade::collect() {
+    for (size_t ci = 0; ci < plan_.components.size(); ++ci) {
+        const auto &comp = plan_.components[ci];
+        auto inside = [&](int t) { return std::find(comp.begin(), comp.end(), t) != comp.end(); };
+        if (inside(root_))
+            collect_roots();
+        std::vector<std::string> internal; // statements of the fixpoint: $1 new gen, $2 old gen
+        std::vector<int> internal_child;
+        for (int ei : relevant_) {
+            const Edge &e = m_.edges[ei];
+            if (e.action != Action::Cascade || !inside(e.child))
+                continue;
+            std::string cols, src;
+            for (size_t i = 0; i < tmp_cols_[e.child].size(); ++i) {
+                cols += "c" + std::to_string(i) + ", ";
+                src += "t." + quote_ident(tmp_cols_[e.child][i]) + ", ";
+            }
+            std::string base = "INSERT INTO " + tmp_[e.child] + " (" + cols + "gen) SELECT " + src;
+            std::string join = " FROM " + T(e.child).from() + " t JOIN " + tmp_[e.parent] +
+                               " p ON " + parent_match(e, "p", "t");
+            if (!inside(e.parent))
+                collected_[e.child] += exec(base + "0" + join + " ON CONFLICT DO NOTHING", SPI_OK_INSERT);
+            else {
+                internal.push_back(base + "$1" + join +
+                                   " WHERE p.gen OPERATOR(pg_catalog.=) $2 ON CONFLICT DO NOTHING");
+                internal_child.push_back(e.child);
+            }
+        }
+        if (internal.empty())
+            continue;
+        // Semi-naive fixpoint: each round follows the edges from the rows the
+        // previous round added, until a round adds nothing.
+        std::vector<SPIPlanPtr> plans;
+        for (const auto &sql : internal)
+            plans.push_back(pg_call([&] {
+                Oid types[2] = {INT4OID, INT4OID};
+                SPIPlanPtr p = pg::prepare(sql.c_str(), 2, types);
+                return p;
+            }));
+        for (int gen = 0;; ++gen) {
+            uint64 added = 0;
+            for (size_t i = 0; i < plans.size(); ++i) {
+                uint64 n = pg_call([&] {
+                    CHECK_FOR_INTERRUPTS();
+                    Datum v[2] = {Int32GetDatum(gen + 1), Int32GetDatum(gen)};
+                    return pg::exec_plan(plans[i], internal[i].c_str(), v, nullptr, SPI_OK_INSERT);
+                });
+                collected_[internal_child[i]] += n;
+                added += n;
+            }
+            if (added == 0)
+                break;
+        }
+        for (SPIPlanPtr p : plans)
+            pg_call([&] { SPI_freeplan(p); });
+    }
+}
+
+void Cascade::check_blockers() {
+    // PROTECT first (Django raises it while collecting), then the survivor checks.
+    for (int pass = 0; pass < 2; ++pass)
+        for (int ei : relevant_) {
+            const Edge &e = m_.edges[ei];
+            bool protect = e.action == Action::Protect;
+            bool survivor = e.action == Action::Restrict || e.action == Action::NoAction;
+            if (pass == 0 ? !protect : !survivor)
+                continue;
+            load_table(m_, e.child);
+            const Table &c = T(e.child);
+            std::string key = c.id_cols.size() == 1 ? "t." + quote_ident(c.id_cols[0]) + "::pg_catalog.text"
+                                                    : "ROW(";
+            if (c.id_cols.size() > 1) {
+                for (size_t i = 0; i < c.id_cols.size(); ++i)
+                    key += std::string(i ? ", " : "") + "t." + quote_ident(c.id_cols[i]);
+                key += ")::pg_catalog.text";
+            }
+            std::string where = " FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " +
+                                tmp_[e.parent] + " p WHERE " + parent_match(e, "p", "t") + ")" +
+                                (survivor ? not_collected(e.child, "t") : "");
+            uint64 n = exec("SELECT " + key + where + " LIMIT 10", SPI_OK_SELECT);
+            if (n == 0)
+                continue;
+            Blocker b{ei, n, {}};
+            for (uint64 r = 0; r < n; ++r)
+                b.keys.push_back(pg_call([&] { return pg::value(r, 1); }));
+            if (n == 10) {
+                exec("SELECT pg_catalog.count(*)" + where, SPI_OK_SELECT);
+                b.count = std::stoull(pg_call([] { return pg::value(0, 1); }));
+            }
+            if (!req_.dry_run) {
+                std::string detail =
+                    std::to_string(b.count) + (b.count == 1 ? " row" : " rows") + " of " + c.display +
+                    (protect ? " reference" : " that would not be deleted reference") +
+                    (b.count == 1 ? "s" : "") + " rows being deleted from " + T(e.parent).display +
+                    "; " + (c.has_pk ? "key" : "ctid") + (n == 1 ? "" : "s") + ": " +
+                    join(b.keys, ", ") + (b.count > n ? ", ..." : "") + ".";
+                throw make_error(
+                    ERRCODE_FOREIGN_KEY_VIOLATION,
+                    "delete from table " + T(e.parent).display + " is blocked by " + e.describe(m_.tables),
+                    detail,
+                    protect ? "PROTECT refuses the delete while any referencing row exists."
+                            : "Delete or update the referencing rows first, or change the policy "
+                              "with cascade_delete_set_policy().");
+            }
+            blocked_.push_back(std::move(b));
+        }
+}
+
+void Cascade::check_max_rows(bool *exceeded) {
+    *exceeded = false;
+    if (max_rows <= 0)
+        return;
+    uint64 total = 0;
+    for (uint64 n : collected_)
+        total += n;
+    if (total <= static_cast<uint64>(max_rows))
+        return;
+    if (req_.dry_run) {
+        *exceeded = true;
+        return;
+    }
+    std::string detail;
+    for (size_t t = 0; t < collected_.size(); ++t)
+        if (collected_[t])
+            detail += (detail.empty() ? "" : ", ") + T(t).display + ": " + std::to_string(collected_[t]);
+    throw make_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                     "cascade_delete would delete " + std::to_string(total) +
+                         " rows, more than cascade_delete.max_rows (" + std::to_string(max_rows) + ")",
+                     "Rows per table: " + detail + ".",
+                     "Check the policies, or raise cascade_delete.max_rows (0 turns the limit off).");
+}
+
+void Cascade::run_updates() {
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (e.action != Action::SetNull && e.action != Action::SetDefault &&
+            e.action != Action::SetValue)
+            continue;
+        load_table(m_, e.child);
+        const Table &c = T(e.child);
+        if (req_.dry_run) {
+            exec("SELECT pg_catalog.count(*) FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " +
+                     tmp_[e.parent] + " p WHERE " + parent_match(e, "p", "t") + ")" +
+                     not_collected(e.child, "t"),
+                 SPI_OK_SELECT);
+            updated_[e.child] += std::stoull(pg_call([] { return pg::value(0, 1); }));
+            continue;
+        }
+        const auto &setcols = e.setcols.empty() ? e.cols : e.setcols;
+        int n = static_cast<int>(e.cols.size());
+        std::string set, match, knames, cursor;
+        for (size_t i = 0; i < setcols.size(); ++i)
+            set += std::string(i ? ", " : "") + quote_ident(setcols[i]) + " = " +
+                   (e.action == Action::SetNull      ? "NULL"
+                    : e.action == Action::SetDefault ? "DEFAULT"
+                                                     : "$" + std::to_string(n + 1));
+        for (int i = 0; i < n; ++i) {
+            knames += std::string(i ? ", " : "") + "k" + std::to_string(i);
+            match += std::string(i ? " AND " : "") + "k.k" + std::to_string(i) + " " + e.eqops[i] +
+                     " t." + quote_ident(e.cols[i]);
+            cursor += std::string(i ? ", " : "") + tcol(e.parent, e.refcols[i]);
+        }
+        std::string params;
+        for (int i = 0; i < n; ++i)
+            params += std::string(i ? ", " : "") + "$" + std::to_string(i + 1);
+        std::string stmt = "UPDATE " + c.from() + " t SET " + set + " FROM pg_catalog.unnest(" +
+                           params + ") AS k(" + knames + ") WHERE " + match +
+                           not_collected(e.child, "t");
+        std::string cur = "SELECT " + cursor + " FROM " + tmp_[e.parent];
+        bool with_value = e.action == Action::SetValue;
+        Oid vtype = e.value_type;
+        const std::string &value = e.value;
+        updated_[e.child] += pg_call([&] {
+            Datum v = with_value ? text_to_datum(value.c_str(), vtype) : (Datum)0;
+            Oid t = vtype;
+            BatchSpec spec{cur.c_str(), stmt.c_str(), with_value ? 1 : 0, &t, &v,
+                           batch_size,  SPI_OK_UPDATE};
+            return run_batches(&spec);
+        });
+    }
+}
+
+void Cascade::run_deletes() {
+    for (auto ci = plan_.components.size(); ci-- > 0;) {
+        const auto &comp = plan_.components[ci];
+        if (req_.dry_run) {
+            for (int t : comp)
+                deleted_[t] = collected_[t];
+            continue;
+        }
+        auto identity = [&](int t, const std::string &k, const std::string &prefix) {
+            std::string out;
+            for (size_t i = 0; i < T(t).id_cols.size(); ++i)
+                out += std::string(i ? " AND " : "") + "t." + quote_ident(T(t).id_cols[i]) + " " +
+                       T(t).id_eqops[i] + " " + k + "." + prefix + std::to_string(i);
+            return out;
+        };
+        if (!plan_.cyclic[ci]) {
+            int t = comp[0];
+            if (collected_[t] == 0)
+                continue;
+            std::string knames, params, cursor;
+            for (size_t i = 0; i < T(t).id_cols.size(); ++i) {
+                knames += std::string(i ? ", " : "") + "k" + std::to_string(i);
+                params += std::string(i ? ", " : "") + "$" + std::to_string(i + 1);
+                cursor += std::string(i ? ", " : "") + "c" + std::to_string(i);
+            }
+            std::string stmt = "DELETE FROM " + T(t).from() + " t USING pg_catalog.unnest(" + params +
+                               ") AS k(" + knames + ") WHERE " + identity(t, "k", "k");
+            std::string cur = "SELECT " + cursor + " FROM " + tmp_[t];
+            deleted_[t] = pg_call([&] {
+                BatchSpec spec{cur.c_str(), stmt.c_str(), 0, nullptr, nullptr, batch_size,
+                               SPI_OK_DELETE};
+                return run_batches(&spec);
+            });
+            continue;
+        }
+        // A cycle: all its rows go in one statement, so that the end-of-statement
+        // checks of immediate constraints inside the cycle see them all gone.
+        std::string with, select;
+        for (size_t i = 0; i < comp.size(); ++i) {
+            int t = comp[i];
+            with += std::string(i ? ", " : "") + "d" + std::to_string(i) + " AS (DELETE FROM " +
+                    T(t).from() + " t USING " + tmp_[t] + " k WHERE " + identity(t, "k", "c") +
+                    " RETURNING 1)";
+            select += std::string(i ? ", " : "") + "(SELECT pg_catalog.count(*) FROM d" +
+                      std::to_string(i) + ")";
+        }
+        exec("WITH " + with + " SELECT " + select, SPI_OK_SELECT);
+        for (size_t i = 0; i < comp.size(); ++i)
+            deleted_[comp[i]] =
+                std::stoull(pg_call([&] { return pg::value(0, static_cast<int>(i) + 1); }));
+    }
+}
+
+std::string Cascade::report(bool max_rows_exceeded) const {
+    uint64 total = 0;
+    std::map<std::string, uint64> del, upd;
+    for (size_t t = 0; t < m_.tables.size(); ++t) {
+        if (deleted_[t]) {
+            del[T(t).display] += deleted_[t];
+            total += deleted_[t];
+        }
+        if (updated_[t])
+            upd[T(t).display] += updated_[t];
+    }
+    auto object = [](const std::map<std::string, uint64> &m) {
+        std::string out = "{";
+        for (const auto &[k, v] : m)
+            out += (out.size() > 1 ? ", " : "") + json_string(k) + ": " + std::to_string(v);
+        return out + "}";
+    };
+    std::string out = "{\"total\": " + std::to_string(total) + ", \"deleted\": " + object(del) +
+                      ", \"updated\": " + object(upd);
+    if (req_.dry_run) {
+        out += ", \"dry_run\": true, \"blocked\": [";
+        for (size_t i = 0; i < blocked_.size(); ++i) {
+            const Blocker &b = blocked_[i];
+            const Edge &e = m_.edges[b.edge];
+            std::string keys;
+            for (const auto &k : b.keys)
+                keys += (keys.empty() ? "" : ", ") + json_string(k);
+            std::string cols;
+            for (const auto &c : e.cols)
+                cols += (cols.empty() ? "" : ", ") + json_string(c);
+            out += std::string(i ? ", " : "") + "{\"table\": " + json_string(T(e.child).display) +
+                   ", \"columns\": [" + cols + "], \"referenced_table\": " +
+                   json_string(T(e.parent).display) + ", \"action\": " +
+                   json_string(action_name(e.action)) + ", \"constraint\": " +
+                   (e.conname.empty() ? "null" : json_string(e.conname)) +
+                   ", \"policy\": " + (e.policy ? "true" : "false") +
+                   ", \"count\": " + std::to_string(b.count) + ", \"keys\": [" + keys + "]}";
+        }
+        out += "]";
+        if (max_rows_exceeded)
+            out += ", \"max_rows_exceeded\": true";
+    }
+    return out + "}";
+}
+
+std::string Cascade::run() {
+    root_ = m_.table(req_.target);
+    load_table(m_, root_);
+    if (!T(root_).has_pk && !req_.where)
+        throw make_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                         "table " + T(root_).display + " has no primary key",
+                         "Keys name rows by the primary key.",
+                         "Use cascade_delete_where() to choose the rows by a condition.");
+    std::vector<PlanEdge> pe;
+    for (const auto &e : m_.edges)
+        pe.push_back({e.parent, e.child, e.action});
+    plan_ = make_plan(static_cast<int>(m_.tables.size()), pe, root_);
+    for (size_t i = 0; i < m_.edges.size(); ++i)
+        if (plan_.in_set[m_.edges[i].parent] && m_.edges[i].action != Action::DoNothing)
+            relevant_.push_back(static_cast<int>(i));
+    for (size_t t = 0; t < m_.tables.size(); ++t)
+        if (plan_.in_set[t])
+            load_table(m_, static_cast<int>(t));
+
+    create_temp_tables();
+    collect();
+    bool exceeded;
+    check_max_rows(&exceeded);
+    check_blockers();
+    run_updates();
+    run_deletes();
+    std::string drop;
+    for (const auto &name : tmp_)
+        if (!name.empty())
+            drop += (drop.empty() ? "" : ", ") + name;
+    if (!drop.empty())
+        exec("DROP TABLE " + drop, SPI_OK_UTILITY);
+    return report(exceeded);
+}
+
+} // namespace
+
+std::string run_cascade(const Request &req) {
+    pg_call([] {
+        if (SPI_connect() != SPI_OK_CONNECT)
+            elog(ERROR, "cascade_delete: SPI_connect failed");
+    });
+    std::string extschema = pg_call([] {
+        return get_namespace_name(pg::extension_schema());
+    });
+    std::string json;
+    {
+        Cascade cascade(req, load_model(extschema));
+        json = cascade.run();
+    }
+    pg_call([] { SPI_finish(); });
+    return json;
+}
+
+} // namespace cd

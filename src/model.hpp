@@ -1,0 +1,65 @@
+// The table graph one cascade works on: tables, and edges read from the
+// catalog's foreign keys and from the policy table.
+#pragma once
+
+#include "plan.hpp"
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace cd {
+
+struct Table {
+    unsigned oid = 0;
+    bool loaded = false;
+    std::string nsp, rel;
+    char relkind = 'r';
+    // Row identity: the primary key columns, or {"ctid"} for a table without one.
+    std::vector<std::string> id_cols;
+    std::vector<unsigned> id_types;
+    std::vector<std::string> id_eqops; // "OPERATOR(nsp.=)" per identity column
+    bool has_pk = false;
+
+    std::string sql() const;     // "nsp"."rel"
+    std::string from() const;    // ONLY "nsp"."rel" (no ONLY for partitioned tables)
+    std::string display;         // nsp.rel quoted as regclass::text would
+};
+
+struct Edge {
+    int parent = -1, child = -1;
+    Action action = Action::NoAction;
+    std::vector<std::string> cols;    // referencing columns (child)
+    std::vector<std::string> refcols; // referenced columns (parent)
+    std::vector<std::string> eqops;   // "parent_col OP child_col" operators
+    std::vector<std::string> setcols; // columns SET_* changes (all cols if empty)
+    std::string conname;              // the real constraint, if any
+    bool policy = false;              // the action comes from a policy
+    std::string value;                // SET(value), as text
+    unsigned value_type = 0;          // type of the single column SET(value) sets
+
+    std::string describe(const std::vector<Table> &tables) const; // for messages
+};
+
+const char *action_name(Action a);
+
+struct Model {
+    std::vector<Table> tables;
+    std::vector<Edge> edges;
+    std::unordered_map<unsigned, int> index; // table oid -> position
+
+    int table(unsigned oid); // position, adding an unloaded table if new
+};
+
+// Reads every foreign key and policy into a model. Must run inside an SPI
+// connection. extschema is the extension's schema (holds the policy table).
+Model load_model(const std::string &extschema);
+// Fills in names and the row identity of table t.
+void load_table(Model &m, int t);
+
+} // namespace cd
+
+namespace cd {
+// Parses a Django action name (case-insensitive; "set null" and "set-null" too).
+Action parse_action(const std::string &name, bool *ok);
+}

@@ -1,0 +1,191 @@
+// PostgreSQL-side helpers: SPI with result checks, catalog lookups, quoting.
+#include "pgutil.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_type.h"
+#include "access/stratnum.h"
+#include "commands/defrem.h"
+#include "lib/stringinfo.h"
+#include "parser/parse_coerce.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+}
+
+namespace cd {
+
+Error make_error(int sqlstate, const std::string &message, const std::string &detail,
+                 const std::string &hint) {
+    Error e{};
+    e.sqlstate = sqlstate;
+    e.message = pg_call([&] { return pstrdup(message.c_str()); });
+    e.detail = detail.empty() ? nullptr : pg_call([&] { return pstrdup(detail.c_str()); });
+    e.hint = hint.empty() ? nullptr : pg_call([&] { return pstrdup(hint.c_str()); });
+    return e;
+}
+
+namespace pg {
+
+static void check_rc(int rc, int expected, const char *sql) {
+    if (rc != expected)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("cascade_delete: SPI returned %s, expected %s",
+                               SPI_result_code_string(rc), SPI_result_code_string(expected)),
+                        errdetail("Statement: %s", sql)));
+}
+
+uint64 exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+            int expected_rc) {
+    int rc = nargs > 0 ? SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0)
+                       : SPI_execute(sql, false, 0);
+    check_rc(rc, expected_rc, sql);
+    return SPI_processed;
+}
+
+SPIPlanPtr prepare(const char *sql, int nargs, Oid *types) {
+    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+    if (plan == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("cascade_delete: SPI_prepare failed: %s",
+                               SPI_result_code_string(SPI_result)),
+                        errdetail("Statement: %s", sql)));
+    return plan;
+}
+
+uint64 exec_plan(SPIPlanPtr plan, const char *sql, Datum *values, const char *nulls,
+                 int expected_rc) {
+    int rc = SPI_execute_plan(plan, values, nulls, false, 0);
+    check_rc(rc, expected_rc, sql);
+    return SPI_processed;
+}
+
+char *value(uint64 row, int col) {
+    return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
+
+CStrings text_array(uint64 row, int col) {
+    bool isnull;
+    Datum d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
+    CStrings out{0, nullptr};
+    if (isnull)
+        return out;
+    ArrayType *arr = DatumGetArrayTypeP(d);
+    Oid elemtype = ARR_ELEMTYPE(arr);
+    int16 typlen;
+    bool typbyval;
+    char typalign;
+    get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+    Datum *elems;
+    bool *nulls;
+    int n;
+    deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
+    out.n = n;
+    out.items = static_cast<char **>(palloc0(sizeof(char *) * (n + 1)));
+    for (int i = 0; i < n; ++i) {
+        if (nulls[i])
+            continue;
+        if (elemtype == NAMEOID)
+            out.items[i] = pstrdup(NameStr(*DatumGetName(elems[i])));
+        else
+            out.items[i] = TextDatumGetCString(elems[i]);
+    }
+    return out;
+}
+
+static char *operator_sql(Oid opr) {
+    HeapTuple tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opr));
+    if (!HeapTupleIsValid(tup))
+        elog(ERROR, "cache lookup failed for operator %u", opr);
+    Form_pg_operator form = (Form_pg_operator)GETSTRUCT(tup);
+    char *nsp = get_namespace_name(form->oprnamespace);
+    char *sql = psprintf("OPERATOR(%s.%s)", quote_identifier(nsp), NameStr(form->oprname));
+    ReleaseSysCache(tup);
+    return sql;
+}
+
+char *equality_operator(Oid left, Oid right) {
+    Oid opclass = GetDefaultOpClass(right, BTREE_AM_OID);
+    if (!OidIsValid(opclass))
+        opclass = GetDefaultOpClass(left, BTREE_AM_OID);
+    if (!OidIsValid(opclass))
+        return nullptr;
+    Oid family = get_opclass_family(opclass);
+    Oid intype = get_opclass_input_type(opclass);
+    Oid opr = get_opfamily_member(family, left, right, BTEqualStrategyNumber);
+    if (!OidIsValid(opr) && IsBinaryCoercible(left, intype) && IsBinaryCoercible(right, intype))
+        opr = get_opfamily_member(family, intype, intype, BTEqualStrategyNumber);
+    return OidIsValid(opr) ? operator_sql(opr) : nullptr;
+}
+
+int safe_search_path() {
+    int nest = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_SAVE, true, 0, false);
+    return nest;
+}
+
+Oid extension_schema() {
+    Oid ext = get_extension_oid("cascade_delete", false);
+    Relation rel = table_open(ExtensionRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ext));
+    SysScanDesc scan = systable_beginscan(rel, ExtensionOidIndexId, true, nullptr, 1, &key);
+    HeapTuple tup = systable_getnext(scan);
+    Oid ns = HeapTupleIsValid(tup) ? ((Form_pg_extension)GETSTRUCT(tup))->extnamespace : InvalidOid;
+    systable_endscan(scan);
+    table_close(rel, AccessShareLock);
+    return ns;
+}
+
+void restore_search_path(int nest_level) { AtEOXact_GUC(true, nest_level); }
+
+} // namespace pg
+
+std::vector<std::string> to_vector(CStrings s) {
+    std::vector<std::string> out;
+    for (int i = 0; i < s.n; ++i)
+        out.emplace_back(s.items[i] ? s.items[i] : "");
+    return out;
+}
+
+std::string quote_ident(const std::string &name) {
+    std::string out = "\"";
+    for (char c : name) {
+        if (c == '"')
+            out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
+std::string display_name(const std::string &nsp, const std::string &rel) {
+    const char *q = pg_call([&] {
+        return psprintf("%s.%s", quote_identifier(nsp.c_str()), quote_identifier(rel.c_str()));
+    });
+    return q;
+}
+
+std::string json_string(const std::string &s) {
+    const char *q = pg_call([&] {
+        StringInfoData buf;
+        initStringInfo(&buf);
+        escape_json(&buf, s.c_str());
+        return buf.data;
+    });
+    return q;
+}
+
+} // namespace cd

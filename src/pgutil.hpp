@@ -1,0 +1,57 @@
+// Small PostgreSQL-side helpers shared by the catalog reader, the executor and
+// the policy functions. Every function here may raise a PostgreSQL error, so
+// C++ code calls them only inside cd::pg_call().
+#pragma once
+
+#include "boundary.hpp"
+
+extern "C" {
+#include "executor/spi.h"
+}
+
+#include <string>
+#include <vector>
+
+namespace cd {
+
+// A palloc'd array of C strings (plain data, so it can leave pg_call).
+struct CStrings {
+    int n;
+    char **items;
+};
+
+namespace pg {
+
+// Runs sql through SPI (one-shot plan) and checks the result code; on an
+// unexpected code raises an error that names the statement. Returns SPI_processed.
+uint64 exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+            int expected_rc);
+// Prepares sql; the plan lives until SPI_finish (or the transaction's abort).
+SPIPlanPtr prepare(const char *sql, int nargs, Oid *types);
+// Executes a prepared plan and checks the result code.
+uint64 exec_plan(SPIPlanPtr plan, const char *sql, Datum *values, const char *nulls,
+                 int expected_rc);
+
+// Column col (1-based) of row row of SPI_tuptable as C strings (NULL if null).
+char *value(uint64 row, int col);
+// Column col of row row of SPI_tuptable, a text[] (or name[]), as C strings.
+CStrings text_array(uint64 row, int col);
+// "OPERATOR(schema.op)" for the btree equality operator between left and right
+// (searched in the default btree operator family of right), or NULL if none.
+char *equality_operator(Oid left, Oid right);
+// Switches search_path to "pg_catalog, pg_temp" for catalog queries; returns
+// the GUC nest level to hand to restore_search_path().
+int safe_search_path();
+// The schema cascade_delete is installed in.
+Oid extension_schema();
+void restore_search_path(int nest_level);
+
+} // namespace pg
+
+// C++ side conveniences (they call pg_call themselves).
+std::vector<std::string> to_vector(CStrings s);
+std::string quote_ident(const std::string &name);     // always quoted: "name"
+std::string display_name(const std::string &nsp, const std::string &rel); // like regclass::text, but always schema-qualified
+std::string json_string(const std::string &s);        // a JSON string literal
+
+} // namespace cd

@@ -1,0 +1,365 @@
+// cascade_delete_set_policy / cascade_delete_drop_policy: validate a policy
+// against the catalog, check that the caller owns the table, and write the
+// policy table as its owner (the table itself is not writable by others).
+#include "model.hpp"
+#include "pgutil.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+PGDLLEXPORT Datum cascade_delete_set_policy(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum cascade_delete_drop_policy(PG_FUNCTION_ARGS);
+PG_FUNCTION_INFO_V1(cascade_delete_set_policy);
+PG_FUNCTION_INFO_V1(cascade_delete_drop_policy);
+}
+
+namespace {
+
+using cd::Action;
+
+// The table must exist, be a plain or partitioned table, and be the caller's.
+void check_owned_table(Oid rel, bool must_own) {
+    char relkind = get_rel_relkind(rel);
+    if (relkind == '\0')
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("relation with OID %u does not exist", rel)));
+    if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                        errmsg("\"%s\" is not a table", get_rel_name(rel))));
+    if (must_own && !pg_class_ownercheck(rel, GetUserId()))
+        aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(rel));
+}
+
+// Attribute numbers of the names in a text[]; errors for missing or repeated columns.
+AttrNumber *column_numbers(Oid rel, ArrayType *names, int *n, char ***out_names) {
+    Datum *elems;
+    bool *nulls;
+    deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, n);
+    if (*n == 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("column list must not be empty")));
+    AttrNumber *nums = static_cast<AttrNumber *>(palloc(sizeof(AttrNumber) * *n));
+    *out_names = static_cast<char **>(palloc(sizeof(char *) * *n));
+    for (int i = 0; i < *n; ++i) {
+        if (nulls[i])
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                            errmsg("column names must not be NULL")));
+        char *name = TextDatumGetCString(elems[i]);
+        AttrNumber a = get_attnum(rel, name);
+        if (a <= 0)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("column \"%s\" of relation \"%s\" does not exist", name,
+                                   get_rel_name(rel))));
+        for (int j = 0; j < i; ++j)
+            if (nums[j] == a)
+                ereport(ERROR, (errcode(ERRCODE_DUPLICATE_COLUMN),
+                                errmsg("column \"%s\" appears twice in the column list", name)));
+        nums[i] = a;
+        (*out_names)[i] = name;
+    }
+    return nums;
+}
+
+// The catalog row of a column (NOT NULL flag and type modifier).
+Form_pg_attribute attribute(Oid rel, AttrNumber num, HeapTuple *tup) {
+    *tup = SearchSysCacheAttNum(rel, num);
+    if (!HeapTupleIsValid(*tup))
+        elog(ERROR, "cache lookup failed for attribute %d of relation %u", num, rel);
+    return (Form_pg_attribute)GETSTRUCT(*tup);
+}
+
+bool same_columns(int n, const AttrNumber *a, ArrayType *arr) {
+    Datum *elems;
+    bool *nulls;
+    int m;
+    deconstruct_array(arr, INT2OID, 2, true, TYPALIGN_SHORT, &elems, &nulls, &m);
+    if (m != n)
+        return false;
+    for (int i = 0; i < n; ++i) {
+        bool found = false;
+        for (int j = 0; j < m; ++j)
+            found = found || DatumGetInt16(elems[j]) == a[i];
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+Datum names_array(int n, char **names) {
+    Datum *d = static_cast<Datum *>(palloc(sizeof(Datum) * n));
+    for (int i = 0; i < n; ++i)
+        d[i] = CStringGetTextDatum(names[i]);
+    return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+// Runs sql with args as the owner of the policy table (the extension's owner),
+// the way a SECURITY DEFINER function would, after the caller's checks passed.
+uint64 exec_as_policy_owner(const char *sql, int nargs, Oid *types, Datum *values,
+                            const char *nulls, int rc) {
+    Oid ns = cd::pg::extension_schema();
+    Oid policy = get_relname_relid("cascade_delete_policy", ns);
+    if (!OidIsValid(policy))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("cascade_delete: policy table is missing")));
+    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(policy));
+    if (!HeapTupleIsValid(tup))
+        elog(ERROR, "cache lookup failed for relation %u", policy);
+    Oid owner = ((Form_pg_class)GETSTRUCT(tup))->relowner;
+    ReleaseSysCache(tup);
+    char *full = psprintf(sql, quote_identifier(get_namespace_name(ns)));
+    Oid save_user;
+    int save_sec;
+    GetUserIdAndSecContext(&save_user, &save_sec);
+    // On error the (sub)transaction's abort restores the user id.
+    SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+                                      SECURITY_RESTRICTED_OPERATION);
+    int nest = cd::pg::safe_search_path();
+    uint64 n = cd::pg::exec(full, nargs, types, values, nulls, rc);
+    cd::pg::restore_search_path(nest);
+    SetUserIdAndSecContext(save_user, save_sec);
+    return n;
+}
+
+const char *const DELETE_POLICY_SQL =
+    "DELETE FROM %s.cascade_delete_policy WHERE child = $1"
+    " AND ARRAY(SELECT x FROM unnest(columns::text[]) x ORDER BY x)"
+    "   = ARRAY(SELECT x FROM unnest($2::text[]) x ORDER BY x)";
+
+struct Args {
+    Oid child, parent;
+    ArrayType *cols, *pcols;
+    char *action, *value;
+};
+
+void set_policy(const Args &a, Action action) {
+    check_owned_table(a.child, true);
+    int n;
+    char **cols;
+    AttrNumber *nums = column_numbers(a.child, a.cols, &n, &cols);
+
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "cascade_delete: SPI_connect failed");
+    int nest = cd::pg::safe_search_path();
+
+    // Is (child, columns) a real foreign key?
+    Oid argtypes[1] = {OIDOID};
+    Datum args[1] = {ObjectIdGetDatum(a.child)};
+    uint64 nfk = cd::pg::exec("SELECT confrelid, conkey, confkey, conname::text FROM pg_constraint"
+                              " WHERE contype = 'f' AND conparentid = 0 AND conrelid = $1",
+                              1, argtypes, args, nullptr, SPI_OK_SELECT);
+    Oid parent = InvalidOid;
+    char **pcols = nullptr;
+    const char *fkname = nullptr;
+    for (uint64 r = 0; r < nfk; ++r) {
+        bool isnull;
+        HeapTuple tup = SPI_tuptable->vals[r];
+        TupleDesc desc = SPI_tuptable->tupdesc;
+        ArrayType *conkey = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 2, &isnull));
+        Oid fparent = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+        if (!same_columns(n, nums, conkey) || (OidIsValid(a.parent) && a.parent != fparent))
+            continue;
+        if (fkname)
+            ereport(ERROR, (errcode(ERRCODE_AMBIGUOUS_PARAMETER),
+                            errmsg("more than one foreign key of \"%s\" uses these columns",
+                                   get_rel_name(a.child)),
+                            errhint("Give parent to choose one.")));
+        fkname = SPI_getvalue(tup, desc, 4);
+        parent = fparent;
+        // Store the columns in the constraint's order, with its referenced columns.
+        Datum *k, *fk;
+        bool *kn, *fkn;
+        int m;
+        deconstruct_array(conkey, INT2OID, 2, true, TYPALIGN_SHORT, &k, &kn, &m);
+        ArrayType *confkey = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 3, &isnull));
+        deconstruct_array(confkey, INT2OID, 2, true, TYPALIGN_SHORT, &fk, &fkn, &m);
+        pcols = static_cast<char **>(palloc(sizeof(char *) * n));
+        for (int i = 0; i < n; ++i) {
+            cols[i] = get_attname(a.child, DatumGetInt16(k[i]), false);
+            nums[i] = DatumGetInt16(k[i]);
+            pcols[i] = get_attname(parent, DatumGetInt16(fk[i]), false);
+        }
+    }
+    if (fkname && a.pcols) {
+        int m;
+        char **given;
+        AttrNumber *gnums = column_numbers(parent, a.pcols, &m, &given);
+        bool same = m == n;
+        for (int i = 0; same && i < n; ++i)
+            same = gnums[i] == get_attnum(parent, pcols[i]);
+        if (!same)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("parent_columns do not match foreign key \"%s\"", fkname)));
+    }
+    if (!fkname) {
+        // A foreign key that exists only in the application.
+        if (!OidIsValid(a.parent))
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("no foreign key of \"%s\" uses these columns",
+                                   get_rel_name(a.child)),
+                            errhint("Give parent (and parent_columns unless they are its primary "
+                                    "key) to declare a foreign key that exists only in the "
+                                    "application.")));
+        check_owned_table(a.parent, false);
+        parent = a.parent;
+        AclResult acl = pg_class_aclcheck(parent, GetUserId(), ACL_REFERENCES);
+        if (acl != ACLCHECK_OK)
+            aclcheck_error(acl, OBJECT_TABLE, get_rel_name(parent));
+        int m;
+        AttrNumber *pnums;
+        if (a.pcols)
+            pnums = column_numbers(parent, a.pcols, &m, &pcols);
+        else {
+            Datum pa[1] = {ObjectIdGetDatum(parent)};
+            uint64 k = cd::pg::exec("SELECT array_agg(a.attname::text ORDER BY k.o) FROM pg_index i CROSS JOIN"
+                                    " unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)"
+                                    " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n"
+                                    " WHERE i.indrelid = $1 AND i.indisprimary AND k.o <= i.indnkeyatts",
+                                    1, argtypes, pa, nullptr, SPI_OK_SELECT);
+            bool isnull = true;
+            Datum arr = k ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)
+                          : (Datum)0;
+            if (isnull)
+                ereport(ERROR, (errcode(ERRCODE_INVALID_FOREIGN_KEY),
+                                errmsg("table \"%s\" has no primary key; give parent_columns",
+                                       get_rel_name(parent))));
+            pnums = column_numbers(parent, DatumGetArrayTypeP(arr), &m, &pcols);
+        }
+        if (m != n)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_FOREIGN_KEY),
+                            errmsg("number of referencing and referenced columns differ")));
+        // The referenced columns must be exactly a unique index's columns.
+        Oid t2[2] = {OIDOID, TEXTARRAYOID};
+        Datum a2[2] = {ObjectIdGetDatum(parent), names_array(n, pcols)};
+        uint64 u = cd::pg::exec(
+            "SELECT 1 FROM pg_index i WHERE i.indrelid = $1 AND i.indisunique AND i.indpred IS NULL"
+            " AND i.indexprs IS NULL AND i.indnkeyatts = cardinality($2)"
+            " AND ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)"
+            "   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n"
+            "   WHERE k.o <= i.indnkeyatts ORDER BY 1)"
+            " = ARRAY(SELECT x FROM unnest($2) x ORDER BY 1)",
+            2, t2, a2, nullptr, SPI_OK_SELECT);
+        if (u == 0)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_FOREIGN_KEY),
+                            errmsg("there is no unique constraint matching given keys for "
+                                   "referenced table \"%s\"",
+                                   get_rel_name(parent))));
+        for (int i = 0; i < n; ++i) {
+            Oid ct = get_atttype(a.child, nums[i]), pt = get_atttype(parent, pnums[i]);
+            if (cd::pg::equality_operator(pt, ct) == nullptr)
+                ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                                errmsg("column \"%s\" (%s) cannot reference \"%s\" (%s)", cols[i],
+                                       format_type_be(ct), pcols[i], format_type_be(pt))));
+        }
+    }
+
+    // Action-specific checks.
+    if (action == Action::SetNull)
+        for (int i = 0; i < n; ++i)
+        {
+            HeapTuple tup;
+            bool notnull = attribute(a.child, nums[i], &tup)->attnotnull;
+            ReleaseSysCache(tup);
+            if (notnull)
+                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                                errmsg("SET_NULL on column \"%s\" of \"%s\", which is NOT NULL",
+                                       cols[i], get_rel_name(a.child))));
+        }
+    if (action == Action::SetValue) {
+        if (a.value == nullptr)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("action SET needs a value")));
+        if (n != 1)
+            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                            errmsg("action SET with a value needs a single-column foreign key")));
+        Oid infunc, ioparam;
+        getTypeInputInfo(get_atttype(a.child, nums[0]), &infunc, &ioparam);
+        HeapTuple tup;
+        int32 typmod = attribute(a.child, nums[0], &tup)->atttypmod;
+        ReleaseSysCache(tup);
+        (void)OidInputFunctionCall(infunc, a.value, ioparam, typmod);
+    } else if (a.value != nullptr)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("only action SET takes a value")));
+    cd::pg::restore_search_path(nest);
+
+    static const char *const canonical[] = {"CASCADE",  "PROTECT",     "RESTRICT", "NO ACTION",
+                                            "SET_NULL", "SET_DEFAULT", "SET",      "DO_NOTHING"};
+    Oid t6[6] = {OIDOID, TEXTARRAYOID, TEXTOID, TEXTOID, OIDOID, TEXTARRAYOID};
+    Datum v6[6] = {ObjectIdGetDatum(a.child),
+                   names_array(n, cols),
+                   CStringGetTextDatum(canonical[static_cast<int>(action)]),
+                   a.value ? CStringGetTextDatum(a.value) : (Datum)0,
+                   ObjectIdGetDatum(parent),
+                   names_array(n, pcols)};
+    char nulls6[7] = "      ";
+    if (!a.value)
+        nulls6[3] = 'n';
+    exec_as_policy_owner(DELETE_POLICY_SQL, 2, t6, v6, nulls6, SPI_OK_DELETE);
+    exec_as_policy_owner("INSERT INTO %s.cascade_delete_policy"
+                         " (child, columns, action, value, parent, parent_columns)"
+                         " VALUES ($1, $2::name[], $3, $4, $5, $6::name[])",
+                         6, t6, v6, nulls6, SPI_OK_INSERT);
+    SPI_finish();
+}
+
+} // namespace
+
+// cascade_delete_set_policy(child, columns, action, value, parent, parent_columns)
+Datum cascade_delete_set_policy(PG_FUNCTION_ARGS) {
+    return cd::cpp_entry([&]() -> Datum {
+        Args a = cd::pg_call([&] {
+            if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+                ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                                errmsg("child, columns and action must not be NULL")));
+            Args r;
+            r.child = PG_GETARG_OID(0);
+            r.cols = PG_GETARG_ARRAYTYPE_P(1);
+            r.action = text_to_cstring(PG_GETARG_TEXT_PP(2));
+            r.value = PG_ARGISNULL(3) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(3));
+            r.parent = PG_ARGISNULL(4) ? InvalidOid : PG_GETARG_OID(4);
+            r.pcols = PG_ARGISNULL(5) ? nullptr : PG_GETARG_ARRAYTYPE_P(5);
+            return r;
+        });
+        bool ok;
+        Action action = cd::parse_action(a.action, &ok);
+        if (!ok)
+            throw cd::make_error(ERRCODE_INVALID_PARAMETER_VALUE,
+                                 std::string("unknown action \"") + a.action + "\"",
+                                 "Actions: CASCADE, PROTECT, RESTRICT, SET_NULL, SET_DEFAULT, SET, "
+                                 "DO_NOTHING.");
+        cd::pg_call([&] { set_policy(a, action); });
+        return (Datum)0;
+    });
+}
+
+// cascade_delete_drop_policy(child, columns) returns whether a policy was dropped
+Datum cascade_delete_drop_policy(PG_FUNCTION_ARGS) {
+    return cd::cpp_entry([&]() -> Datum {
+        return cd::pg_call([&] {
+            if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+                ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                                errmsg("child and columns must not be NULL")));
+            Oid child = PG_GETARG_OID(0);
+            if (!pg_class_ownercheck(child, GetUserId()))
+                aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(child));
+            if (SPI_connect() != SPI_OK_CONNECT)
+                elog(ERROR, "cascade_delete: SPI_connect failed");
+            Oid types[2] = {OIDOID, TEXTARRAYOID};
+            Datum values[2] = {ObjectIdGetDatum(child), PG_GETARG_DATUM(1)};
+            uint64 n = exec_as_policy_owner(DELETE_POLICY_SQL, 2, types, values, nullptr,
+                                            SPI_OK_DELETE);
+            SPI_finish();
+            return BoolGetDatum(n > 0);
+        });
+    });
+}
