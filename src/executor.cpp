@@ -12,6 +12,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/array.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 }
 
@@ -127,8 +128,8 @@ void key_arrays(Datum key, Oid keytype, bool many, int n, const Oid *pktypes,
     }
     if (!OidIsValid(get_element_type(keytype))) {
         if (keytype == TEXTOID) {
-            key = DirectFunctionCall3(array_in, CStringGetDatum(TextDatumGetCString(key)),
-                                      ObjectIdGetDatum(TEXTOID), Int32GetDatum(-1));
+            // through fmgr with flinfo: array_in caches in fn_extra
+            key = OidInputFunctionCall(F_ARRAY_IN, TextDatumGetCString(key), TEXTOID, -1);
             keytype = TEXTARRAYOID;
         } else
             ereport(ERROR,
@@ -234,6 +235,8 @@ class Cascade {
 
     const Table &T(int t) const { return m_.tables[t]; }
     std::string tcol(int t, const std::string &src) const;
+    std::string aliased(int t, const std::string &) const; // t.col AS cN, ...
+    void analyze_if_large(int t);
     std::string parent_match(const Edge &e, const std::string &p, const std::string &c) const;
     std::string not_collected(int t, const std::string &alias) const;
     void create_temp_tables();
@@ -245,6 +248,14 @@ class Cascade {
     void run_deletes();
     std::string report(bool max_rows_exceeded) const;
 };
+
+std::string Cascade::aliased(int t, const std::string &) const {
+    std::string out;
+    for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
+        out += std::string(i ? ", " : "") + "t." + quote_ident(tmp_cols_[t][i]) + " AS c" +
+               std::to_string(i);
+    return out;
+}
 
 std::string Cascade::tcol(int t, const std::string &src) const {
     const auto &cols = tmp_cols_[t];
@@ -314,6 +325,13 @@ void Cascade::create_temp_tables() {
     }
 }
 
+// Statistics for a key table that holds many rows, so that the statements
+// joining it are planned from its real size (a new temp table has none).
+void Cascade::analyze_if_large(int t) {
+    if (collected_[t] >= 1000)
+        exec("ANALYZE " + tmp_[t], SPI_OK_UTILITY);
+}
+
 void Cascade::collect_roots() {
     const Table &r = T(root_);
     std::string cols, src;
@@ -342,8 +360,8 @@ void Cascade::collect_roots() {
     }
     std::string params;
     for (int i = 0; i < n; ++i)
-        params += std::string(i ? ", " : "") + "$" + std::to_string(i + 1);
-    std::string sql = head + r.from() + " t JOIN pg_catalog.unnest(" + params + ") AS k(" + knames +
+        params += std::string(i ? ", " : "") + "pg_catalog.unnest($" + std::to_string(i + 1) + ")";
+    std::string sql = head + r.from() + " t JOIN ROWS FROM (" + params + ") AS k(" + knames +
                       ") ON " + on + " ON CONFLICT DO NOTHING";
     std::vector<Oid> pktypes(r.id_types.begin(), r.id_types.end());
     std::string table = r.display;
@@ -364,7 +382,7 @@ void Cascade::collect() {
         if (inside(root_))
             collect_roots();
         std::vector<std::string> internal; // statements of the fixpoint: $1 new gen, $2 old gen
-        std::vector<int> internal_child;
+        std::vector<int> internal_child, internal_edges;
         for (int ei : relevant_) {
             const Edge &e = m_.edges[ei];
             if (e.action != Action::Cascade || !inside(e.child))
@@ -383,10 +401,40 @@ void Cascade::collect() {
                 internal.push_back(base + "$1" + join +
                                    " WHERE p.gen OPERATOR(pg_catalog.=) $2 ON CONFLICT DO NOTHING");
                 internal_child.push_back(e.child);
+                internal_edges.push_back(ei);
             }
         }
-        if (internal.empty())
+        if (internal.empty()) {
+            for (int t : comp)
+                analyze_if_large(t);
             continue;
+        }
+        if (comp.size() == 1 && internal_edges.size() == 1) {
+            // One table referencing itself through one edge: a single recursive
+            // query (UNION, so cycles in the data end) follows it to the bottom.
+            const Edge &e = m_.edges[internal_edges[0]];
+            int t = e.child;
+            std::string cols, pcols, src;
+            for (size_t i = 0; i < tmp_cols_[t].size(); ++i) {
+                cols += std::string(i ? ", " : "") + "c" + std::to_string(i);
+                src += std::string(i ? ", " : "") + "t." + quote_ident(tmp_cols_[t][i]);
+            }
+            // Each round has few rows; OFFSET 0 keeps the LATERAL subquery from
+            // being flattened, so every parent row probes the child index
+            // instead of a hash join rescanning the whole table per round.
+            std::string csel;
+            for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
+                csel += std::string(i ? ", " : "") + "s.c" + std::to_string(i);
+            collected_[t] += exec(
+                "INSERT INTO " + tmp_[t] + " (" + cols + ", gen) WITH RECURSIVE p(" + cols +
+                    ") AS (SELECT " + cols + " FROM " + tmp_[t] + " UNION SELECT " + csel +
+                    " FROM p, LATERAL (SELECT " + aliased(t, src) + " FROM " + T(t).from() +
+                    " t WHERE " + parent_match(e, "p", "t") + " OFFSET 0) s) SELECT " + cols +
+                    ", 1 FROM p ON CONFLICT DO NOTHING",
+                SPI_OK_INSERT);
+            analyze_if_large(t);
+            continue;
+        }
         // Semi-naive fixpoint: each round follows the edges from the rows the
         // previous round added, until a round adds nothing.
         std::vector<SPIPlanPtr> plans;
@@ -412,6 +460,8 @@ void Cascade::collect() {
         }
         for (SPIPlanPtr p : plans)
             pg_call([&] { SPI_freeplan(p); });
+        for (int t : comp)
+            analyze_if_large(t);
     }
 }
 
@@ -521,8 +571,8 @@ void Cascade::run_updates() {
         }
         std::string params;
         for (int i = 0; i < n; ++i)
-            params += std::string(i ? ", " : "") + "$" + std::to_string(i + 1);
-        std::string stmt = "UPDATE " + c.from() + " t SET " + set + " FROM pg_catalog.unnest(" +
+            params += std::string(i ? ", " : "") + "pg_catalog.unnest($" + std::to_string(i + 1) + ")";
+        std::string stmt = "UPDATE " + c.from() + " t SET " + set + " FROM ROWS FROM (" +
                            params + ") AS k(" + knames + ") WHERE " + match +
                            not_collected(e.child, "t");
         std::string cur = "SELECT " + cursor + " FROM " + tmp_[e.parent];
@@ -561,10 +611,10 @@ void Cascade::run_deletes() {
             std::string knames, params, cursor;
             for (size_t i = 0; i < T(t).id_cols.size(); ++i) {
                 knames += std::string(i ? ", " : "") + "k" + std::to_string(i);
-                params += std::string(i ? ", " : "") + "$" + std::to_string(i + 1);
+                params += std::string(i ? ", " : "") + "pg_catalog.unnest($" + std::to_string(i + 1) + ")";
                 cursor += std::string(i ? ", " : "") + "c" + std::to_string(i);
             }
-            std::string stmt = "DELETE FROM " + T(t).from() + " t USING pg_catalog.unnest(" + params +
+            std::string stmt = "DELETE FROM " + T(t).from() + " t USING ROWS FROM (" + params +
                                ") AS k(" + knames + ") WHERE " + identity(t, "k", "k");
             std::string cur = "SELECT " + cursor + " FROM " + tmp_[t];
             deleted_[t] = pg_call([&] {
