@@ -486,7 +486,10 @@ void Cascade::check_blockers() {
             std::string where = " FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " +
                                 tmp_[e.parent] + " p WHERE " + parent_match(e, "p", "t") + ")" +
                                 (survivor ? not_collected(e.child, "t") : "");
-            uint64 n = exec("SELECT " + key + where + " LIMIT 10", SPI_OK_SELECT);
+            std::string order;
+            for (size_t i = 0; i < c.id_cols.size(); ++i)
+                order += std::string(i ? ", " : "") + "t." + quote_ident(c.id_cols[i]);
+            uint64 n = exec("SELECT " + key + where + " ORDER BY " + order + " LIMIT 10", SPI_OK_SELECT);
             if (n == 0)
                 continue;
             Blocker b{ei, n, {}};

@@ -1,0 +1,47 @@
+-- dry_run => true changes nothing, reports the same counts a real run would,
+-- and lists every blocker instead of raising.
+\set SHOW_CONTEXT never
+CREATE SCHEMA dry;
+SET search_path = dry, public;
+
+CREATE TABLE author (id int PRIMARY KEY);
+CREATE TABLE book (id int PRIMARY KEY, author_id int REFERENCES author ON DELETE CASCADE);
+CREATE TABLE chapter (id int PRIMARY KEY, book_id int REFERENCES book ON DELETE CASCADE);
+CREATE TABLE fan (id int PRIMARY KEY, author_id int REFERENCES author ON DELETE SET NULL);
+CREATE TABLE award (id int PRIMARY KEY, book_id int REFERENCES book);          -- NO ACTION
+CREATE TABLE loan (id int PRIMARY KEY, book_id int);                           -- application-only
+SELECT cascade_delete_set_policy('loan', '{book_id}', 'PROTECT', parent => 'book');
+INSERT INTO author VALUES (1), (2);
+INSERT INTO book SELECT g, 1 + g % 2 FROM generate_series(1, 20) g;
+INSERT INTO chapter SELECT g, 1 + g % 20 FROM generate_series(1, 200) g;
+INSERT INTO fan VALUES (1, 1), (2, 2), (3, 2);
+
+CREATE VIEW state AS
+    SELECT (SELECT count(*) FROM author) AS authors, (SELECT count(*) FROM book) AS books,
+           (SELECT count(*) FROM chapter) AS chapters,
+           (SELECT count(*) FROM fan WHERE author_id IS NULL) AS fans_without_author;
+SELECT * FROM state;
+
+-- Nothing blocks author 2 yet: the preview has the counts of the real run.
+SELECT cascade_delete('author', 2, dry_run => true) AS preview \gset
+SELECT :'preview'::jsonb;
+SELECT * FROM state;
+BEGIN;
+SELECT cascade_delete('author', 2) - 'blocked' - 'dry_run' = :'preview'::jsonb - 'blocked' - 'dry_run'
+    AS same_as_preview;
+ROLLBACK;
+
+-- Two blockers on author 1 (books 2, 4, ..., 20 are author 1's, the odd ones
+-- author 2's): the preview lists each with its count and up to 10 keys.
+INSERT INTO award SELECT g, 2 * g FROM generate_series(1, 10) g;   -- all ten of author 1's books
+INSERT INTO award VALUES (12, 2), (13, 2);                          -- 12 blocking rows in all
+INSERT INTO award VALUES (11, 1);                                   -- author 2's book: no block
+INSERT INTO loan VALUES (1, 4), (2, 6), (3, 7);
+SELECT jsonb_pretty(cascade_delete('author', 1, dry_run => true) -> 'blocked');
+-- the real call raises on the first blocker
+SELECT cascade_delete('author', 1);
+\echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT * FROM state;
+
+SET client_min_messages = warning;
+DROP SCHEMA dry CASCADE;
