@@ -66,9 +66,25 @@ void start_request(FunctionCallInfo fcinfo, int dry_run_arg, cd::Request *req) {
 // Refuses a condition that is not one plain expression: it must turn
 // "SELECT 1 WHERE (condition)" into a SELECT with a WHERE clause and nothing
 // else, so it cannot close the parenthesis and add clauses or statements.
+void condition_error_position(void *arg) {
+    // A syntax error's position is in the text we parsed, not the caller's query.
+    int pos = geterrposition();
+    if (pos > 0) {
+        errposition(0);
+        internalerrposition(pos);
+        internalerrquery(static_cast<const char *>(arg));
+    }
+}
+
 void check_condition(const char *condition) {
     char *sql = psprintf("SELECT 1 WHERE (%s)", condition);
+    ErrorContextCallback callback;
+    callback.callback = condition_error_position;
+    callback.arg = sql;
+    callback.previous = error_context_stack;
+    error_context_stack = &callback;
     List *stmts = raw_parser(sql, RAW_PARSE_DEFAULT);
+    error_context_stack = callback.previous;
     bool ok = list_length(stmts) == 1;
     if (ok) {
         Node *n = linitial_node(RawStmt, stmts)->stmt;

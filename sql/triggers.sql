@@ -1,0 +1,40 @@
+-- User triggers on the tables a cascade touches fire as for ordinary DELETE
+-- and UPDATE statements; row triggers see the full OLD rows.
+\set SHOW_CONTEXT never
+CREATE SCHEMA trg;
+SET search_path = trg, public;
+CREATE TABLE log (n serial, tbl text, op text, level text, old_row jsonb, new_row jsonb);
+CREATE FUNCTION log_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO trg.log (tbl, op, level, old_row, new_row)
+    VALUES (TG_TABLE_NAME, TG_OP, TG_LEVEL,
+            CASE WHEN TG_LEVEL = 'ROW' THEN to_jsonb(OLD) END,
+            CASE WHEN TG_LEVEL = 'ROW' AND TG_OP = 'UPDATE' THEN to_jsonb(NEW) END);
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END $$;
+
+CREATE TABLE blog (id int PRIMARY KEY, title text);
+CREATE TABLE post (id int PRIMARY KEY, blog_id int REFERENCES blog ON DELETE CASCADE, body text);
+CREATE TABLE comment (id int PRIMARY KEY, post_id int REFERENCES post ON DELETE CASCADE, body text);
+CREATE TABLE subscriber (id int PRIMARY KEY, blog_id int REFERENCES blog ON DELETE SET NULL, email text);
+CREATE TRIGGER post_del BEFORE DELETE ON post FOR EACH ROW EXECUTE FUNCTION log_row();
+CREATE TRIGGER comment_del AFTER DELETE ON comment FOR EACH ROW EXECUTE FUNCTION log_row();
+CREATE TRIGGER comment_stmt AFTER DELETE ON comment FOR EACH STATEMENT EXECUTE FUNCTION log_row();
+CREATE TRIGGER subscriber_upd BEFORE UPDATE ON subscriber FOR EACH ROW EXECUTE FUNCTION log_row();
+CREATE TRIGGER blog_del AFTER DELETE ON blog FOR EACH ROW EXECUTE FUNCTION log_row();
+
+INSERT INTO blog VALUES (1, 'first'), (2, 'second');
+INSERT INTO post VALUES (10, 1, 'hello'), (11, 1, 'again'), (20, 2, 'other');
+INSERT INTO comment VALUES (100, 10, 'nice'), (101, 11, 'meh'), (200, 20, 'kept');
+INSERT INTO subscriber VALUES (1, 1, 'a@example.com'), (2, 2, 'b@example.com');
+
+SELECT cascade_delete('blog', 1);
+-- Every deleted or updated row appears once with all its columns. comment's
+-- statement trigger fires twice: once for cascade_delete's DELETE, once for the
+-- query of PostgreSQL's own ON DELETE CASCADE trigger on post, which still runs
+-- when post's rows go (and finds nothing left to delete).
+SELECT tbl, op, level, old_row, new_row FROM log
+ORDER BY tbl, level, old_row ->> 'id';
+
+SET client_min_messages = warning;
+DROP SCHEMA trg CASCADE;
