@@ -52,13 +52,7 @@ void start_request(FunctionCallInfo fcinfo, int dry_run_arg, cd::Request *req) {
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                         errmsg("cascade_delete: dry_run must not be NULL")));
     Oid target = PG_GETARG_OID(0);
-    char relkind = get_rel_relkind(target);
-    if (relkind == '\0')
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                        errmsg("relation with OID %u does not exist", target)));
-    if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
-        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
-                        errmsg("\"%s\" is not a table", get_rel_name(target))));
+    cd::pg::check_is_table(target);
     req->target = target;
     req->dry_run = PG_GETARG_BOOL(dry_run_arg);
 }

@@ -42,6 +42,8 @@ char *equality_operator(Oid left, Oid right);
 // Switches search_path to "pg_catalog, pg_temp" for catalog queries; returns
 // the GUC nest level to hand to restore_search_path().
 int safe_search_path();
+// Raises 42P01 / 42809 unless rel exists and is a plain or partitioned table.
+void check_is_table(Oid rel);
 // The schema cascade_delete is installed in.
 Oid extension_schema();
 void restore_search_path(int nest_level);

@@ -29,13 +29,7 @@ using cd::Action;
 
 // The table must exist, be a plain or partitioned table, and be the caller's.
 void check_owned_table(Oid rel, bool must_own) {
-    char relkind = get_rel_relkind(rel);
-    if (relkind == '\0')
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                        errmsg("relation with OID %u does not exist", rel)));
-    if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
-        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
-                        errmsg("\"%s\" is not a table", get_rel_name(rel))));
+    cd::pg::check_is_table(rel);
     if (must_own && !pg_class_ownercheck(rel, GetUserId()))
         aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(rel));
 }
