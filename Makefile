@@ -1,7 +1,7 @@
 # cascade_delete: PGXS build, regression tests, demo and test entry points.
 EXTENSION    = cascade_delete
 MODULE_big   = cascade_delete
-OBJS         = src/entry.o src/catalog.o src/plan.o src/executor.o src/policy.o src/pgutil.o
+OBJS         = src/entry.o src/catalog.o src/plan.o src/executor.o src/policy.o src/pgutil.o src/ri_bypass.o
 DATA         = sql/cascade_delete--0.1.0.sql
 PG_CONFIG   ?= pg_config
 
@@ -9,6 +9,9 @@ PG_CONFIG   ?= pg_config
 # script above is the only sql/ file whose name starts with "cascade_delete--".
 REGRESS      = actions protect_restrict catalog_actions cycles deep_tree keys partitioned names dry_run max_rows where_many bad_input privileges triggers policies cancel
 REGRESS_OPTS = --load-extension=cascade_delete
+# Isolation specs (pg_isolation_regress): test/isolation/specs, test/isolation/expected.
+ISOLATION      = concurrent_insert
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=cascade_delete
 
 PG_CPPFLAGS  = -I$(srcdir)/src
 override PG_CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-register -fPIC
@@ -21,12 +24,17 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # The two commands of the README. Each installs what it needs (test/setup.sh).
-.PHONY: demo test format
+.PHONY: demo test bench format
 demo:
 	bash test/demo.sh
 
 test:
 	bash test/run_tests.sh
+
+# The benchmark; BENCH_ARGS="--b 10000 --c 100000" for a quick run.
+BENCH_ARGS ?= --series
+bench:
+	bash test/bench/run.sh $(BENCH_ARGS)
 
 format:
 	clang-format -i src/*.cpp src/*.hpp

@@ -29,12 +29,21 @@ INSERT INTO comment VALUES (100, 10, 'nice'), (101, 11, 'meh'), (200, 20, 'kept'
 INSERT INTO subscriber VALUES (1, 1, 'a@example.com'), (2, 2, 'b@example.com');
 
 SELECT cascade_delete('blog', 1);
--- Every deleted or updated row appears once with all its columns. comment's
--- statement trigger fires twice: once for cascade_delete's DELETE, once for the
--- query of PostgreSQL's own ON DELETE CASCADE trigger on post, which still runs
--- when post's rows go (and finds nothing left to delete).
+-- Every deleted or updated row appears once with all its columns, and
+-- comment's statement trigger once: with cascade_delete.fast_path on (the
+-- default) PostgreSQL's own ON DELETE CASCADE trigger on post is left out of
+-- cascade_delete's statements, since the comments are already gone.
 SELECT tbl, op, level, old_row, new_row FROM log
 ORDER BY tbl, level, old_row ->> 'id';
+
+-- With the fast path off, that trigger runs its query on comment (and finds
+-- nothing left to delete), so comment's statement trigger fires a second time.
+TRUNCATE log;
+SET cascade_delete.fast_path = off;
+SELECT cascade_delete('blog', 2);
+SELECT tbl, op, level, old_row, new_row FROM log
+ORDER BY tbl, level, old_row ->> 'id';
+RESET cascade_delete.fast_path;
 
 SET client_min_messages = warning;
 DROP SCHEMA trg CASCADE;

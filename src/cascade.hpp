@@ -20,6 +20,7 @@ struct Request {
 // Settings (GUCs, defined in entry.cpp).
 extern int batch_size;
 extern int max_rows;
+extern bool fast_path;
 
 // Runs the cascade (or its dry run) and returns the report as JSON text.
 std::string run_cascade(const Request &req);

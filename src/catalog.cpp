@@ -99,6 +99,7 @@ static const char *const FK_SQL =
     "   ORDER BY k.o),"
     " ARRAY(SELECT a.attname::text FROM unnest(c.confdelsetcols) WITH ORDINALITY k(n, o)"
     "   JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o)"
+    ", c.oid"
     " FROM pg_constraint c WHERE c.contype = 'f' AND c.conparentid = 0"
     " ORDER BY c.conrelid, c.conname";
 
@@ -125,6 +126,7 @@ Model load_model(const std::string &extschema) {
         e.refcols = to_vector(pg_call([&] { return pg::text_array(r, 6); }));
         e.eqops = to_vector(pg_call([&] { return pg::text_array(r, 7); }));
         e.setcols = to_vector(pg_call([&] { return pg::text_array(r, 8); }));
+        e.conoid = std::stoul(pg_call([&] { return pg::value(r, 9); }));
         e.child = m.table(child);
         e.parent = m.table(parent);
         m.edges.push_back(e);
@@ -198,7 +200,7 @@ Model load_model(const std::string &extschema) {
 }
 
 static const char *const TABLE_SQL =
-    "SELECT n.nspname::text, c.relname::text, c.relkind::text,"
+    "SELECT n.nspname::text, c.relname::text, c.relkind::text, c.relrowsecurity::text,"
     " ARRAY(SELECT a.attname::text FROM pg_index i CROSS JOIN"
     "   unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)"
     "   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n"
@@ -226,8 +228,9 @@ void load_table(Model &m, int t) {
     tab.nsp = pg_call([] { return pg::value(0, 1); });
     tab.rel = pg_call([] { return pg::value(0, 2); });
     tab.relkind = pg_call([] { return pg::value(0, 3); })[0];
-    tab.id_cols = to_vector(pg_call([] { return pg::text_array(0, 4); }));
-    for (const auto &s : to_vector(pg_call([] { return pg::text_array(0, 5); })))
+    tab.rls = pg_call([] { return pg::value(0, 4); })[0] == 't';
+    tab.id_cols = to_vector(pg_call([] { return pg::text_array(0, 5); }));
+    for (const auto &s : to_vector(pg_call([] { return pg::text_array(0, 6); })))
         tab.id_types.push_back(static_cast<unsigned>(std::stoul(s)));
     tab.has_pk = !tab.id_cols.empty();
     if (!tab.has_pk) {

@@ -2,6 +2,7 @@
 // reads its arguments, then hands over to C++ through cd::cpp_entry.
 #include "cascade.hpp"
 #include "pgutil.hpp"
+#include "ri_bypass.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -26,6 +27,7 @@ PG_FUNCTION_INFO_V1(cascade_delete_where);
 namespace cd {
 int batch_size = 10000;
 int max_rows = 0;
+bool fast_path = true;
 } // namespace cd
 
 void _PG_init(void) {
@@ -38,7 +40,13 @@ void _PG_init(void) {
                             "Largest number of rows one cascade_delete call may delete (0: no limit).",
                             "A call that would delete more raises an error and deletes nothing.",
                             &cd::max_rows, 0, 0, INT_MAX, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable("cascade_delete.fast_path",
+                             "Skips PostgreSQL's per-row RI triggers for the foreign keys "
+                             "cascade_delete handles itself.",
+                             "The keys are then checked set-based after the deletes.",
+                             &cd::fast_path, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("cascade_delete");
+    cd::ri::install();
 }
 
 namespace {

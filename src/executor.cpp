@@ -5,6 +5,7 @@
 #include "cascade.hpp"
 #include "model.hpp"
 #include "pgutil.hpp"
+#include "ri_bypass.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -14,6 +15,8 @@ extern "C" {
 #include "utils/array.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "access/xact.h"
 }
 
 #include <algorithm>
@@ -34,6 +37,10 @@ struct BatchSpec {
     Datum *extra_values;
     int batch_size;
     int expected_rc;
+    // the fast path: RI triggers each statement leaves out (see ri_bypass)
+    int n_bypass;
+    const Oid *bypass_rels;
+    const Oid *bypass_cons;
 };
 
 uint64 run_batches(const BatchSpec *spec) {
@@ -89,7 +96,9 @@ uint64 run_batches(const BatchSpec *spec) {
             nulls[ncols + k] = ' ';
         }
         MemoryContextSwitchTo(old);
+        ri::arm(spec->n_bypass, spec->bypass_rels, spec->bypass_cons);
         total += pg::exec_plan(plan, spec->stmt_sql, values, nulls, spec->expected_rc);
+        ri::disarm();
         SPI_freetuptable(SPI_tuptable);
         SPI_freetuptable(rows);
         MemoryContextReset(batch_cxt);
@@ -231,6 +240,10 @@ class Cascade {
     std::vector<std::vector<std::string>> tmp_cols_;  // its source columns, identity first
     std::vector<uint64> collected_, deleted_, updated_;
     std::vector<int> relevant_; // edges from a table of the set, other than DO_NOTHING
+    // virtual_edge_[t] >= 0: t is a leaf reached by that one CASCADE edge and
+    // nobody needs its keys, so it gets no key table and is deleted straight
+    // from its parent's keys.
+    std::vector<int> virtual_edge_;
     std::vector<Blocker> blocked_;
 
     const Table &T(int t) const { return m_.tables[t]; }
@@ -239,6 +252,8 @@ class Cascade {
     void analyze_if_large(int t);
     std::string parent_match(const Edge &e, const std::string &p, const std::string &c) const;
     std::string not_collected(int t, const std::string &alias) const;
+    void find_virtual_tables();
+    uint64 count_referencing(const Edge &e, bool survivors_only);
     void create_temp_tables();
     void collect_roots();
     void collect();
@@ -246,6 +261,9 @@ class Cascade {
     void check_max_rows(bool *exceeded);
     void run_updates();
     void run_deletes();
+    void bypass_for(int t, std::vector<Oid> *rels, std::vector<Oid> *cons);
+    void post_check();
+    std::vector<int> bypassed_; // edges whose RI triggers the deletes left out
     std::string report(bool max_rows_exceeded) const;
 };
 
@@ -283,6 +301,39 @@ std::string Cascade::not_collected(int t, const std::string &alias) const {
     return " AND NOT EXISTS (SELECT 1 FROM " + tmp_[t] + " d WHERE " + cond + ")";
 }
 
+void Cascade::find_virtual_tables() {
+    size_t n = m_.tables.size();
+    virtual_edge_.assign(n, -1);
+    std::vector<int> incoming(n, 0), last(n, -1);
+    std::vector<char> needed(n, 0);
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        needed[e.parent] = 1; // its keys are joined by some edge
+        if (e.action == Action::Cascade) {
+            ++incoming[e.child];
+            last[e.child] = ei;
+        } else if (e.action != Action::Protect)
+            needed[e.child] = 1; // SET_* and survivor checks exclude its collected rows
+    }
+    for (size_t c = 0; c < plan_.components.size(); ++c) {
+        if (plan_.cyclic[c])
+            continue;
+        int t = plan_.components[c][0];
+        if (t != root_ && incoming[t] == 1 && !needed[t])
+            virtual_edge_[t] = last[t];
+    }
+}
+
+// Rows of e's child referencing rows collected in e's parent (only those not
+// collected themselves, when survivors_only).
+uint64 Cascade::count_referencing(const Edge &e, bool survivors_only) {
+    exec("SELECT pg_catalog.count(*) FROM " + T(e.child).from() + " t WHERE EXISTS (SELECT 1 FROM " +
+             tmp_[e.parent] + " p WHERE " + parent_match(e, "p", "t") + ")" +
+             (survivors_only ? not_collected(e.child, "t") : ""),
+         SPI_OK_SELECT);
+    return std::stoull(pg_call([] { return pg::value(0, 1); }));
+}
+
 void Cascade::create_temp_tables() {
     int seq = ++call_seq;
     size_t n = m_.tables.size();
@@ -296,7 +347,7 @@ void Cascade::create_temp_tables() {
         for (int t : plan_.components[c])
             cyclic[t] = plan_.cyclic[c];
     for (size_t t = 0; t < n; ++t) {
-        if (!plan_.in_set[t])
+        if (!plan_.in_set[t] || virtual_edge_[t] >= 0)
             continue;
         if (T(t).relkind == 'p' && !T(t).has_pk)
             throw make_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -328,7 +379,7 @@ void Cascade::create_temp_tables() {
 // Statistics for a key table that holds many rows, so that the statements
 // joining it are planned from its real size (a new temp table has none).
 void Cascade::analyze_if_large(int t) {
-    if (collected_[t] >= 1000)
+    if (!tmp_[t].empty() && collected_[t] >= 1000)
         exec("ANALYZE " + tmp_[t], SPI_OK_UTILITY);
 }
 
@@ -387,6 +438,12 @@ void Cascade::collect() {
             const Edge &e = m_.edges[ei];
             if (e.action != Action::Cascade || !inside(e.child))
                 continue;
+            if (virtual_edge_[e.child] == ei) {
+                // Counted only where the count is needed before deleting.
+                if (req_.dry_run || max_rows > 0)
+                    collected_[e.child] = count_referencing(e, false);
+                continue;
+            }
             std::string cols, src;
             for (size_t i = 0; i < tmp_cols_[e.child].size(); ++i) {
                 cols += "c" + std::to_string(i) + ", ";
@@ -551,11 +608,7 @@ void Cascade::run_updates() {
         load_table(m_, e.child);
         const Table &c = T(e.child);
         if (req_.dry_run) {
-            exec("SELECT pg_catalog.count(*) FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " +
-                     tmp_[e.parent] + " p WHERE " + parent_match(e, "p", "t") + ")" +
-                     not_collected(e.child, "t"),
-                 SPI_OK_SELECT);
-            updated_[e.child] += std::stoull(pg_call([] { return pg::value(0, 1); }));
+            updated_[e.child] += count_referencing(e, true);
             continue;
         }
         const auto &setcols = e.setcols.empty() ? e.cols : e.setcols;
@@ -586,9 +639,72 @@ void Cascade::run_updates() {
             Datum v = with_value ? text_to_datum(value.c_str(), vtype) : (Datum)0;
             Oid t = vtype;
             BatchSpec spec{cur.c_str(), stmt.c_str(), with_value ? 1 : 0, &t, &v,
-                           batch_size,  SPI_OK_UPDATE};
+                           batch_size,  SPI_OK_UPDATE, 0, nullptr, nullptr};
             return run_batches(&spec);
         });
+    }
+}
+
+// The fast path for deletes from t: the foreign keys referencing t whose
+// referencing rows this call has handled (deleted, updated, or checked to be
+// absent). Not for partitioned tables (their partitions carry cloned
+// triggers) nor for referencing tables under row-level security (PostgreSQL's
+// own check, run as the owner, sees rows the caller's statements cannot).
+void Cascade::bypass_for(int t, std::vector<Oid> *rels, std::vector<Oid> *cons) {
+    if (!fast_path || T(t).relkind != 'r')
+        return;
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (e.parent != t || e.conoid == 0 || T(e.child).rls)
+            continue;
+        rels->push_back(T(t).oid);
+        cons->push_back(e.conoid);
+        if (std::find(bypassed_.begin(), bypassed_.end(), ei) == bypassed_.end())
+            bypassed_.push_back(ei);
+    }
+}
+
+// What the skipped RI triggers would have guaranteed, set-based: no row of a
+// bypassed foreign key's table references a deleted key. Read with the latest
+// snapshot, as ri_triggers.c does, so rows committed concurrently are seen. A
+// row written by this transaction (e.g. SET_DEFAULT to a deleted row) is a
+// foreign key violation; one written by another transaction, a serialization
+// failure to retry.
+void Cascade::post_check() {
+    for (int ei : bypassed_) {
+        const Edge &e = m_.edges[ei];
+        load_table(m_, e.child);
+        std::string sql = "SELECT t.xmin FROM " + T(e.child).from() +
+                          " t WHERE EXISTS (SELECT 1 FROM " + tmp_[e.parent] + " p WHERE " +
+                          parent_match(e, "p", "t") + ") LIMIT 1";
+        int found = pg_call([&] {
+            SPIPlanPtr plan = pg::prepare(sql.c_str(), 0, nullptr);
+            int rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(),
+                                          InvalidSnapshot, false, false, 1);
+            if (rc != SPI_OK_SELECT)
+                elog(ERROR, "cascade_delete: post-check failed: %s", SPI_result_code_string(rc));
+            int result = 0;
+            if (SPI_processed > 0) {
+                bool isnull;
+                Datum xmin = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+                result = TransactionIdIsCurrentTransactionId(DatumGetTransactionId(xmin)) ? 1 : 2;
+            }
+            SPI_freeplan(plan);
+            return result;
+        });
+        if (found == 1)
+            throw make_error(ERRCODE_FOREIGN_KEY_VIOLATION,
+                             "rows of table " + T(e.child).display + " still reference rows deleted from " +
+                                 T(e.parent).display,
+                             "Found after the cascade through " + e.describe(m_.tables) + ".",
+                             "A SET_DEFAULT or SET value may point to a row the cascade deletes.");
+        if (found == 2)
+            throw make_error(ERRCODE_T_R_SERIALIZATION_FAILURE,
+                             "could not serialize access: a concurrent transaction inserted rows of " +
+                                 T(e.child).display + " referencing rows deleted from " +
+                                 T(e.parent).display,
+                             "Found after the cascade through " + e.describe(m_.tables) + ".",
+                             "Retry the transaction.");
     }
 }
 
@@ -609,20 +725,32 @@ void Cascade::run_deletes() {
         };
         if (!plan_.cyclic[ci]) {
             int t = comp[0];
-            if (collected_[t] == 0)
+            int ve = virtual_edge_[t];
+            if (ve < 0 && collected_[t] == 0)
                 continue;
-            std::string knames, params, cursor;
-            for (size_t i = 0; i < T(t).id_cols.size(); ++i) {
+            // Keys: t's own identity, or for a virtual table its parent's
+            // referenced columns matched against t's foreign key.
+            const Edge *e = ve >= 0 ? &m_.edges[ve] : nullptr;
+            size_t nk = e ? e->cols.size() : T(t).id_cols.size();
+            std::string knames, params, cursor, match;
+            for (size_t i = 0; i < nk; ++i) {
                 knames += std::string(i ? ", " : "") + "k" + std::to_string(i);
                 params += std::string(i ? ", " : "") + "pg_catalog.unnest($" + std::to_string(i + 1) + ")";
-                cursor += std::string(i ? ", " : "") + "c" + std::to_string(i);
+                cursor += std::string(i ? ", " : "") +
+                          (e ? tcol(e->parent, e->refcols[i]) : "c" + std::to_string(i));
+                if (e)
+                    match += std::string(i ? " AND " : "") + "k.k" + std::to_string(i) + " " +
+                             e->eqops[i] + " t." + quote_ident(e->cols[i]);
             }
             std::string stmt = "DELETE FROM " + T(t).from() + " t USING ROWS FROM (" + params +
-                               ") AS k(" + knames + ") WHERE " + identity(t, "k", "k");
-            std::string cur = "SELECT " + cursor + " FROM " + tmp_[t];
+                               ") AS k(" + knames + ") WHERE " + (e ? match : identity(t, "k", "k"));
+            std::string cur = "SELECT " + cursor + " FROM " + tmp_[e ? e->parent : t];
+            std::vector<Oid> rels, cons;
+            bypass_for(t, &rels, &cons);
             deleted_[t] = pg_call([&] {
-                BatchSpec spec{cur.c_str(), stmt.c_str(), 0, nullptr, nullptr, batch_size,
-                               SPI_OK_DELETE};
+                BatchSpec spec{cur.c_str(), stmt.c_str(), 0,           nullptr,     nullptr,
+                               batch_size,  SPI_OK_DELETE, static_cast<int>(rels.size()),
+                               rels.data(), cons.data()};
                 return run_batches(&spec);
             });
             continue;
@@ -638,7 +766,15 @@ void Cascade::run_deletes() {
             select += std::string(i ? ", " : "") + "(SELECT pg_catalog.count(*) FROM d" +
                       std::to_string(i) + ")";
         }
-        exec("WITH " + with + " SELECT " + select, SPI_OK_SELECT);
+        std::vector<Oid> rels, cons;
+        for (int t : comp)
+            bypass_for(t, &rels, &cons);
+        std::string sql = "WITH " + with + " SELECT " + select;
+        pg_call([&] {
+            ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
+            pg::exec(sql.c_str(), 0, nullptr, nullptr, nullptr, SPI_OK_SELECT);
+            ri::disarm();
+        });
         for (size_t i = 0; i < comp.size(); ++i)
             deleted_[comp[i]] =
                 std::stoull(pg_call([&] { return pg::value(0, static_cast<int>(i) + 1); }));
@@ -709,6 +845,7 @@ std::string Cascade::run() {
         if (plan_.in_set[t])
             load_table(m_, static_cast<int>(t));
 
+    find_virtual_tables();
     create_temp_tables();
     collect();
     bool exceeded;
@@ -716,6 +853,7 @@ std::string Cascade::run() {
     check_blockers();
     run_updates();
     run_deletes();
+    post_check();
     std::string drop;
     for (const auto &name : tmp_)
         if (!name.empty())

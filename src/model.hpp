@@ -20,6 +20,7 @@ struct Table {
     std::vector<unsigned> id_types;
     std::vector<std::string> id_eqops; // "OPERATOR(nsp.=)" per identity column
     bool has_pk = false;
+    bool rls = false;            // row-level security enabled
 
     std::string sql() const;     // "nsp"."rel"
     std::string from() const;    // ONLY "nsp"."rel" (no ONLY for partitioned tables)
@@ -34,6 +35,7 @@ struct Edge {
     std::vector<std::string> eqops;   // "parent_col OP child_col" operators
     std::vector<std::string> setcols; // columns SET_* changes (all cols if empty)
     std::string conname;              // the real constraint, if any
+    unsigned conoid = 0;              // its OID
     bool policy = false;              // the action comes from a policy
     std::string value;                // SET(value), as text
     unsigned value_type = 0;          // type of the single column SET(value) sets

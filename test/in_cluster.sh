@@ -14,12 +14,13 @@ status=$?
 echo "$out"
 if [ $status -ne 0 ]; then
     failed=1
-    [ -f regression.diffs ] && cat regression.diffs
+    cat regression.diffs output_iso/regression.diffs 2>/dev/null
 fi
-# pg_regress says "All N tests passed." or "M of N tests failed."
-total=$(echo "$out" | sed -n 's/.*All \([0-9]*\) tests passed.*/\1/p; s/.* of \([0-9]*\) tests failed.*/\1/p' | tail -1)
-bad=$(echo "$out" | sed -n 's/.* \([0-9]*\) of [0-9]* tests failed.*/\1/p' | tail -1)
-total=${total:-0}; bad=${bad:-0}
+# Each pg_regress run (regression, isolation) says "All N tests passed." or
+# "M of N tests failed."; add them up.
+total=0; bad=0
+while read -r n; do total=$((total + n)); done < <(echo "$out" | sed -n 's/.*All \([0-9]*\) tests passed.*/\1/p; s/.* of \([0-9]*\) tests failed.*/\1/p')
+while read -r n; do bad=$((bad + n)); done < <(echo "$out" | sed -n 's/.* \([0-9]*\) of [0-9]* tests failed.*/\1/p')
 [ "$total" -gt 0 ] || failed=1
 
 if [ -f "$log" ]; then

@@ -1,0 +1,127 @@
+// The fast path: in cascade_delete's own DELETE statements, PostgreSQL's per-row
+// RI triggers on the referenced table are left out for the foreign keys whose
+// referencing rows cascade_delete has already deleted or updated (it then checks
+// those keys set-based, see Cascade::post_check). Other statements, including
+// those run by user triggers during the cascade, are untouched.
+#include "ri_bypass.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "nodes/execnodes.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+}
+
+namespace cd::ri {
+
+namespace {
+
+ExecutorStart_hook_type prev_executor_start = nullptr;
+
+// The (relation, constraint) pairs of the next DELETE, held in TopMemoryContext.
+bool armed = false;
+int armed_n = 0;
+Oid *armed_rels = nullptr;
+Oid *armed_cons = nullptr;
+
+bool is_armed_pair(Oid rel, Oid con) {
+    for (int i = 0; i < armed_n; ++i)
+        if (armed_rels[i] == rel && armed_cons[i] == con)
+            return true;
+    return false;
+}
+
+// Drops the armed constraints' PK-side RI triggers from a result relation's
+// TriggerDesc (a private copy made by InitResultRelInfo) before any row is
+// deleted, and recomputes the flag that makes the executor queue AFTER ROW
+// DELETE events. FmgrInfo and WHEN caches are filled lazily, so shrinking the
+// array before execution leaves them consistent.
+void strip(ResultRelInfo *rri) {
+    TriggerDesc *td = rri->ri_TrigDesc;
+    if (td == nullptr)
+        return;
+    Oid rel = RelationGetRelid(rri->ri_RelationDesc);
+    int keep = 0;
+    bool after_row_delete = false;
+    for (int i = 0; i < td->numtriggers; ++i) {
+        Trigger *t = &td->triggers[i];
+        if (t->tgisinternal && OidIsValid(t->tgconstraint) && is_armed_pair(rel, t->tgconstraint) &&
+            RI_FKey_trigger_type(t->tgfoid) == RI_TRIGGER_PK)
+            continue;
+        if (keep != i)
+            td->triggers[keep] = *t;
+        if (TRIGGER_TYPE_MATCHES(t->tgtype, TRIGGER_TYPE_ROW, TRIGGER_TYPE_AFTER,
+                                 TRIGGER_TYPE_DELETE))
+            after_row_delete = true;
+        ++keep;
+    }
+    td->numtriggers = keep;
+    td->trig_delete_after_row = after_row_delete;
+}
+
+void executor_start(QueryDesc *qd, int eflags) {
+    // Consumed by the first statement to start after arm(), which is
+    // cascade_delete's own (a DELETE, or a SELECT whose CTEs delete): nothing
+    // else runs between arm() and its ExecutorStart.
+    bool mine = armed;
+    if (mine)
+        armed = false;
+    if (prev_executor_start)
+        prev_executor_start(qd, eflags);
+    else
+        standard_ExecutorStart(qd, eflags);
+    if (!mine || (eflags & EXEC_FLAG_EXPLAIN_ONLY))
+        return;
+    ListCell *lc;
+    foreach (lc, qd->estate->es_opened_result_relations)
+        strip(static_cast<ResultRelInfo *>(lfirst(lc)));
+}
+
+// An error between arm() and the statement's start must not leave the next
+// DELETE of this backend armed.
+void reset_on_abort(XactEvent event, void *) {
+    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+        armed = false;
+}
+
+void reset_on_subabort(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
+    if (event == SUBXACT_EVENT_ABORT_SUB)
+        armed = false;
+}
+
+} // namespace
+
+void install() {
+    prev_executor_start = ExecutorStart_hook;
+    ExecutorStart_hook = executor_start;
+    RegisterXactCallback(reset_on_abort, nullptr);
+    RegisterSubXactCallback(reset_on_subabort, nullptr);
+}
+
+void arm(int n, const Oid *rels, const Oid *cons) {
+    if (n <= 0)
+        return;
+    if (n > armed_n || armed_rels == nullptr) {
+        MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+        if (armed_rels) {
+            pfree(armed_rels);
+            pfree(armed_cons);
+        }
+        armed_rels = static_cast<Oid *>(palloc(sizeof(Oid) * n));
+        armed_cons = static_cast<Oid *>(palloc(sizeof(Oid) * n));
+        MemoryContextSwitchTo(old);
+    }
+    for (int i = 0; i < n; ++i) {
+        armed_rels[i] = rels[i];
+        armed_cons[i] = cons[i];
+    }
+    armed_n = n;
+    armed = true;
+}
+
+void disarm() { armed = false; }
+
+} // namespace cd::ri
