@@ -561,16 +561,16 @@ void Cascade::check_blockers() {
             std::string order;
             for (size_t i = 0; i < c.id_cols.size(); ++i)
                 order += std::string(i ? ", " : "") + "t." + quote_ident(c.id_cols[i]);
-            uint64 n = exec("SELECT " + key + where + " ORDER BY " + order + " LIMIT 10", SPI_OK_SELECT);
-            if (n == 0)
+            // Counted first, planned for the whole join: usually nothing blocks,
+            // and a LIMIT would invite a nested loop betting on an early match.
+            exec("SELECT pg_catalog.count(*)" + where, SPI_OK_SELECT);
+            uint64 count = std::stoull(pg_call([] { return pg::value(0, 1); }));
+            if (count == 0)
                 continue;
-            Blocker b{ei, n, {}};
+            uint64 n = exec("SELECT " + key + where + " ORDER BY " + order + " LIMIT 10", SPI_OK_SELECT);
+            Blocker b{ei, count, {}};
             for (uint64 r = 0; r < n; ++r)
                 b.keys.push_back(pg_call([&] { return pg::value(r, 1); }));
-            if (n == 10) {
-                exec("SELECT pg_catalog.count(*)" + where, SPI_OK_SELECT);
-                b.count = std::stoull(pg_call([] { return pg::value(0, 1); }));
-            }
             if (!req_.dry_run) {
                 std::string detail =
                     std::to_string(b.count) + (b.count == 1 ? " row" : " rows") + " of " + c.display +
@@ -689,9 +689,11 @@ void Cascade::post_check() {
     for (int ei : bypassed_) {
         const Edge &e = m_.edges[ei];
         load_table(m_, e.child);
+        // No LIMIT: planned for the whole join (a hash semi-join), not for an
+        // early match that stale statistics promise; tcount stops at one row.
         std::string sql = "SELECT t.xmin FROM " + T(e.child).from() +
                           " t WHERE EXISTS (SELECT 1 FROM " + tmp_[e.parent] + " p WHERE " +
-                          parent_match(e, "p", "t") + ") LIMIT 1";
+                          parent_match(e, "p", "t") + ")";
         int found = pg_call([&] {
             SPIPlanPtr plan = pg::prepare(sql.c_str(), 0, nullptr);
             int rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(),
@@ -874,7 +876,7 @@ std::string Cascade::run() {
         t0 = t1;
         pg_call([&] { elog(DEBUG1, "cascade_delete: %s %.3f ms", name, ms); });
     };
-    phase("catalog and plan");
+    phase("setup");
     find_virtual_tables();
     create_temp_tables();
     phase("key tables");
