@@ -5,7 +5,9 @@
 
 extern "C" {
 #include "catalog/pg_type.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 }
 
 #include <algorithm>
@@ -197,6 +199,46 @@ Model load_model(const std::string &extschema) {
     }
     pg_call([&] { pg::restore_search_path(nest); });
     return m;
+}
+
+namespace {
+std::shared_ptr<Model> model_cache;
+bool model_stale = true;
+
+// Any relation of the model (or the policy table, or a full reset): stale.
+// Called by PostgreSQL's invalidation processing: no allocation, no error.
+void relcache_changed(Datum, Oid relid) {
+    if (!OidIsValid(relid) || !model_cache ||
+        model_cache->index.find(relid) != model_cache->index.end() ||
+        relid == model_cache->policy_table)
+        model_stale = true;
+}
+
+void syscache_changed(Datum, int, uint32) { model_stale = true; }
+} // namespace
+
+void register_model_invalidation() {
+    CacheRegisterRelcacheCallback(relcache_changed, (Datum)0);
+    // names and operators are cached as text
+    CacheRegisterSyscacheCallback(NAMESPACEOID, syscache_changed, (Datum)0);
+    CacheRegisterSyscacheCallback(CONSTROID, syscache_changed, (Datum)0);
+    CacheRegisterSyscacheCallback(OPEROID, syscache_changed, (Datum)0);
+}
+
+std::shared_ptr<Model> cached_model(const std::string &extschema) {
+    if (model_stale || !model_cache) {
+        // Cleared first: if reading fails, the next call reads again.
+        model_cache.reset();
+        model_stale = false;
+        auto m = std::make_shared<Model>(load_model(extschema));
+        m->policy_table = pg_call([&] {
+            return get_relname_relid("cascade_delete_policy", pg::extension_schema());
+        });
+        if (!model_stale)
+            model_cache = m;
+        return m;
+    }
+    return model_cache;
 }
 
 static const char *const TABLE_SQL =

@@ -2,6 +2,7 @@
 // reads its arguments, then hands over to C++ through cd::cpp_entry.
 #include "cascade.hpp"
 #include "pgutil.hpp"
+#include "model.hpp"
 #include "ri_bypass.hpp"
 
 extern "C" {
@@ -47,6 +48,7 @@ void _PG_init(void) {
                              &cd::fast_path, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("cascade_delete");
     cd::ri::install();
+    cd::register_model_invalidation();
 }
 
 namespace {

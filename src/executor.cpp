@@ -16,11 +16,14 @@ extern "C" {
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
+#include "catalog/namespace.h"
+#include "lib/stringinfo.h"
 #include "access/xact.h"
 }
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 
 namespace cd {
@@ -225,16 +228,39 @@ struct Blocker {
     std::vector<std::string> keys;
 };
 
-int call_seq = 0; // distinguishes the temp tables of nested calls
+// Nesting depth of cascade_delete calls (a user trigger may call it again):
+// each depth has its own key tables.
+int call_depth = 0;
+
+// The key column types of a key table, "typid:typmod" each: part of its name,
+// so a changed column type gets a new table. PostgreSQL code only.
+char *column_signature(Oid rel, int n, const char *const *cols) {
+    StringInfoData buf;
+    initStringInfo(&buf);
+    for (int i = 0; i < n; ++i) {
+        AttrNumber a = get_attnum(rel, cols[i]);
+        if (a == InvalidAttrNumber)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("column \"%s\" of relation \"%s\" does not exist", cols[i],
+                                   get_rel_name(rel))));
+        Oid type;
+        int32 typmod;
+        Oid coll;
+        get_atttypetypmodcoll(rel, a, &type, &typmod, &coll);
+        appendStringInfo(&buf, "%u:%d:%u,", type, typmod, coll);
+    }
+    return buf.data;
+}
 
 class Cascade {
   public:
-    Cascade(const Request &req, Model &&model) : req_(req), m_(std::move(model)) {}
+    Cascade(const Request &req, std::shared_ptr<Model> model) : req_(req), model_(model), m_(*model) {}
     std::string run();
 
   private:
     const Request &req_;
-    Model m_;
+    std::shared_ptr<Model> model_; // keeps the cached model alive during the call
+    Model &m_;
     Plan plan_;
     int root_ = -1;
     std::vector<std::string> tmp_;                    // temp table per table ("" if none)
@@ -262,6 +288,7 @@ class Cascade {
     void find_virtual_tables();
     uint64 count_referencing(const Edge &e, bool survivors_only);
     void create_temp_tables();
+    void clear_temp_tables();
     void collect_roots();
     void collect();
     void check_blockers();
@@ -342,7 +369,6 @@ uint64 Cascade::count_referencing(const Edge &e, bool survivors_only) {
 }
 
 void Cascade::create_temp_tables() {
-    int seq = ++call_seq;
     size_t n = m_.tables.size();
     tmp_.assign(n, "");
     tmp_cols_.assign(n, {});
@@ -374,13 +400,33 @@ void Cascade::create_temp_tables() {
                 for (const auto &c : m_.edges[e].refcols)
                     if (std::find(tmp_cols_[t].begin(), tmp_cols_[t].end(), c) == tmp_cols_[t].end())
                         tmp_cols_[t].push_back(c);
-        std::string name = "cascade_delete_" + std::to_string(seq) + "_" + std::to_string(t);
-        tmp_[t] = "pg_temp." + quote_ident(name);
         std::string select, pk;
         for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
             select += "t." + quote_ident(tmp_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
         for (size_t i = 0; i < T(t).id_cols.size(); ++i)
             pk += std::string(i ? ", " : "") + "c" + std::to_string(i);
+        // Key tables live for the session and are reused (empty at the start
+        // of every call): creating and dropping them per call would churn the
+        // catalog. The name carries what the table's shape depends on.
+        std::vector<const char *> colptrs;
+        for (const auto &c : tmp_cols_[t])
+            colptrs.push_back(c.c_str());
+        Oid reloid = T(t).oid;
+        std::string shape = select + pk + (dedup_[t] ? "u" : "") + (cyclic[t] ? "g" : "") +
+                            pg_call([&] {
+                                return column_signature(reloid, static_cast<int>(colptrs.size()),
+                                                        colptrs.data());
+                            });
+        char hash[17];
+        snprintf(hash, sizeof(hash), "%016zx", std::hash<std::string>{}(shape));
+        std::string name = "cascade_delete_" + std::to_string(call_depth) + "_" +
+                           std::to_string(T(t).oid) + "_" + hash;
+        tmp_[t] = "pg_temp." + quote_ident(name);
+        bool exists = pg_call([&] {
+            return OidIsValid(get_relname_relid(name.c_str(), LookupCreationNamespace("pg_temp")));
+        });
+        if (exists)
+            continue;
         exec("CREATE TEMP TABLE " + quote_ident(name) + " AS SELECT " + select +
                  "0::pg_catalog.int4 AS gen FROM " + T(t).from() + " t WITH NO DATA",
              SPI_OK_UTILITY);
@@ -388,6 +434,19 @@ void Cascade::create_temp_tables() {
             exec("ALTER TABLE " + tmp_[t] + " ADD PRIMARY KEY (" + pk + ")", SPI_OK_UTILITY);
         if (cyclic[t])
             exec("CREATE INDEX ON " + tmp_[t] + " (gen)", SPI_OK_UTILITY);
+    }
+}
+
+// Leaves the key tables empty for the next call: DELETE when they hold few
+// rows, TRUNCATE when many (a session-long temp table is never vacuumed).
+void Cascade::clear_temp_tables() {
+    for (size_t t = 0; t < tmp_.size(); ++t) {
+        if (tmp_[t].empty() || collected_[t] == 0)
+            continue;
+        if (collected_[t] > 1000)
+            exec("TRUNCATE " + tmp_[t], SPI_OK_UTILITY);
+        else
+            exec("DELETE FROM " + tmp_[t], SPI_OK_DELETE);
     }
 }
 
@@ -407,6 +466,10 @@ void Cascade::collect_roots() {
     }
     std::string head = "INSERT INTO " + tmp_[root_] + " (" + cols + "gen) SELECT " + src + "0 FROM ";
     if (req_.where) {
+        // Parsed on its own first, so that its errors quote the condition and
+        // not the statement it becomes part of.
+        std::string check = "SELECT FROM " + r.from() + " WHERE (" + req_.condition + ")";
+        pg_call([&] { SPI_freeplan(pg::prepare(check.c_str(), 0, nullptr)); });
         // The condition sees the table under its own name, as in DELETE ... WHERE.
         std::string qsrc;
         for (const auto &c : tmp_cols_[root_])
@@ -892,12 +955,7 @@ std::string Cascade::run() {
     phase("deletes");
     post_check();
     phase("post-check");
-    std::string drop;
-    for (const auto &name : tmp_)
-        if (!name.empty())
-            drop += (drop.empty() ? "" : ", ") + name;
-    if (!drop.empty())
-        exec("DROP TABLE " + drop, SPI_OK_UTILITY);
+    clear_temp_tables();
     return report(exceeded);
 }
 
@@ -912,10 +970,15 @@ std::string run_cascade(const Request &req) {
         return get_namespace_name(pg::extension_schema());
     });
     std::string json;
-    {
-        Cascade cascade(req, load_model(extschema));
+    ++call_depth;
+    try {
+        Cascade cascade(req, cached_model(extschema));
         json = cascade.run();
+    } catch (...) {
+        --call_depth;
+        throw;
     }
+    --call_depth;
     pg_call([] { SPI_finish(); });
     return json;
 }

@@ -4,6 +4,7 @@
 
 #include "plan.hpp"
 
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -49,6 +50,7 @@ struct Model {
     std::vector<Table> tables;
     std::vector<Edge> edges;
     std::unordered_map<unsigned, int> index; // table oid -> position
+    unsigned policy_table = 0;
 
     int table(unsigned oid); // position, adding an unloaded table if new
 };
@@ -56,6 +58,13 @@ struct Model {
 // Reads every foreign key and policy into a model. Must run inside an SPI
 // connection. extschema is the extension's schema (holds the policy table).
 Model load_model(const std::string &extschema);
+// The model of this backend, read again after any change to the tables in it,
+// their constraints, schemas or operators, or the policies (see
+// register_model_invalidation). Tables' details are filled in as calls need
+// them. A call keeps its shared_ptr, so a rebuild never frees a model in use.
+std::shared_ptr<Model> cached_model(const std::string &extschema);
+// From _PG_init: the callbacks that mark the cached model stale.
+void register_model_invalidation();
 // Fills in names and the row identity of table t.
 void load_table(Model &m, int t);
 

@@ -14,6 +14,7 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -121,6 +122,8 @@ uint64 exec_as_policy_owner(const char *sql, int nargs, Oid *types, Datum *value
     uint64 n = cd::pg::exec(full, nargs, types, values, nulls, rc);
     cd::pg::restore_search_path(nest);
     SetUserIdAndSecContext(save_user, save_sec);
+    // Every backend's cached table graph must see the change.
+    CacheInvalidateRelcacheByRelid(policy);
     return n;
 }
 
