@@ -25,6 +25,7 @@ extern "C" {
 #include <chrono>
 #include <functional>
 #include <map>
+#include <unordered_map>
 
 namespace cd {
 
@@ -34,10 +35,10 @@ namespace {
 // receives them as arrays $1..$n (then the extra parameters). Returns the rows
 // the statement processed in all batches. PostgreSQL code only.
 struct BatchSpec {
-    const char *cursor_sql;
-    const char *stmt_sql;
+    SPIPlanPtr cursor_plan; // yields the key columns
+    SPIPlanPtr stmt_plan;   // takes them as arrays $1..$n, then the extra parameters
+    const char *stmt_sql;   // for error messages
     int n_extra;
-    Oid *extra_types;
     Datum *extra_values;
     int batch_size;
     int expected_rc;
@@ -48,28 +49,17 @@ struct BatchSpec {
 };
 
 uint64 run_batches(const BatchSpec *spec) {
-    Portal portal = SPI_cursor_open_with_args(nullptr, spec->cursor_sql, 0, nullptr, nullptr,
-                                              nullptr, false, 0);
+    Portal portal = SPI_cursor_open(nullptr, spec->cursor_plan, nullptr, nullptr, false);
     TupleDesc desc = portal->tupDesc;
     int ncols = desc->natts, nargs = ncols + spec->n_extra;
-    Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * nargs));
     Oid *elem = static_cast<Oid *>(palloc(sizeof(Oid) * ncols));
     int16 *typlen = static_cast<int16 *>(palloc(sizeof(int16) * ncols));
     bool *typbyval = static_cast<bool *>(palloc(sizeof(bool) * ncols));
     char *typalign = static_cast<char *>(palloc(ncols));
     for (int j = 0; j < ncols; ++j) {
         elem[j] = TupleDescAttr(desc, j)->atttypid;
-        types[j] = get_array_type(elem[j]);
-        if (!OidIsValid(types[j]))
-            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                            errmsg("cascade_delete: key type %s has no array type",
-                                   format_type_be(elem[j]))));
         get_typlenbyvalalign(elem[j], &typlen[j], &typbyval[j], &typalign[j]);
     }
-    for (int k = 0; k < spec->n_extra; ++k)
-        types[ncols + k] = spec->extra_types[k];
-    SPIPlanPtr plan = pg::prepare(spec->stmt_sql, nargs, types);
-
     MemoryContext batch_cxt =
         AllocSetContextCreate(CurrentMemoryContext, "cascade_delete batch", ALLOCSET_DEFAULT_SIZES);
     uint64 total = 0;
@@ -101,7 +91,7 @@ uint64 run_batches(const BatchSpec *spec) {
         }
         MemoryContextSwitchTo(old);
         ri::arm(spec->n_bypass, spec->bypass_rels, spec->bypass_cons);
-        total += pg::exec_plan(plan, spec->stmt_sql, values, nulls, spec->expected_rc);
+        total += pg::exec_plan(spec->stmt_plan, spec->stmt_sql, values, nulls, spec->expected_rc);
         ri::disarm();
         SPI_freetuptable(SPI_tuptable);
         SPI_freetuptable(rows);
@@ -109,8 +99,37 @@ uint64 run_batches(const BatchSpec *spec) {
     }
     SPI_cursor_close(portal);
     MemoryContextDelete(batch_cxt);
-    SPI_freeplan(plan);
     return total;
+}
+
+// Prepared plans kept for the session, by SQL text and parameter types: a
+// small cascade runs a dozen statements whose parsing and planning would
+// otherwise cost more than their execution. PostgreSQL's plan cache replans
+// them when the tables they use change.
+std::unordered_map<std::string, SPIPlanPtr> plan_cache;
+
+SPIPlanPtr plan_for(const std::string &sql, const std::vector<Oid> &types) {
+    std::string key = sql;
+    for (Oid t : types)
+        key += "\x01" + std::to_string(t);
+    auto it = plan_cache.find(key);
+    if (it != plan_cache.end())
+        return it->second;
+    if (plan_cache.size() >= 2000) {
+        for (auto &kv : plan_cache) {
+            SPIPlanPtr p = kv.second;
+            pg_call([&] { SPI_freeplan(p); });
+        }
+        plan_cache.clear();
+    }
+    SPIPlanPtr plan = pg_call([&] {
+        SPIPlanPtr p = pg::prepare(sql.c_str(), static_cast<int>(types.size()),
+                                   const_cast<Oid *>(types.data()));
+        SPI_keepplan(p);
+        return p;
+    });
+    plan_cache.emplace(std::move(key), plan);
+    return plan;
 }
 
 // Converts the caller's key argument into one array per identity column of the
@@ -218,8 +237,44 @@ std::string join(const std::vector<std::string> &v, const std::string &sep) {
     return out;
 }
 
+// Runs generated SQL through a kept plan.
 uint64 exec(const std::string &sql, int rc) {
+    SPIPlanPtr plan = plan_for(sql, {});
+    return pg_call([&] { return pg::exec_plan(plan, sql.c_str(), nullptr, nullptr, rc); });
+}
+
+// Runs SQL once: utility statements, and statements holding the caller's text.
+uint64 exec_once(const std::string &sql, int rc) {
     return pg_call([&] { return pg::exec(sql.c_str(), 0, nullptr, nullptr, nullptr, rc); });
+}
+
+// Array types of the given element types.
+std::vector<Oid> array_types(const std::vector<Oid> &elems) {
+    std::vector<Oid> out;
+    for (Oid e : elems) {
+        Oid a = pg_call([&] {
+            Oid t = get_array_type(e);
+            if (!OidIsValid(t))
+                ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                                errmsg("cascade_delete: key type %s has no array type",
+                                       format_type_be(e))));
+            return t;
+        });
+        out.push_back(a);
+    }
+    return out;
+}
+
+// Types of columns of a relation.
+std::vector<Oid> column_types(Oid rel, const std::vector<std::string> &cols) {
+    std::vector<Oid> out;
+    for (const auto &c : cols)
+        out.push_back(pg_call([&] {
+            if (c == "ctid")
+                return static_cast<Oid>(TIDOID);
+            return get_atttype(rel, get_attnum(rel, c.c_str()));
+        }));
+    return out;
 }
 
 struct Blocker {
@@ -281,6 +336,7 @@ class Cascade {
 
     const Table &T(int t) const { return m_.tables[t]; }
     std::string tcol(int t, const std::string &src) const;
+    std::string keys(int t, const std::string &alias) const;
     std::string aliased(int t, const std::string &) const; // t.col AS cN, ...
     void analyze_if_large(int t);
     std::string parent_match(const Edge &e, const std::string &p, const std::string &c) const;
@@ -309,6 +365,26 @@ std::string Cascade::aliased(int t, const std::string &) const {
     return out;
 }
 
+// t's collected keys as a FROM item with columns c0, c1, ... A small key
+// table has no statistics, and the planner would guess it at ten pages (over a
+// thousand rows) and hash-join the whole referencing table; as unnest() of
+// arrays it is guessed small and probed through indexes. A large one has been
+// analyzed and is joined as it is.
+std::string Cascade::keys(int t, const std::string &alias) const {
+    if (collected_[t] >= 1000)
+        return tmp_[t] + " " + alias;
+    size_t n = tmp_cols_[t].size(), nid = T(t).id_cols.size();
+    std::string order = " ORDER BY ", arrays, names;
+    for (size_t i = 0; i < nid; ++i)
+        order += std::string(i ? ", " : "") + "c" + std::to_string(i);
+    for (size_t i = 0; i < n; ++i) {
+        arrays += std::string(i ? ", " : "") + "pg_catalog.unnest((SELECT pg_catalog.array_agg(c" +
+                  std::to_string(i) + order + ") FROM " + tmp_[t] + "))";
+        names += std::string(i ? ", " : "") + "c" + std::to_string(i);
+    }
+    return "ROWS FROM (" + arrays + ") AS " + alias + "(" + names + ")";
+}
+
 std::string Cascade::tcol(int t, const std::string &src) const {
     const auto &cols = tmp_cols_[t];
     auto it = std::find(cols.begin(), cols.end(), src);
@@ -332,7 +408,7 @@ std::string Cascade::not_collected(int t, const std::string &alias) const {
     for (size_t i = 0; i < T(t).id_cols.size(); ++i)
         cond += std::string(i ? " AND " : "") + "d.c" + std::to_string(i) + " " + T(t).id_eqops[i] +
                 " " + alias + "." + quote_ident(T(t).id_cols[i]);
-    return " AND NOT EXISTS (SELECT 1 FROM " + tmp_[t] + " d WHERE " + cond + ")";
+    return " AND NOT EXISTS (SELECT 1 FROM " + keys(t, "d") + " WHERE " + cond + ")";
 }
 
 void Cascade::find_virtual_tables() {
@@ -362,7 +438,7 @@ void Cascade::find_virtual_tables() {
 // collected themselves, when survivors_only).
 uint64 Cascade::count_referencing(const Edge &e, bool survivors_only) {
     exec("SELECT pg_catalog.count(*) FROM " + T(e.child).from() + " t WHERE EXISTS (SELECT 1 FROM " +
-             tmp_[e.parent] + " p WHERE " + parent_match(e, "p", "t") + ")" +
+             keys(e.parent, "p") + " WHERE " + parent_match(e, "p", "t") + ")" +
              (survivors_only ? not_collected(e.child, "t") : ""),
          SPI_OK_SELECT);
     return std::stoull(pg_call([] { return pg::value(0, 1); }));
@@ -427,13 +503,13 @@ void Cascade::create_temp_tables() {
         });
         if (exists)
             continue;
-        exec("CREATE TEMP TABLE " + quote_ident(name) + " AS SELECT " + select +
+        exec_once("CREATE TEMP TABLE " + quote_ident(name) + " AS SELECT " + select +
                  "0::pg_catalog.int4 AS gen FROM " + T(t).from() + " t WITH NO DATA",
              SPI_OK_UTILITY);
         if (dedup_[t])
-            exec("ALTER TABLE " + tmp_[t] + " ADD PRIMARY KEY (" + pk + ")", SPI_OK_UTILITY);
+            exec_once("ALTER TABLE " + tmp_[t] + " ADD PRIMARY KEY (" + pk + ")", SPI_OK_UTILITY);
         if (cyclic[t])
-            exec("CREATE INDEX ON " + tmp_[t] + " (gen)", SPI_OK_UTILITY);
+            exec_once("CREATE INDEX ON " + tmp_[t] + " (gen)", SPI_OK_UTILITY);
     }
 }
 
@@ -444,7 +520,7 @@ void Cascade::clear_temp_tables() {
         if (tmp_[t].empty() || collected_[t] == 0)
             continue;
         if (collected_[t] > 1000)
-            exec("TRUNCATE " + tmp_[t], SPI_OK_UTILITY);
+            exec_once("TRUNCATE " + tmp_[t], SPI_OK_UTILITY);
         else
             exec("DELETE FROM " + tmp_[t], SPI_OK_DELETE);
     }
@@ -454,7 +530,7 @@ void Cascade::clear_temp_tables() {
 // joining it are planned from its real size (a new temp table has none).
 void Cascade::analyze_if_large(int t) {
     if (!tmp_[t].empty() && collected_[t] >= 1000)
-        exec("ANALYZE " + tmp_[t], SPI_OK_UTILITY);
+        exec_once("ANALYZE " + tmp_[t], SPI_OK_UTILITY);
 }
 
 void Cascade::collect_roots() {
@@ -476,7 +552,7 @@ void Cascade::collect_roots() {
             qsrc += r.sql() + "." + quote_ident(c) + ", ";
         std::string sql = "INSERT INTO " + tmp_[root_] + " (" + cols + "gen) SELECT " + qsrc +
                           "0 FROM " + r.from() + " WHERE (" + req_.condition + ")" + conflict(root_);
-        collected_[root_] += exec(sql, SPI_OK_INSERT);
+        collected_[root_] += exec_once(sql, SPI_OK_INSERT);
         return;
     }
     int n = static_cast<int>(r.id_cols.size());
@@ -493,14 +569,12 @@ void Cascade::collect_roots() {
     std::string sql = head + r.from() + " t WHERE EXISTS (SELECT 1 FROM ROWS FROM (" + params +
                       ") AS k(" + knames + ") WHERE " + on + ")" + conflict(root_);
     std::vector<Oid> pktypes(r.id_types.begin(), r.id_types.end());
+    SPIPlanPtr plan = plan_for(sql, array_types(pktypes));
     std::string table = r.display;
     collected_[root_] += pg_call([&] {
         Datum *arrays = static_cast<Datum *>(palloc(sizeof(Datum) * n));
-        Oid *types = static_cast<Oid *>(palloc(sizeof(Oid) * n));
         key_arrays(req_.key, req_.key_type, req_.many, n, pktypes.data(), table.c_str(), arrays);
-        for (int i = 0; i < n; ++i)
-            types[i] = get_array_type(pktypes[i]);
-        return pg::exec(sql.c_str(), n, types, arrays, nullptr, SPI_OK_INSERT);
+        return pg::exec_plan(plan, sql.c_str(), arrays, nullptr, SPI_OK_INSERT);
     });
 }
 
@@ -531,7 +605,10 @@ void Cascade::collect() {
             std::string join = " FROM " + T(e.child).from() + " t JOIN " + tmp_[e.parent] +
                                " p ON " + parent_match(e, "p", "t");
             if (!inside(e.parent))
-                collected_[e.child] += exec(base + "0" + join + conflict(e.child), SPI_OK_INSERT);
+                collected_[e.child] +=
+                    exec(base + "0 FROM " + T(e.child).from() + " t JOIN " + keys(e.parent, "p") +
+                             " ON " + parent_match(e, "p", "t") + conflict(e.child),
+                         SPI_OK_INSERT);
             else {
                 internal.push_back(base + "$1" + join +
                                    " WHERE p.gen OPERATOR(pg_catalog.=) $2 ON CONFLICT DO NOTHING");
@@ -574,11 +651,7 @@ void Cascade::collect() {
         // previous round added, until a round adds nothing.
         std::vector<SPIPlanPtr> plans;
         for (const auto &sql : internal)
-            plans.push_back(pg_call([&] {
-                Oid types[2] = {INT4OID, INT4OID};
-                SPIPlanPtr p = pg::prepare(sql.c_str(), 2, types);
-                return p;
-            }));
+            plans.push_back(plan_for(sql, {INT4OID, INT4OID}));
         for (int gen = 0;; ++gen) {
             uint64 added = 0;
             for (size_t i = 0; i < plans.size(); ++i) {
@@ -593,8 +666,6 @@ void Cascade::collect() {
             if (added == 0)
                 break;
         }
-        for (SPIPlanPtr p : plans)
-            pg_call([&] { SPI_freeplan(p); });
         for (int t : comp)
             analyze_if_large(t);
     }
@@ -619,7 +690,7 @@ void Cascade::check_blockers() {
                 key += ")::pg_catalog.text";
             }
             std::string where = " FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " +
-                                tmp_[e.parent] + " p WHERE " + parent_match(e, "p", "t") + ")" +
+                                keys(e.parent, "p") + " WHERE " + parent_match(e, "p", "t") + ")" +
                                 (survivor ? not_collected(e.child, "t") : "");
             std::string order;
             for (size_t i = 0; i < c.id_cols.size(); ++i)
@@ -713,11 +784,14 @@ void Cascade::run_updates() {
         bool with_value = e.action == Action::SetValue;
         Oid vtype = e.value_type;
         const std::string &value = e.value;
+        std::vector<Oid> types = array_types(column_types(T(e.parent).oid, e.refcols));
+        if (with_value)
+            types.push_back(vtype);
+        SPIPlanPtr cursor_plan = plan_for(cur, {}), stmt_plan = plan_for(stmt, types);
         updated_[e.child] += pg_call([&] {
             Datum v = with_value ? text_to_datum(value.c_str(), vtype) : (Datum)0;
-            Oid t = vtype;
-            BatchSpec spec{cur.c_str(), stmt.c_str(), with_value ? 1 : 0, &t, &v,
-                           batch_size,  SPI_OK_UPDATE, 0, nullptr, nullptr};
+            BatchSpec spec{cursor_plan, stmt_plan,    stmt.c_str(), with_value ? 1 : 0, &v,
+                           batch_size,  SPI_OK_UPDATE, 0,           nullptr,           nullptr};
             return run_batches(&spec);
         });
     }
@@ -749,43 +823,49 @@ void Cascade::bypass_for(int t, std::vector<Oid> *rels, std::vector<Oid> *cons) 
 // foreign key violation; one written by another transaction, a serialization
 // failure to retry.
 void Cascade::post_check() {
-    for (int ei : bypassed_) {
-        const Edge &e = m_.edges[ei];
+    if (bypassed_.empty())
+        return;
+    // One statement for all keys: the first offending row, and its edge.
+    std::string sql;
+    for (size_t i = 0; i < bypassed_.size(); ++i) {
+        const Edge &e = m_.edges[bypassed_[i]];
         load_table(m_, e.child);
         // No LIMIT: planned for the whole join (a hash semi-join), not for an
         // early match that stale statistics promise; tcount stops at one row.
-        std::string sql = "SELECT t.xmin FROM " + T(e.child).from() +
-                          " t WHERE EXISTS (SELECT 1 FROM " + tmp_[e.parent] + " p WHERE " +
-                          parent_match(e, "p", "t") + ")";
-        int found = pg_call([&] {
-            SPIPlanPtr plan = pg::prepare(sql.c_str(), 0, nullptr);
-            int rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(),
-                                          InvalidSnapshot, false, false, 1);
-            if (rc != SPI_OK_SELECT)
-                elog(ERROR, "cascade_delete: post-check failed: %s", SPI_result_code_string(rc));
-            int result = 0;
-            if (SPI_processed > 0) {
-                bool isnull;
-                Datum xmin = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-                result = TransactionIdIsCurrentTransactionId(DatumGetTransactionId(xmin)) ? 1 : 2;
-            }
-            SPI_freeplan(plan);
-            return result;
-        });
-        if (found == 1)
-            throw make_error(ERRCODE_FOREIGN_KEY_VIOLATION,
-                             "rows of table " + T(e.child).display + " still reference rows deleted from " +
-                                 T(e.parent).display,
-                             "Found after the cascade through " + e.describe(m_.tables) + ".",
-                             "A SET_DEFAULT or SET value may point to a row the cascade deletes.");
-        if (found == 2)
-            throw make_error(ERRCODE_T_R_SERIALIZATION_FAILURE,
-                             "could not serialize access: a concurrent transaction inserted rows of " +
-                                 T(e.child).display + " referencing rows deleted from " +
-                                 T(e.parent).display,
-                             "Found after the cascade through " + e.describe(m_.tables) + ".",
-                             "Retry the transaction.");
+        sql += std::string(i ? " UNION ALL " : "") + "SELECT " + std::to_string(i) +
+               ", t.xmin FROM " + T(e.child).from() + " t WHERE EXISTS (SELECT 1 FROM " +
+               keys(e.parent, "p") + " WHERE " + parent_match(e, "p", "t") + ")";
     }
+    SPIPlanPtr plan = plan_for(sql, {});
+    int which = -1;
+    int found = pg_call([&] {
+        int rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot,
+                                      false, false, 1);
+        if (rc != SPI_OK_SELECT)
+            elog(ERROR, "cascade_delete: post-check failed: %s", SPI_result_code_string(rc));
+        int result = 0;
+        if (SPI_processed > 0) {
+            bool isnull;
+            which = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+            Datum xmin = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+            result = TransactionIdIsCurrentTransactionId(DatumGetTransactionId(xmin)) ? 1 : 2;
+        }
+        return result;
+    });
+    if (found == 0)
+        return;
+    const Edge &e = m_.edges[bypassed_[which]];
+    if (found == 1)
+        throw make_error(ERRCODE_FOREIGN_KEY_VIOLATION,
+                         "rows of table " + T(e.child).display + " still reference rows deleted from " +
+                             T(e.parent).display,
+                         "Found after the cascade through " + e.describe(m_.tables) + ".",
+                         "A SET_DEFAULT or SET value may point to a row the cascade deletes.");
+    throw make_error(ERRCODE_T_R_SERIALIZATION_FAILURE,
+                     "could not serialize access: a concurrent transaction inserted rows of " +
+                         T(e.child).display + " referencing rows deleted from " + T(e.parent).display,
+                     "Found after the cascade through " + e.describe(m_.tables) + ".",
+                     "Retry the transaction.");
 }
 
 void Cascade::run_deletes() {
@@ -828,10 +908,39 @@ void Cascade::run_deletes() {
             std::vector<Oid> rels, cons;
             bypass_for(t, &rels, &cons);
             auto start = std::chrono::steady_clock::now();
+            int src = e ? e->parent : t;
+            if (collected_[src] <= static_cast<uint64>(batch_size)) {
+                // One batch: the keys go into arrays inside the statement itself,
+                // no cursor. (Joining the key table directly would let the
+                // planner guess its size, and a guessed thousand rows means a
+                // hash join over the whole table; unnest is guessed small.)
+                std::vector<std::string> keycols;
+                for (size_t i = 0; i < nk; ++i)
+                    keycols.push_back(e ? tcol(src, e->refcols[i]) : "c" + std::to_string(i));
+                std::string order = keycols.size() > 1 ? " ORDER BY " + join(keycols, ", ") : "";
+                std::string arrays;
+                for (size_t i = 0; i < nk; ++i)
+                    arrays += std::string(i ? ", " : "") + "pg_catalog.unnest((SELECT pg_catalog.array_agg(" +
+                              keycols[i] + order + ") FROM " + tmp_[src] + "))";
+                std::string one = "DELETE FROM " + T(t).from() + " t USING ROWS FROM (" + arrays +
+                                  ") AS k(" + knames + ") WHERE " + (e ? match : identity(t, "k", "k"));
+                SPIPlanPtr plan = plan_for(one, {});
+                deleted_[t] = pg_call([&] {
+                    ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
+                    uint64 n = pg::exec_plan(plan, one.c_str(), nullptr, nullptr, SPI_OK_DELETE);
+                    ri::disarm();
+                    return n;
+                });
+                continue;
+            }
+            std::vector<Oid> elem = e ? column_types(T(e->parent).oid, e->refcols)
+                                      : std::vector<Oid>(T(t).id_types.begin(), T(t).id_types.end());
+            SPIPlanPtr cursor_plan = plan_for(cur, {}), stmt_plan = plan_for(stmt, array_types(elem));
             deleted_[t] = pg_call([&] {
-                BatchSpec spec{cur.c_str(), stmt.c_str(), 0,           nullptr,     nullptr,
-                               batch_size,  SPI_OK_DELETE, static_cast<int>(rels.size()),
-                               rels.data(), cons.data()};
+                BatchSpec spec{cursor_plan, stmt_plan,     stmt.c_str(),
+                               0,           nullptr,       batch_size,
+                               SPI_OK_DELETE, static_cast<int>(rels.size()), rels.data(),
+                               cons.data()};
                 return run_batches(&spec);
             });
             double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -856,9 +965,10 @@ void Cascade::run_deletes() {
         for (int t : comp)
             bypass_for(t, &rels, &cons);
         std::string sql = "WITH " + with + " SELECT " + select;
+        SPIPlanPtr plan = plan_for(sql, {});
         pg_call([&] {
             ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
-            pg::exec(sql.c_str(), 0, nullptr, nullptr, nullptr, SPI_OK_SELECT);
+            pg::exec_plan(plan, sql.c_str(), nullptr, nullptr, SPI_OK_SELECT);
             ri::disarm();
         });
         for (size_t i = 0; i < comp.size(); ++i)
