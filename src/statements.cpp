@@ -1,0 +1,273 @@
+// SPI-level building blocks of the executor: statements run through kept
+// plans, batches of keys passed as arrays, and the conversion of the caller's
+// key argument into arrays of the key's types.
+#include "statements.hpp"
+
+#include "ri_bypass.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+}
+
+#include <unordered_map>
+
+namespace cd {
+
+uint64 run_batches(const BatchSpec *spec) {
+    Portal portal = SPI_cursor_open(nullptr, spec->cursor_plan, nullptr, nullptr, false);
+    TupleDesc desc = portal->tupDesc;
+    int ncols = desc->natts, nargs = ncols + spec->n_extra;
+    Oid *elem = static_cast<Oid *>(palloc(sizeof(Oid) * ncols));
+    int16 *typlen = static_cast<int16 *>(palloc(sizeof(int16) * ncols));
+    bool *typbyval = static_cast<bool *>(palloc(sizeof(bool) * ncols));
+    char *typalign = static_cast<char *>(palloc(ncols));
+    for (int j = 0; j < ncols; ++j) {
+        elem[j] = TupleDescAttr(desc, j)->atttypid;
+        get_typlenbyvalalign(elem[j], &typlen[j], &typbyval[j], &typalign[j]);
+    }
+    MemoryContext batch_cxt =
+        AllocSetContextCreate(CurrentMemoryContext, "cascade_delete batch", ALLOCSET_DEFAULT_SIZES);
+    uint64 total = 0;
+    for (;;) {
+        CHECK_FOR_INTERRUPTS();
+        SPI_cursor_fetch(portal, true, spec->batch_size);
+        SPITupleTable *rows = SPI_tuptable;
+        uint64 n = SPI_processed;
+        if (n == 0) {
+            SPI_freetuptable(rows);
+            break;
+        }
+        MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+        Datum *values = static_cast<Datum *>(palloc(sizeof(Datum) * nargs));
+        char *nulls = static_cast<char *>(palloc(nargs));
+        Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * n));
+        bool *enulls = static_cast<bool *>(palloc(sizeof(bool) * n));
+        for (int j = 0; j < ncols; ++j) {
+            for (uint64 i = 0; i < n; ++i)
+                elems[i] = SPI_getbinval(rows->vals[i], rows->tupdesc, j + 1, &enulls[i]);
+            int dims[1] = {static_cast<int>(n)}, lbs[1] = {1};
+            values[j] = PointerGetDatum(construct_md_array(elems, enulls, 1, dims, lbs, elem[j],
+                                                           typlen[j], typbyval[j], typalign[j]));
+            nulls[j] = ' ';
+        }
+        for (int k = 0; k < spec->n_extra; ++k) {
+            values[ncols + k] = spec->extra_values[k];
+            nulls[ncols + k] = ' ';
+        }
+        MemoryContextSwitchTo(old);
+        ri::arm(spec->n_bypass, spec->bypass_rels, spec->bypass_cons);
+        total += pg::exec_plan(spec->stmt_plan, spec->stmt_sql, values, nulls, spec->expected_rc);
+        ri::disarm();
+        SPI_freetuptable(SPI_tuptable);
+        SPI_freetuptable(rows);
+        MemoryContextReset(batch_cxt);
+    }
+    SPI_cursor_close(portal);
+    MemoryContextDelete(batch_cxt);
+    return total;
+}
+
+// Prepared plans kept for the session, by SQL text and parameter types: a
+// small cascade runs a dozen statements whose parsing and planning would
+// otherwise cost more than their execution. PostgreSQL's plan cache replans
+// them when the tables they use change.
+namespace {
+std::unordered_map<std::string, SPIPlanPtr> plan_cache;
+} // namespace
+
+SPIPlanPtr plan_for(const std::string &sql, const std::vector<Oid> &types) {
+    std::string key = sql;
+    for (Oid t : types)
+        key += "\x01" + std::to_string(t);
+    auto it = plan_cache.find(key);
+    if (it != plan_cache.end())
+        return it->second;
+    if (plan_cache.size() >= 2000) {
+        for (auto &kv : plan_cache) {
+            SPIPlanPtr p = kv.second;
+            pg_call([&] { SPI_freeplan(p); });
+        }
+        plan_cache.clear();
+    }
+    SPIPlanPtr plan = pg_call([&] {
+        SPIPlanPtr p = pg::prepare(sql.c_str(), static_cast<int>(types.size()),
+                                   const_cast<Oid *>(types.data()));
+        SPI_keepplan(p);
+        return p;
+    });
+    plan_cache.emplace(std::move(key), plan);
+    return plan;
+}
+
+// Converts the caller's key argument into one array per identity column of the
+// target (types pktypes). A single key of a composite primary key is an array
+// of n values (or its text form); many keys are a 1-D array, or a 2-D array
+// [keys][n] for a composite key. PostgreSQL code only.
+void key_arrays(Datum key, Oid keytype, bool many, int n, const Oid *pktypes,
+                const char *table, Datum *out) {
+    Datum *elems;
+    bool *enulls;
+    int nelems;
+    Oid elemtype;
+    if (!many && n == 1) {
+        Datum v = key;
+        if (keytype != pktypes[0]) {
+            Oid outfunc, infunc, ioparam;
+            bool varlena;
+            getTypeOutputInfo(keytype, &outfunc, &varlena);
+            getTypeInputInfo(pktypes[0], &infunc, &ioparam);
+            v = OidInputFunctionCall(infunc, OidOutputFunctionCall(outfunc, v), ioparam, -1);
+        }
+        int16 len;
+        bool byval;
+        char align;
+        get_typlenbyvalalign(pktypes[0], &len, &byval, &align);
+        out[0] = PointerGetDatum(construct_array(&v, 1, pktypes[0], len, byval, align));
+        return;
+    }
+    if (!OidIsValid(get_element_type(keytype))) {
+        if (keytype == TEXTOID) {
+            // through fmgr with flinfo: array_in caches in fn_extra
+            key = OidInputFunctionCall(F_ARRAY_IN, TextDatumGetCString(key), TEXTOID, -1);
+            keytype = TEXTARRAYOID;
+        } else
+            ereport(ERROR,
+                    (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                     errmsg("the primary key of table %s has %d columns; give the key as an array",
+                            table, n),
+                     errhint("For example: cascade_delete('%s', ARRAY['1', 'x']).", table)));
+    }
+    ArrayType *arr = DatumGetArrayTypeP(key);
+    elemtype = ARR_ELEMTYPE(arr);
+    int ndim = ARR_NDIM(arr);
+    int *dims = ARR_DIMS(arr);
+    int16 len;
+    bool byval;
+    char align;
+    get_typlenbyvalalign(elemtype, &len, &byval, &align);
+    deconstruct_array(arr, elemtype, len, byval, align, &elems, &enulls, &nelems);
+    if (nelems == 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("no key given for table %s", table)));
+    bool shape_ok;
+    if (!many)
+        shape_ok = ndim == 1 && dims[0] == n;
+    else if (n == 1)
+        shape_ok = ndim == 1;
+    else
+        shape_ok = ndim == 2 && dims[1] == n;
+    if (!shape_ok)
+        ereport(ERROR,
+                (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+                 errmsg("wrong key shape for table %s, whose primary key has %d column%s", table,
+                        n, n == 1 ? "" : "s"),
+                 errdetail(many ? (n == 1 ? "Many keys are given as a one-dimensional array."
+                                          : "Many keys of a composite primary key are given as a "
+                                            "two-dimensional array [keys][columns].")
+                                : "One key of a composite primary key is given as an array with "
+                                  "one value per key column.")));
+    int nkeys = nelems / n;
+    for (int c = 0; c < n; ++c) {
+        Datum *col = static_cast<Datum *>(palloc(sizeof(Datum) * nkeys));
+        Oid outfunc, infunc, ioparam;
+        bool varlena;
+        getTypeOutputInfo(elemtype, &outfunc, &varlena);
+        getTypeInputInfo(pktypes[c], &infunc, &ioparam);
+        for (int k = 0; k < nkeys; ++k) {
+            int i = k * n + c;
+            if (enulls[i])
+                ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                                errmsg("key for table %s must not contain NULL", table)));
+            col[k] = elemtype == pktypes[c]
+                         ? elems[i]
+                         : OidInputFunctionCall(infunc, OidOutputFunctionCall(outfunc, elems[i]),
+                                                ioparam, -1);
+        }
+        int16 clen;
+        bool cbyval;
+        char calign;
+        get_typlenbyvalalign(pktypes[c], &clen, &cbyval, &calign);
+        out[c] = PointerGetDatum(construct_array(col, nkeys, pktypes[c], clen, cbyval, calign));
+    }
+}
+
+Datum text_to_datum(const char *text, Oid type) {
+    Oid infunc, ioparam;
+    getTypeInputInfo(type, &infunc, &ioparam);
+    return OidInputFunctionCall(infunc, const_cast<char *>(text), ioparam, -1);
+}
+
+std::string join(const std::vector<std::string> &v, const std::string &sep) {
+    std::string out;
+    for (size_t i = 0; i < v.size(); ++i)
+        out += (i ? sep : "") + v[i];
+    return out;
+}
+
+// Runs generated SQL through a kept plan.
+uint64 exec(const std::string &sql, int rc) {
+    SPIPlanPtr plan = plan_for(sql, {});
+    return pg_call([&] { return pg::exec_plan(plan, sql.c_str(), nullptr, nullptr, rc); });
+}
+
+// Runs SQL once: utility statements, and statements holding the caller's text.
+uint64 exec_once(const std::string &sql, int rc) {
+    return pg_call([&] { return pg::exec(sql.c_str(), 0, nullptr, nullptr, nullptr, rc); });
+}
+
+// Array types of the given element types.
+std::vector<Oid> array_types(const std::vector<Oid> &elems) {
+    std::vector<Oid> out;
+    for (Oid e : elems) {
+        Oid a = pg_call([&] {
+            Oid t = get_array_type(e);
+            if (!OidIsValid(t))
+                ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                                errmsg("cascade_delete: key type %s has no array type",
+                                       format_type_be(e))));
+            return t;
+        });
+        out.push_back(a);
+    }
+    return out;
+}
+
+// Types of columns of a relation.
+std::vector<Oid> column_types(Oid rel, const std::vector<std::string> &cols) {
+    std::vector<Oid> out;
+    for (const auto &c : cols)
+        out.push_back(pg_call([&] {
+            if (c == "ctid")
+                return static_cast<Oid>(TIDOID);
+            return get_atttype(rel, get_attnum(rel, c.c_str()));
+        }));
+    return out;
+}
+
+// The key column types of a key table, "typid:typmod" each: part of its name,
+// so a changed column type gets a new table. PostgreSQL code only.
+char *column_signature(Oid rel, int n, const char *const *cols) {
+    StringInfoData buf;
+    initStringInfo(&buf);
+    for (int i = 0; i < n; ++i) {
+        AttrNumber a = get_attnum(rel, cols[i]);
+        if (a == InvalidAttrNumber)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("column \"%s\" of relation \"%s\" does not exist", cols[i],
+                                   get_rel_name(rel))));
+        Oid type;
+        int32 typmod;
+        Oid coll;
+        get_atttypetypmodcoll(rel, a, &type, &typmod, &coll);
+        appendStringInfo(&buf, "%u:%d:%u,", type, typmod, coll);
+    }
+    return buf.data;
+}
+
+} // namespace cd

@@ -1,0 +1,52 @@
+// SPI-level building blocks of the executor (statements.cpp). Functions taking
+// or returning PostgreSQL types only ("PostgreSQL code only") must run inside
+// cd::pg_call; the others call pg_call themselves.
+#pragma once
+
+#include "pgutil.hpp"
+
+#include <string>
+#include <vector>
+
+namespace cd {
+
+// One statement per batch of keys: the cursor yields key columns, the statement
+// receives them as arrays $1..$n (then the extra parameters). Returns the rows
+// the statement processed in all batches. PostgreSQL code only.
+struct BatchSpec {
+    SPIPlanPtr cursor_plan; // yields the key columns
+    SPIPlanPtr stmt_plan;   // takes them as arrays $1..$n, then the extra parameters
+    const char *stmt_sql;   // for error messages
+    int n_extra;
+    Datum *extra_values;
+    int batch_size;
+    int expected_rc;
+    // the fast path: RI triggers each statement leaves out (see ri_bypass)
+    int n_bypass;
+    const Oid *bypass_rels;
+    const Oid *bypass_cons;
+};
+
+uint64 run_batches(const BatchSpec *spec); // PostgreSQL code only
+
+// A plan for sql with parameter types, prepared once per backend and kept.
+SPIPlanPtr plan_for(const std::string &sql, const std::vector<Oid> &types);
+// Runs generated SQL through a kept plan; returns the rows processed.
+uint64 exec(const std::string &sql, int rc);
+// Runs SQL once: utility statements, and statements holding the caller's text.
+uint64 exec_once(const std::string &sql, int rc);
+
+// The caller's key argument as one array per identity column (types pktypes).
+// PostgreSQL code only.
+void key_arrays(Datum key, Oid keytype, bool many, int n, const Oid *pktypes, const char *table,
+                Datum *out);
+// text read as a value of type. PostgreSQL code only.
+Datum text_to_datum(const char *text, Oid type);
+// "typid:typmod:collation," for each column. PostgreSQL code only.
+char *column_signature(Oid rel, int n, const char *const *cols);
+
+std::vector<Oid> array_types(const std::vector<Oid> &elems);
+std::vector<Oid> column_types(Oid rel, const std::vector<std::string> &cols);
+std::string join(const std::vector<std::string> &v, const std::string &sep);
+
+} // namespace cd
