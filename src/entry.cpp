@@ -110,15 +110,18 @@ Datum to_jsonb(const std::string &json) {
 
 } // namespace
 
-// cascade_delete(target regclass, key anyelement | text, dry_run boolean)
-Datum cascade_delete_key(PG_FUNCTION_ARGS) {
+// The body of cascade_delete and cascade_delete_many: the key argument is one
+// key (of any type, or untyped text) or an array of keys.
+static Datum delete_by_key(FunctionCallInfo fcinfo, bool many) {
     return cd::cpp_entry([&]() -> Datum {
         cd::Request req;
         cd::pg_call([&] {
             start_request(fcinfo, 2, &req);
             if (PG_ARGISNULL(1))
                 ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                                errmsg("cascade_delete: key must not be NULL")));
+                                errmsg("%s must not be NULL",
+                                       many ? "cascade_delete_many: keys" : "cascade_delete: key")));
+            req.many = many;
             req.key_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
             if (req.key_type == UNKNOWNOID) {
                 req.key = CStringGetTextDatum(DatumGetCString(PG_GETARG_DATUM(1)));
@@ -130,22 +133,11 @@ Datum cascade_delete_key(PG_FUNCTION_ARGS) {
     });
 }
 
+// cascade_delete(target regclass, key anyelement | text, dry_run boolean)
+Datum cascade_delete_key(PG_FUNCTION_ARGS) { return delete_by_key(fcinfo, false); }
+
 // cascade_delete_many(target regclass, keys anyarray, dry_run boolean)
-Datum cascade_delete_many(PG_FUNCTION_ARGS) {
-    return cd::cpp_entry([&]() -> Datum {
-        cd::Request req;
-        cd::pg_call([&] {
-            start_request(fcinfo, 2, &req);
-            if (PG_ARGISNULL(1))
-                ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                                errmsg("cascade_delete_many: keys must not be NULL")));
-            req.many = true;
-            req.key = PG_GETARG_DATUM(1);
-            req.key_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
-        });
-        return to_jsonb(cd::run_cascade(req));
-    });
-}
+Datum cascade_delete_many(PG_FUNCTION_ARGS) { return delete_by_key(fcinfo, true); }
 
 // cascade_delete_where(target regclass, condition text, dry_run boolean)
 Datum cascade_delete_where(PG_FUNCTION_ARGS) {
