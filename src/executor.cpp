@@ -61,6 +61,7 @@ class Cascade {
     // nobody needs its keys, so it gets no key table and is deleted straight
     // from its parent's keys.
     std::vector<int> virtual_edge_;
+    std::vector<int> incoming_; // relevant CASCADE edges into each table
     // dedup_[t]: rows of t can be reached more than once (a cycle, or several
     // CASCADE edges into t), so its key table has a primary key and inserts
     // skip conflicts; elsewhere each row is reached once and plain inserts
@@ -72,7 +73,12 @@ class Cascade {
     const Table &T(int t) const { return m_.tables[t]; }
     std::string tcol(int t, const std::string &src) const;
     std::string keys(int t, const std::string &alias) const;
-    std::string aliased(int t) const; // t.col AS cN, ...
+    std::string key_arrays_of(int t, const std::string &alias) const;
+    std::string tmp_names(int t) const;                      // c0, c1, ...
+    // "t.id0 OP k.<prefix>0 AND ...": t's rows whose identity is in k
+    std::string identity(int t, const std::string &k, const std::string &prefix) const;
+    std::string source(int t, const std::string &q) const;   // q.col0, q.col1, ...
+    std::string aliased(int t) const;                        // t.col AS c0, ...
     void analyze_if_large(int t);
     std::string parent_match(const Edge &e, const std::string &p, const std::string &c) const;
     std::string not_collected(int t, const std::string &alias) const;
@@ -92,6 +98,38 @@ class Cascade {
     std::string report(bool max_rows_exceeded) const;
 };
 
+// "ROWS FROM (unnest($first), ...) AS k(k0, ...)": n key columns as array parameters.
+std::string param_rows(size_t n, size_t first = 1) {
+    std::string arrays, names;
+    for (size_t i = 0; i < n; ++i) {
+        arrays += std::string(i ? ", " : "") + "pg_catalog.unnest($" + std::to_string(first + i) + ")";
+        names += std::string(i ? ", " : "") + "k" + std::to_string(i);
+    }
+    return "ROWS FROM (" + arrays + ") AS k(" + names + ")";
+}
+
+std::string Cascade::tmp_names(int t) const {
+    std::string out;
+    for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
+        out += std::string(i ? ", " : "") + "c" + std::to_string(i);
+    return out;
+}
+
+std::string Cascade::source(int t, const std::string &q) const {
+    std::string out;
+    for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
+        out += std::string(i ? ", " : "") + q + "." + quote_ident(tmp_cols_[t][i]);
+    return out;
+}
+
+std::string Cascade::identity(int t, const std::string &k, const std::string &prefix) const {
+    std::string out;
+    for (size_t i = 0; i < T(t).id_cols.size(); ++i)
+        out += std::string(i ? " AND " : "") + "t." + quote_ident(T(t).id_cols[i]) + " " +
+               T(t).id_eqops[i] + " " + k + "." + prefix + std::to_string(i);
+    return out;
+}
+
 std::string Cascade::aliased(int t) const {
     std::string out;
     for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
@@ -100,24 +138,26 @@ std::string Cascade::aliased(int t) const {
     return out;
 }
 
+// t's collected keys as unnest() of arrays, a FROM item with columns c0, c1,
+// ... (each array ordered by the identity, so that they line up).
+std::string Cascade::key_arrays_of(int t, const std::string &alias) const {
+    size_t nid = T(t).id_cols.size();
+    std::string order = " ORDER BY ", arrays;
+    for (size_t i = 0; i < nid; ++i)
+        order += std::string(i ? ", " : "") + "c" + std::to_string(i);
+    for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
+        arrays += std::string(i ? ", " : "") + "pg_catalog.unnest((SELECT pg_catalog.array_agg(c" +
+                  std::to_string(i) + order + ") FROM " + tmp_[t] + "))";
+    return "ROWS FROM (" + arrays + ") AS " + alias + "(" + tmp_names(t) + ")";
+}
+
 // t's collected keys as a FROM item with columns c0, c1, ... A small key
 // table has no statistics, and the planner would guess it at ten pages (over a
 // thousand rows) and hash-join the whole referencing table; as unnest() of
 // arrays it is guessed small and probed through indexes. A large one has been
 // analyzed and is joined as it is.
 std::string Cascade::keys(int t, const std::string &alias) const {
-    if (collected_[t] >= 1000)
-        return tmp_[t] + " " + alias;
-    size_t n = tmp_cols_[t].size(), nid = T(t).id_cols.size();
-    std::string order = " ORDER BY ", arrays, names;
-    for (size_t i = 0; i < nid; ++i)
-        order += std::string(i ? ", " : "") + "c" + std::to_string(i);
-    for (size_t i = 0; i < n; ++i) {
-        arrays += std::string(i ? ", " : "") + "pg_catalog.unnest((SELECT pg_catalog.array_agg(c" +
-                  std::to_string(i) + order + ") FROM " + tmp_[t] + "))";
-        names += std::string(i ? ", " : "") + "c" + std::to_string(i);
-    }
-    return "ROWS FROM (" + arrays + ") AS " + alias + "(" + names + ")";
+    return collected_[t] >= 1000 ? tmp_[t] + " " + alias : key_arrays_of(t, alias);
 }
 
 std::string Cascade::tcol(int t, const std::string &src) const {
@@ -149,13 +189,14 @@ std::string Cascade::not_collected(int t, const std::string &alias) const {
 void Cascade::find_virtual_tables() {
     size_t n = m_.tables.size();
     virtual_edge_.assign(n, -1);
-    std::vector<int> incoming(n, 0), last(n, -1);
+    incoming_.assign(n, 0);
+    std::vector<int> last(n, -1);
     std::vector<char> needed(n, 0);
     for (int ei : relevant_) {
         const Edge &e = m_.edges[ei];
         needed[e.parent] = 1; // its keys are joined by some edge
         if (e.action == Action::Cascade) {
-            ++incoming[e.child];
+            ++incoming_[e.child];
             last[e.child] = ei;
         } else if (e.action != Action::Protect)
             needed[e.child] = 1; // SET_* and survivor checks exclude its collected rows
@@ -164,7 +205,7 @@ void Cascade::find_virtual_tables() {
         if (plan_.cyclic[c])
             continue;
         int t = plan_.components[c][0];
-        if (t != root_ && incoming[t] == 1 && !needed[t])
+        if (t != root_ && incoming_[t] == 1 && !needed[t])
             virtual_edge_[t] = last[t];
     }
 }
@@ -190,13 +231,9 @@ void Cascade::create_temp_tables() {
     for (size_t c = 0; c < plan_.components.size(); ++c)
         for (int t : plan_.components[c])
             cyclic[t] = plan_.cyclic[c];
-    std::vector<int> incoming(n, 0);
-    for (int ei : relevant_)
-        if (m_.edges[ei].action == Action::Cascade)
-            ++incoming[m_.edges[ei].child];
     dedup_.assign(n, 0);
     for (size_t t = 0; t < n; ++t)
-        dedup_[t] = cyclic[t] || incoming[t] > 1;
+        dedup_[t] = cyclic[t] || incoming_[t] > 1;
     for (size_t t = 0; t < n; ++t) {
         if (!plan_.in_set[t] || virtual_edge_[t] >= 0)
             continue;
@@ -211,9 +248,7 @@ void Cascade::create_temp_tables() {
                 for (const auto &c : m_.edges[e].refcols)
                     if (std::find(tmp_cols_[t].begin(), tmp_cols_[t].end(), c) == tmp_cols_[t].end())
                         tmp_cols_[t].push_back(c);
-        std::string select, pk;
-        for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
-            select += "t." + quote_ident(tmp_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
+        std::string select = aliased(static_cast<int>(t)) + ", ", pk;
         for (size_t i = 0; i < T(t).id_cols.size(); ++i)
             pk += std::string(i ? ", " : "") + "c" + std::to_string(i);
         // Key tables live for the session and are reused (empty at the start
@@ -270,39 +305,25 @@ void Cascade::analyze_if_large(int t) {
 
 void Cascade::collect_roots() {
     const Table &r = T(root_);
-    std::string cols, src;
-    for (size_t i = 0; i < tmp_cols_[root_].size(); ++i) {
-        cols += "c" + std::to_string(i) + ", ";
-        src += "t." + quote_ident(tmp_cols_[root_][i]) + ", ";
-    }
-    std::string head = "INSERT INTO " + tmp_[root_] + " (" + cols + "gen) SELECT " + src + "0 FROM ";
+    std::string cols = tmp_names(root_);
     if (req_.where) {
         // Parsed on its own first, so that its errors quote the condition and
         // not the statement it becomes part of.
         std::string check = "SELECT FROM " + r.from() + " WHERE (" + req_.condition + ")";
         pg_call([&] { SPI_freeplan(pg::prepare(check.c_str(), 0, nullptr)); });
         // The condition sees the table under its own name, as in DELETE ... WHERE.
-        std::string qsrc;
-        for (const auto &c : tmp_cols_[root_])
-            qsrc += r.sql() + "." + quote_ident(c) + ", ";
-        std::string sql = "INSERT INTO " + tmp_[root_] + " (" + cols + "gen) SELECT " + qsrc +
-                          "0 FROM " + r.from() + " WHERE (" + req_.condition + ")" + conflict(root_);
+        std::string sql = "INSERT INTO " + tmp_[root_] + " (" + cols + ", gen) SELECT " +
+                          source(root_, r.sql()) + ", 0 FROM " + r.from() + " WHERE (" +
+                          req_.condition + ")" + conflict(root_);
         collected_[root_] += exec_once(sql, SPI_OK_INSERT);
         return;
     }
     int n = static_cast<int>(r.id_cols.size());
-    std::string knames, on;
-    for (int i = 0; i < n; ++i) {
-        knames += std::string(i ? ", " : "") + "k" + std::to_string(i);
-        on += std::string(i ? " AND " : "") + "t." + quote_ident(r.id_cols[i]) + " " + r.id_eqops[i] +
-              " k.k" + std::to_string(i);
-    }
-    std::string params;
-    for (int i = 0; i < n; ++i)
-        params += std::string(i ? ", " : "") + "pg_catalog.unnest($" + std::to_string(i + 1) + ")";
     // A semi-join: a key given twice still names one row.
-    std::string sql = head + r.from() + " t WHERE EXISTS (SELECT 1 FROM ROWS FROM (" + params +
-                      ") AS k(" + knames + ") WHERE " + on + ")" + conflict(root_);
+    std::string sql = "INSERT INTO " + tmp_[root_] + " (" + cols + ", gen) SELECT " +
+                      source(root_, "t") + ", 0 FROM " + r.from() +
+                      " t WHERE EXISTS (SELECT 1 FROM " + param_rows(n) + " WHERE " +
+                      identity(root_, "k", "k") + ")" + conflict(root_);
     std::vector<Oid> pktypes(r.id_types.begin(), r.id_types.end());
     SPIPlanPtr plan = plan_for(sql, array_types(pktypes));
     std::string table = r.display;
@@ -331,21 +352,16 @@ void Cascade::collect() {
                     collected_[e.child] = count_referencing(e, false);
                 continue;
             }
-            std::string cols, src;
-            for (size_t i = 0; i < tmp_cols_[e.child].size(); ++i) {
-                cols += "c" + std::to_string(i) + ", ";
-                src += "t." + quote_ident(tmp_cols_[e.child][i]) + ", ";
-            }
-            std::string base = "INSERT INTO " + tmp_[e.child] + " (" + cols + "gen) SELECT " + src;
-            std::string join = " FROM " + T(e.child).from() + " t JOIN " + tmp_[e.parent] +
-                               " p ON " + parent_match(e, "p", "t");
+            std::string base = "INSERT INTO " + tmp_[e.child] + " (" + tmp_names(e.child) +
+                               ", gen) SELECT " + source(e.child, "t") + ", ";
             if (!inside(e.parent))
                 collected_[e.child] +=
                     exec(base + "0 FROM " + T(e.child).from() + " t JOIN " + keys(e.parent, "p") +
                              " ON " + parent_match(e, "p", "t") + conflict(e.child),
                          SPI_OK_INSERT);
             else {
-                internal.push_back(base + "$1" + join +
+                internal.push_back(base + "$1 FROM " + T(e.child).from() + " t JOIN " +
+                                   tmp_[e.parent] + " p ON " + parent_match(e, "p", "t") +
                                    " WHERE p.gen OPERATOR(pg_catalog.=) $2 ON CONFLICT DO NOTHING");
                 internal_child.push_back(e.child);
                 internal_edges.push_back(ei);
@@ -361,11 +377,7 @@ void Cascade::collect() {
             // query (UNION, so cycles in the data end) follows it to the bottom.
             const Edge &e = m_.edges[internal_edges[0]];
             int t = e.child;
-            std::string cols, pcols, src;
-            for (size_t i = 0; i < tmp_cols_[t].size(); ++i) {
-                cols += std::string(i ? ", " : "") + "c" + std::to_string(i);
-                src += std::string(i ? ", " : "") + "t." + quote_ident(tmp_cols_[t][i]);
-            }
+            std::string cols = tmp_names(t);
             // Each round has few rows; OFFSET 0 keeps the LATERAL subquery from
             // being flattened, so every parent row probes the child index
             // instead of a hash join rescanning the whole table per round.
@@ -497,24 +509,19 @@ void Cascade::run_updates() {
         }
         const auto &setcols = e.setcols.empty() ? e.cols : e.setcols;
         int n = static_cast<int>(e.cols.size());
-        std::string set, match, knames, cursor;
+        std::string set, match, cursor;
         for (size_t i = 0; i < setcols.size(); ++i)
             set += std::string(i ? ", " : "") + quote_ident(setcols[i]) + " = " +
                    (e.action == Action::SetNull      ? "NULL"
                     : e.action == Action::SetDefault ? "DEFAULT"
                                                      : "$" + std::to_string(n + 1));
         for (int i = 0; i < n; ++i) {
-            knames += std::string(i ? ", " : "") + "k" + std::to_string(i);
             match += std::string(i ? " AND " : "") + "k.k" + std::to_string(i) + " " + e.eqops[i] +
                      " t." + quote_ident(e.cols[i]);
             cursor += std::string(i ? ", " : "") + tcol(e.parent, e.refcols[i]);
         }
-        std::string params;
-        for (int i = 0; i < n; ++i)
-            params += std::string(i ? ", " : "") + "pg_catalog.unnest($" + std::to_string(i + 1) + ")";
-        std::string stmt = "UPDATE " + c.from() + " t SET " + set + " FROM ROWS FROM (" +
-                           params + ") AS k(" + knames + ") WHERE " + match +
-                           not_collected(e.child, "t");
+        std::string stmt = "UPDATE " + c.from() + " t SET " + set + " FROM " + param_rows(n) +
+                           " WHERE " + match + not_collected(e.child, "t");
         std::string cur = "SELECT " + cursor + " FROM " + tmp_[e.parent];
         bool with_value = e.action == Action::SetValue;
         Oid vtype = e.value_type;
@@ -611,13 +618,6 @@ void Cascade::run_deletes() {
                 deleted_[t] = collected_[t];
             continue;
         }
-        auto identity = [&](int t, const std::string &k, const std::string &prefix) {
-            std::string out;
-            for (size_t i = 0; i < T(t).id_cols.size(); ++i)
-                out += std::string(i ? " AND " : "") + "t." + quote_ident(T(t).id_cols[i]) + " " +
-                       T(t).id_eqops[i] + " " + k + "." + prefix + std::to_string(i);
-            return out;
-        };
         if (!plan_.cyclic[ci]) {
             int t = comp[0];
             int ve = virtual_edge_[t];
@@ -626,39 +626,29 @@ void Cascade::run_deletes() {
             // Keys: t's own identity, or for a virtual table its parent's
             // referenced columns matched against t's foreign key.
             const Edge *e = ve >= 0 ? &m_.edges[ve] : nullptr;
+            int src = e ? e->parent : t;
             size_t nk = e ? e->cols.size() : T(t).id_cols.size();
-            std::string knames, params, cursor, match;
-            for (size_t i = 0; i < nk; ++i) {
-                knames += std::string(i ? ", " : "") + "k" + std::to_string(i);
-                params += std::string(i ? ", " : "") + "pg_catalog.unnest($" + std::to_string(i + 1) + ")";
-                cursor += std::string(i ? ", " : "") +
-                          (e ? tcol(e->parent, e->refcols[i]) : "c" + std::to_string(i));
-                if (e)
-                    match += std::string(i ? " AND " : "") + "k.k" + std::to_string(i) + " " +
-                             e->eqops[i] + " t." + quote_ident(e->cols[i]);
-            }
-            std::string stmt = "DELETE FROM " + T(t).from() + " t USING ROWS FROM (" + params +
-                               ") AS k(" + knames + ") WHERE " + (e ? match : identity(t, "k", "k"));
-            std::string cur = "SELECT " + cursor + " FROM " + tmp_[e ? e->parent : t];
+            // match(arrays): t's rows named by the key columns in k: k0, ... as
+            // array parameters, else the key table's own columns
+            // (for a virtual table, the columns are named after the parent's).
+            auto match = [&](bool arrays) {
+                if (!e)
+                    return identity(t, "k", arrays ? "k" : "c");
+                std::string out;
+                for (size_t i = 0; i < nk; ++i)
+                    out += std::string(i ? " AND " : "") + "k." +
+                           (arrays ? "k" + std::to_string(i) : tcol(src, e->refcols[i])) + " " +
+                           e->eqops[i] + " t." + quote_ident(e->cols[i]);
+                return out;
+            };
             std::vector<Oid> rels, cons;
             bypass_for(t, &rels, &cons);
             auto start = std::chrono::steady_clock::now();
-            int src = e ? e->parent : t;
             if (collected_[src] <= static_cast<uint64>(batch_size)) {
                 // One batch: the keys go into arrays inside the statement itself,
-                // no cursor. (Joining the key table directly would let the
-                // planner guess its size, and a guessed thousand rows means a
-                // hash join over the whole table; unnest is guessed small.)
-                std::vector<std::string> keycols;
-                for (size_t i = 0; i < nk; ++i)
-                    keycols.push_back(e ? tcol(src, e->refcols[i]) : "c" + std::to_string(i));
-                std::string order = keycols.size() > 1 ? " ORDER BY " + join(keycols, ", ") : "";
-                std::string arrays;
-                for (size_t i = 0; i < nk; ++i)
-                    arrays += std::string(i ? ", " : "") + "pg_catalog.unnest((SELECT pg_catalog.array_agg(" +
-                              keycols[i] + order + ") FROM " + tmp_[src] + "))";
-                std::string one = "DELETE FROM " + T(t).from() + " t USING ROWS FROM (" + arrays +
-                                  ") AS k(" + knames + ") WHERE " + (e ? match : identity(t, "k", "k"));
+                // no cursor (and unnest() is guessed small, see keys()).
+                std::string one = "DELETE FROM " + T(t).from() + " t USING " +
+                                  key_arrays_of(src, "k") + " WHERE " + match(false);
                 SPIPlanPtr plan = plan_for(one, {});
                 deleted_[t] = pg_call([&] {
                     ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
@@ -666,18 +656,28 @@ void Cascade::run_deletes() {
                     ri::disarm();
                     return n;
                 });
-                continue;
+            } else {
+                std::string cursor;
+                for (size_t i = 0; i < nk; ++i)
+                    cursor += std::string(i ? ", " : "") +
+                              (e ? tcol(src, e->refcols[i]) : "c" + std::to_string(i));
+                std::string stmt = "DELETE FROM " + T(t).from() + " t USING " + param_rows(nk) +
+                                   " WHERE " + match(true);
+                std::string cur = "SELECT " + cursor + " FROM " + tmp_[src];
+                std::vector<Oid> elem =
+                    e ? column_types(T(src).oid, e->refcols)
+                      : std::vector<Oid>(T(t).id_types.begin(), T(t).id_types.end());
+                SPIPlanPtr cursor_plan = plan_for(cur, {}),
+                           stmt_plan = plan_for(stmt, array_types(elem));
+                deleted_[t] = pg_call([&] {
+                    BatchSpec spec{cursor_plan,   stmt_plan,
+                                   stmt.c_str(),  0,
+                                   nullptr,       batch_size,
+                                   SPI_OK_DELETE, static_cast<int>(rels.size()),
+                                   rels.data(),   cons.data()};
+                    return run_batches(&spec);
+                });
             }
-            std::vector<Oid> elem = e ? column_types(T(e->parent).oid, e->refcols)
-                                      : std::vector<Oid>(T(t).id_types.begin(), T(t).id_types.end());
-            SPIPlanPtr cursor_plan = plan_for(cur, {}), stmt_plan = plan_for(stmt, array_types(elem));
-            deleted_[t] = pg_call([&] {
-                BatchSpec spec{cursor_plan, stmt_plan,     stmt.c_str(),
-                               0,           nullptr,       batch_size,
-                               SPI_OK_DELETE, static_cast<int>(rels.size()), rels.data(),
-                               cons.data()};
-                return run_batches(&spec);
-            });
             double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
             pg_call([&] {
                 elog(DEBUG1, "cascade_delete: deleted %llu rows of %s in %.3f ms",
