@@ -27,11 +27,16 @@ SELECT count(*) FROM member;
 SET cascade_delete.max_rows = -1;
 RESET cascade_delete.max_rows;
 
--- batch_size changes how many keys go into one statement, not the result
+-- batch_size changes how many keys go into one statement, not the result:
+-- 100 members (deleted by their keys) and their 100 badges (deleted from the
+-- members' keys) go in batches of 7
+CREATE TABLE badge (id int PRIMARY KEY, member_id int REFERENCES member ON DELETE CASCADE);
 SET cascade_delete.batch_size = 7;
 INSERT INTO org VALUES (3);
 INSERT INTO member SELECT g, 3 FROM generate_series(1, 100) g;
+INSERT INTO badge SELECT g, g FROM generate_series(1, 100) g;
 SELECT cascade_delete('org', 3);
+SELECT (SELECT count(*) FROM member) AS members, (SELECT count(*) FROM badge) AS badges;
 SET cascade_delete.batch_size = 0;
 RESET cascade_delete.batch_size;
 
