@@ -7,7 +7,7 @@ PG_CONFIG   ?= pg_config
 
 # Regression suite: scripts in sql/, expected outputs in expected/. The install
 # script above is the only sql/ file whose name starts with "cascade_delete--".
-REGRESS      = actions protect_restrict catalog_actions cycles deep_tree keys partitioned names dry_run max_rows where_many bad_input privileges triggers policies cancel ddl
+REGRESS      = actions protect_restrict catalog_actions cycles deep_tree keys partitioned names dry_run max_rows where_many bad_input privileges triggers policies cancel ddl policy_kinds
 REGRESS_OPTS = --load-extension=cascade_delete
 # Isolation specs (pg_isolation_regress): test/isolation/specs, test/isolation/expected.
 ISOLATION      = concurrent_insert

@@ -12,7 +12,12 @@ CREATE TABLE @extschema@.cascade_delete_policy (
     value          text     CHECK ((action = 'SET') = (value IS NOT NULL)),
     parent         regclass NOT NULL,
     parent_columns name[]   NOT NULL CHECK (cardinality(parent_columns) = cardinality(columns)),
-    PRIMARY KEY (child, columns)
+    -- Multi-table inheritance: deleting a child row also deletes the parent row it references.
+    parent_link    boolean  NOT NULL DEFAULT false CHECK (NOT parent_link OR action = 'CASCADE'),
+    -- Generic relations: only child rows whose type_column holds type_value reference parent.
+    type_column    name,
+    type_value     text     CHECK ((type_column IS NULL) = (type_value IS NULL)),
+    PRIMARY KEY (child, columns, parent)
 );
 COMMENT ON TABLE @extschema@.cascade_delete_policy IS
     'on_delete policies of cascade_delete; change them with cascade_delete_set_policy() and cascade_delete_drop_policy()';
@@ -50,19 +55,20 @@ COMMENT ON FUNCTION @extschema@.cascade_delete_where(regclass, text, boolean) IS
     'Deletes the rows of target matching the SQL condition (evaluated with the caller''s rights), cascading';
 
 CREATE FUNCTION @extschema@.cascade_delete_set_policy(child regclass, columns text[], action text,
-    value text DEFAULT NULL, parent regclass DEFAULT NULL, parent_columns text[] DEFAULT NULL)
+    value text DEFAULT NULL, parent regclass DEFAULT NULL, parent_columns text[] DEFAULT NULL,
+    parent_link boolean DEFAULT false, type_column text DEFAULT NULL, type_value text DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'cascade_delete_set_policy'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION @extschema@.cascade_delete_set_policy(regclass, text[], text, text, regclass, text[]) IS
-    'Sets the on_delete action (CASCADE, PROTECT, RESTRICT, SET_NULL, SET_DEFAULT, SET, DO_NOTHING) of child(columns); parent declares a foreign key that exists only in the application';
+COMMENT ON FUNCTION @extschema@.cascade_delete_set_policy(regclass, text[], text, text, regclass, text[], boolean, text, text) IS
+    'Sets the on_delete action (CASCADE, PROTECT, RESTRICT, SET_NULL, SET_DEFAULT, SET, DO_NOTHING) of child(columns); parent declares a foreign key that exists only in the application; parent_link makes deleting a child row delete its parent row (multi-table inheritance); type_column = type_value restricts a generic relation to one parent table';
 
-CREATE FUNCTION @extschema@.cascade_delete_drop_policy(child regclass, columns text[])
+CREATE FUNCTION @extschema@.cascade_delete_drop_policy(child regclass, columns text[], parent regclass DEFAULT NULL)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'cascade_delete_drop_policy'
-LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-COMMENT ON FUNCTION @extschema@.cascade_delete_drop_policy(regclass, text[]) IS
-    'Drops the policy of child(columns); returns whether one existed';
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.cascade_delete_drop_policy(regclass, text[], regclass) IS
+    'Drops the policies of child(columns) (only the one towards parent, when given); returns whether one existed';
 
 -- Policies of a dropped table go with it.
 CREATE FUNCTION @extschema@.cascade_delete_drop_policies_of_dropped_tables()

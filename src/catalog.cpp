@@ -5,6 +5,7 @@
 
 extern "C" {
 #include "catalog/pg_type.h"
+#include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -39,8 +40,23 @@ static std::string join(const std::vector<std::string> &v, const std::string &se
     return out;
 }
 
+std::string Edge::match(size_t i, const std::string &p, const std::string &c) const {
+    std::string lhs = p;
+    if (i < casts.size() && !casts[i].empty())
+        lhs = "CAST(CAST(" + p + " AS pg_catalog.text) AS " + casts[i] + ")";
+    return lhs + " " + eqops[i] + " " + c + "." + quote_ident(cols[i]);
+}
+
+std::string Edge::filter(const std::string &c) const {
+    if (filter_col.empty())
+        return "";
+    return " AND " + c + "." + quote_ident(filter_col) + " " + filter_op + " " + filter_literal;
+}
+
 std::string Edge::describe(const std::vector<Table> &tables) const {
     std::string cols_text = "(" + join(cols, ", ") + ")";
+    if (parent_link)
+        return "parent link policy on " + tables[parent].display + "(" + join(refcols, ", ") + ")";
     if (policy)
         return std::string("policy ") + action_name(action) + " on " + tables[child].display +
                cols_text;
@@ -105,6 +121,12 @@ static const char *const FK_SQL =
     " FROM pg_constraint c WHERE c.contype = 'f' AND c.conparentid = 0"
     " ORDER BY c.conrelid, c.conname";
 
+// A relation's name for messages (its OID if it is gone).
+static std::string rel_name(unsigned oid) {
+    const char *name = pg_call([&] { return get_rel_name(oid); });
+    return name ? quote_ident(name) : std::to_string(oid);
+}
+
 static bool same_set(std::vector<std::string> a, std::vector<std::string> b) {
     std::sort(a.begin(), a.end());
     std::sort(b.begin(), b.end());
@@ -135,7 +157,8 @@ Model load_model(const std::string &extschema) {
     }
 
     std::string psql = "SELECT p.child::oid, p.columns::text[], p.action, p.value,"
-                       " p.parent::oid, p.parent_columns::text[] FROM " +
+                       " p.parent::oid, p.parent_columns::text[], p.parent_link::text,"
+                       " p.type_column::text, p.type_value FROM " +
                        quote_ident(extschema) +
                        ".cascade_delete_policy p ORDER BY p.child, p.columns";
     n = pg_call([&] { return pg::exec(psql.c_str(), 0, nullptr, nullptr, nullptr, SPI_OK_SELECT); });
@@ -148,6 +171,9 @@ Model load_model(const std::string &extschema) {
         const char *value = pg_call([&] { return pg::value(r, 4); });
         unsigned parent = std::stoul(pg_call([&] { return pg::value(r, 5); }));
         auto refcols = to_vector(pg_call([&] { return pg::text_array(r, 6); }));
+        bool parent_link = pg_call([&] { return pg::value(r, 7); })[0] == 't';
+        const char *type_column = pg_call([&] { return pg::value(r, 8); });
+        const char *type_value = pg_call([&] { return pg::value(r, 9); });
         bool ok;
         Action action = parse_action(action_text, &ok);
         if (!ok)
@@ -157,7 +183,7 @@ Model load_model(const std::string &extschema) {
         int c = m.table(child), p = m.table(parent);
         Edge *target = nullptr;
         for (auto &e : m.edges)
-            if (!e.policy && e.child == c && e.parent == p && same_set(e.cols, cols))
+            if (!e.policy && e.conoid != 0 && e.child == c && e.parent == p && same_set(e.cols, cols))
                 target = &e;
         if (target == nullptr) {
             // A foreign key that exists only in the application.
@@ -167,21 +193,55 @@ Model load_model(const std::string &extschema) {
             e.cols = cols;
             e.refcols = refcols;
             for (size_t i = 0; i < cols.size(); ++i) {
+                const char *ccol = cols[i].c_str(), *pcol = refcols[i].c_str();
+                bool generic = type_column != nullptr;
+                const char *cast = nullptr; // set for a generic relation without an operator
                 const char *op = pg_call([&] {
-                    AttrNumber ca = get_attnum(child, cols[i].c_str());
-                    AttrNumber pa = get_attnum(parent, refcols[i].c_str());
+                    AttrNumber ca = get_attnum(child, ccol);
+                    AttrNumber pa = get_attnum(parent, pcol);
                     if (ca == InvalidAttrNumber || pa == InvalidAttrNumber)
                         return static_cast<char *>(nullptr);
-                    return pg::equality_operator(get_atttype(parent, pa), get_atttype(child, ca));
+                    Oid ct = get_atttype(child, ca);
+                    char *o = pg::equality_operator(get_atttype(parent, pa), ct);
+                    if (o == nullptr && generic) {
+                        // compare the key cast to the column's type
+                        cast = format_type_be_qualified(ct);
+                        o = pg::equality_operator(ct, ct);
+                    }
+                    return o;
                 });
                 if (op == nullptr)
                     throw make_error(ERRCODE_UNDEFINED_COLUMN,
-                                     "cascade_delete: policy on " + std::to_string(child) +
+                                     "cascade_delete: policy on " + rel_name(child) +
                                          " refers to a missing or incomparable column",
                                      "Policy columns (" + join(cols, ", ") + ") -> (" +
                                          join(refcols, ", ") + ").",
                                      "Drop the policy with cascade_delete_drop_policy() and set it again.");
                 e.eqops.push_back(op);
+                e.casts.push_back(cast ? cast : "");
+            }
+            if (type_column != nullptr) {
+                // A constant of the policy, checked by the type's input function
+                // when set: quoted and cast, so that plans stay generic.
+                const char *tv = type_value ? type_value : "";
+                const char *op = nullptr, *literal = nullptr;
+                pg_call([&] {
+                    AttrNumber a = get_attnum(child, type_column);
+                    if (a == InvalidAttrNumber)
+                        return;
+                    Oid t = get_atttype(child, a);
+                    op = pg::equality_operator(t, t);
+                    literal = psprintf("%s::%s", quote_literal_cstr(tv), format_type_be_qualified(t));
+                });
+                if (op == nullptr)
+                    throw make_error(ERRCODE_UNDEFINED_COLUMN,
+                                     "cascade_delete: generic relation policy on " +
+                                         rel_name(child) + " refers to a missing column \"" +
+                                         type_column + "\"",
+                                     "", "Drop the policy with cascade_delete_drop_policy() and set it again.");
+                e.filter_col = type_column;
+                e.filter_op = op;
+                e.filter_literal = literal;
             }
             m.edges.push_back(e);
             target = &m.edges.back();
@@ -189,6 +249,36 @@ Model load_model(const std::string &extschema) {
         target->policy = true;
         target->action = action;
         target->setcols.clear();
+        if (parent_link) {
+            // The way back: deleting child rows deletes the parent rows they
+            // reference, as if the parent's columns referenced the child's.
+            Edge back;
+            back.parent = c;
+            back.child = p;
+            back.cols = target->refcols;
+            back.refcols = target->cols;
+            back.action = Action::Cascade;
+            back.policy = true;
+            back.parent_link = true;
+            for (size_t i = 0; i < cols.size(); ++i) {
+                const char *ccol = cols[i].c_str(), *pcol = back.cols[i].c_str();
+                const char *op = pg_call([&] {
+                    AttrNumber ca = get_attnum(child, ccol);
+                    AttrNumber pa = get_attnum(parent, pcol);
+                    if (ca == InvalidAttrNumber || pa == InvalidAttrNumber)
+                        return static_cast<char *>(nullptr);
+                    return pg::equality_operator(get_atttype(child, ca), get_atttype(parent, pa));
+                });
+                if (op == nullptr)
+                    throw make_error(ERRCODE_UNDEFINED_COLUMN,
+                                     "cascade_delete: parent link policy on " + rel_name(child) +
+                                         " refers to a missing or incomparable column");
+                back.eqops.push_back(op);
+            }
+            m.edges.push_back(back);
+            target = nullptr; // push_back may have moved it
+            continue;
+        }
         if (action == Action::SetValue) {
             target->value = value ? value : "";
             target->value_type = pg_call([&] {

@@ -170,9 +170,8 @@ std::string Cascade::tcol(int t, const std::string &src) const {
 std::string Cascade::parent_match(const Edge &e, const std::string &p, const std::string &c) const {
     std::string out;
     for (size_t i = 0; i < e.cols.size(); ++i)
-        out += std::string(i ? " AND " : "") + p + "." + tcol(e.parent, e.refcols[i]) + " " +
-               e.eqops[i] + " " + c + "." + quote_ident(e.cols[i]);
-    return out;
+        out += std::string(i ? " AND " : "") + e.match(i, p + "." + tcol(e.parent, e.refcols[i]), c);
+    return out + e.filter(c);
 }
 
 // " AND NOT EXISTS (rows of t's temp table with the identity of alias)", or "".
@@ -516,12 +515,11 @@ void Cascade::run_updates() {
                     : e.action == Action::SetDefault ? "DEFAULT"
                                                      : "$" + std::to_string(n + 1));
         for (int i = 0; i < n; ++i) {
-            match += std::string(i ? " AND " : "") + "k.k" + std::to_string(i) + " " + e.eqops[i] +
-                     " t." + quote_ident(e.cols[i]);
+            match += std::string(i ? " AND " : "") + e.match(i, "k.k" + std::to_string(i), "t");
             cursor += std::string(i ? ", " : "") + tcol(e.parent, e.refcols[i]);
         }
         std::string stmt = "UPDATE " + c.from() + " t SET " + set + " FROM " + param_rows(n) +
-                           " WHERE " + match + not_collected(e.child, "t");
+                           " WHERE " + match + e.filter("t") + not_collected(e.child, "t");
         std::string cur = "SELECT " + cursor + " FROM " + tmp_[e.parent];
         bool with_value = e.action == Action::SetValue;
         Oid vtype = e.value_type;
@@ -636,10 +634,10 @@ void Cascade::run_deletes() {
                     return identity(t, "k", arrays ? "k" : "c");
                 std::string out;
                 for (size_t i = 0; i < nk; ++i)
-                    out += std::string(i ? " AND " : "") + "k." +
-                           (arrays ? "k" + std::to_string(i) : tcol(src, e->refcols[i])) + " " +
-                           e->eqops[i] + " t." + quote_ident(e->cols[i]);
-                return out;
+                    out += std::string(i ? " AND " : "") +
+                           e->match(i, "k." + (arrays ? "k" + std::to_string(i) : tcol(src, e->refcols[i])),
+                                    "t");
+                return out + e->filter("t");
             };
             std::vector<Oid> rels, cons;
             bypass_for(t, &rels, &cons);

@@ -40,6 +40,17 @@ struct Edge {
     bool policy = false;              // the action comes from a policy
     std::string value;                // SET(value), as text
     unsigned value_type = 0;          // type of the single column SET(value) sets
+    // Per column: the type a parent value is cast to (through text) before
+    // comparing, when the types have no operator (generic relations); or "".
+    std::vector<std::string> casts;
+    // A generic relation: " AND <alias>.col OPERATOR(..) 'value'::type" on the child.
+    std::string filter_col, filter_op, filter_literal;
+    bool parent_link = false;         // reversed edge of a parent_link policy
+
+    // "<p> OP <c>.col" for column i, p an expression for the parent's value.
+    std::string match(size_t i, const std::string &p, const std::string &c) const;
+    // The generic relation's condition on child alias c, or "".
+    std::string filter(const std::string &c) const;
 
     std::string describe(const std::vector<Table> &tables) const; // for messages
 };

@@ -127,15 +127,21 @@ uint64 exec_as_policy_owner(const char *sql, int nargs, Oid *types, Datum *value
     return n;
 }
 
+// The policies of child $1 on the same columns as $2 (in any order): all of
+// them when $3 (a parent) is NULL, else those towards $3 (and, when $4 says
+// the new policy is a generic relation, only generic ones are kept apart).
 const char *const DELETE_POLICY_SQL =
     "DELETE FROM %s.cascade_delete_policy WHERE child = $1"
     " AND ARRAY(SELECT x FROM unnest(columns::text[]) x ORDER BY x)"
-    "   = ARRAY(SELECT x FROM unnest($2::text[]) x ORDER BY x)";
+    "   = ARRAY(SELECT x FROM unnest($2::text[]) x ORDER BY x)"
+    " AND ($3::oid IS NULL OR parent = $3 OR ($4 AND type_column IS NULL))";
 
 struct Args {
     Oid child, parent;
     ArrayType *cols, *pcols;
     char *action, *value;
+    bool parent_link;
+    char *type_column, *type_value; // a generic relation's discriminator
 };
 
 void set_policy(const Args &a, Action action) {
@@ -151,7 +157,8 @@ void set_policy(const Args &a, Action action) {
     // Is (child, columns) a real foreign key?
     Oid argtypes[1] = {OIDOID};
     Datum args[1] = {ObjectIdGetDatum(a.child)};
-    uint64 nfk = cd::pg::exec("SELECT confrelid, conkey, confkey, conname::text FROM pg_constraint"
+    // A generic relation is never a catalog foreign key.
+    uint64 nfk = a.type_column ? 0 : cd::pg::exec("SELECT confrelid, conkey, confkey, conname::text FROM pg_constraint"
                               " WHERE contype = 'f' AND conparentid = 0 AND conrelid = $1",
                               1, argtypes, args, nullptr, SPI_OK_SELECT);
     Oid parent = InvalidOid;
@@ -252,10 +259,51 @@ void set_policy(const Args &a, Action action) {
                                    get_rel_name(parent))));
         for (int i = 0; i < n; ++i) {
             Oid ct = get_atttype(a.child, nums[i]), pt = get_atttype(parent, pnums[i]);
-            if (cd::pg::equality_operator(pt, ct) == nullptr)
+            // A generic relation's object id is often text for any key type:
+            // without an operator, it is compared with the key cast to its type.
+            if (cd::pg::equality_operator(pt, ct) == nullptr && !a.type_column)
                 ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
                                 errmsg("column \"%s\" (%s) cannot reference \"%s\" (%s)", cols[i],
                                        format_type_be(ct), pcols[i], format_type_be(pt))));
+        }
+    }
+
+    if (a.type_column) {
+        AttrNumber tnum = get_attnum(a.child, a.type_column);
+        if (tnum <= 0)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("column \"%s\" of relation \"%s\" does not exist",
+                                   a.type_column, get_rel_name(a.child))));
+        for (int i = 0; i < n; ++i)
+            if (nums[i] == tnum)
+                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                                errmsg("type_column \"%s\" is one of the policy's columns",
+                                       a.type_column)));
+        Oid infunc, ioparam;
+        getTypeInputInfo(get_atttype(a.child, tnum), &infunc, &ioparam);
+        HeapTuple tup;
+        int32 typmod = attribute(a.child, tnum, &tup)->atttypmod;
+        ReleaseSysCache(tup);
+        (void)OidInputFunctionCall(infunc, a.type_value, ioparam, typmod);
+        if (cd::pg::equality_operator(get_atttype(a.child, tnum), get_atttype(a.child, tnum)) ==
+            nullptr)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
+                            errmsg("type_column \"%s\" has no equality operator", a.type_column)));
+    }
+    if (a.parent_link) {
+        if (action != Action::Cascade)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("parent_link needs action CASCADE")));
+        if (a.type_column)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("a generic relation cannot be a parent link")));
+        // The parent's rows are found from the child's: the other way round.
+        for (int i = 0; i < n; ++i) {
+            Oid ct = get_atttype(a.child, nums[i]), pt = get_atttype(parent, get_attnum(parent, pcols[i]));
+            if (cd::pg::equality_operator(ct, pt) == nullptr)
+                ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                                errmsg("no equality operator for %s = %s", format_type_be(ct),
+                                       format_type_be(pt))));
         }
     }
 
@@ -291,21 +339,34 @@ void set_policy(const Args &a, Action action) {
 
     static const char *const canonical[] = {"CASCADE",  "PROTECT",     "RESTRICT", "NO ACTION",
                                             "SET_NULL", "SET_DEFAULT", "SET",      "DO_NOTHING"};
-    Oid t6[6] = {OIDOID, TEXTARRAYOID, TEXTOID, TEXTOID, OIDOID, TEXTARRAYOID};
-    Datum v6[6] = {ObjectIdGetDatum(a.child),
+    Oid t9[9] = {OIDOID, TEXTARRAYOID, TEXTOID, TEXTOID, OIDOID, TEXTARRAYOID, BOOLOID, TEXTOID, TEXTOID};
+    Datum v9[9] = {ObjectIdGetDatum(a.child),
                    names_array(n, cols),
                    CStringGetTextDatum(canonical[static_cast<int>(action)]),
                    a.value ? CStringGetTextDatum(a.value) : (Datum)0,
                    ObjectIdGetDatum(parent),
-                   names_array(n, pcols)};
-    char nulls6[7] = "      ";
+                   names_array(n, pcols),
+                   BoolGetDatum(a.parent_link),
+                   a.type_column ? CStringGetTextDatum(a.type_column) : (Datum)0,
+                   a.type_value ? CStringGetTextDatum(a.type_value) : (Datum)0};
+    char nulls9[10] = "         ";
     if (!a.value)
-        nulls6[3] = 'n';
-    exec_as_policy_owner(DELETE_POLICY_SQL, 2, t6, v6, nulls6, SPI_OK_DELETE);
+        nulls9[3] = 'n';
+    if (!a.type_column)
+        nulls9[7] = nulls9[8] = 'n';
+    // Replacing: every other policy on these columns, but for a generic
+    // relation only its own parent's and non-generic ones.
+    Oid td[4] = {OIDOID, TEXTARRAYOID, OIDOID, BOOLOID};
+    Datum vd[4] = {v9[0], v9[1], v9[4], BoolGetDatum(a.type_column != nullptr)};
+    char nd[5] = "    ";
+    if (!a.type_column)
+        nd[2] = 'n';
+    exec_as_policy_owner(DELETE_POLICY_SQL, 4, td, vd, nd, SPI_OK_DELETE);
     exec_as_policy_owner("INSERT INTO %s.cascade_delete_policy"
-                         " (child, columns, action, value, parent, parent_columns)"
-                         " VALUES ($1, $2::name[], $3, $4, $5, $6::name[])",
-                         6, t6, v6, nulls6, SPI_OK_INSERT);
+                         " (child, columns, action, value, parent, parent_columns, parent_link,"
+                         " type_column, type_value)"
+                         " VALUES ($1, $2::name[], $3, $4, $5, $6::name[], $7, $8::name, $9)",
+                         9, t9, v9, nulls9, SPI_OK_INSERT);
     SPI_finish();
 }
 
@@ -325,6 +386,15 @@ Datum cascade_delete_set_policy(PG_FUNCTION_ARGS) {
             r.value = PG_ARGISNULL(3) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(3));
             r.parent = PG_ARGISNULL(4) ? InvalidOid : PG_GETARG_OID(4);
             r.pcols = PG_ARGISNULL(5) ? nullptr : PG_GETARG_ARRAYTYPE_P(5);
+            r.parent_link = !PG_ARGISNULL(6) && PG_GETARG_BOOL(6);
+            r.type_column = PG_ARGISNULL(7) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(7));
+            r.type_value = PG_ARGISNULL(8) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(8));
+            if ((r.type_column == nullptr) != (r.type_value == nullptr))
+                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                                errmsg("type_column and type_value go together")));
+            if (r.type_column && r.parent == InvalidOid)
+                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                                errmsg("a generic relation (type_column) needs parent")));
             return r;
         });
         bool ok;
@@ -339,7 +409,7 @@ Datum cascade_delete_set_policy(PG_FUNCTION_ARGS) {
     });
 }
 
-// cascade_delete_drop_policy(child, columns) returns whether a policy was dropped
+// cascade_delete_drop_policy(child, columns, parent) returns whether a policy was dropped
 Datum cascade_delete_drop_policy(PG_FUNCTION_ARGS) {
     return cd::cpp_entry([&]() -> Datum {
         return cd::pg_call([&] {
@@ -351,9 +421,13 @@ Datum cascade_delete_drop_policy(PG_FUNCTION_ARGS) {
                 aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(child));
             if (SPI_connect() != SPI_OK_CONNECT)
                 elog(ERROR, "cascade_delete: SPI_connect failed");
-            Oid types[2] = {OIDOID, TEXTARRAYOID};
-            Datum values[2] = {ObjectIdGetDatum(child), PG_GETARG_DATUM(1)};
-            uint64 n = exec_as_policy_owner(DELETE_POLICY_SQL, 2, types, values, nullptr,
+            Oid types[4] = {OIDOID, TEXTARRAYOID, OIDOID, BOOLOID};
+            Datum values[4] = {ObjectIdGetDatum(child), PG_GETARG_DATUM(1),
+                               PG_ARGISNULL(2) ? (Datum)0 : PG_GETARG_DATUM(2), BoolGetDatum(false)};
+            char nulls[5] = "    ";
+            if (PG_ARGISNULL(2))
+                nulls[2] = 'n';
+            uint64 n = exec_as_policy_owner(DELETE_POLICY_SQL, 4, types, values, nulls,
                                             SPI_OK_DELETE);
             SPI_finish();
             return BoolGetDatum(n > 0);
