@@ -33,5 +33,27 @@ SELECT cascade_delete('region', ARRAY['eu', '2'], dry_run => true) -> 'deleted';
 DROP TABLE legacy_order;
 SELECT count(*) AS policies_left FROM cascade_delete_policy;
 
+-- lock_policy_tables: a table reached through a policy-only foreign key is
+-- locked against writers until the transaction ends; real foreign keys' tables
+-- are not. Off by default.
+CREATE TABLE shop (id int PRIMARY KEY);
+CREATE TABLE visit (id int PRIMARY KEY, shop_id int);                 -- policy only
+CREATE TABLE till (id int PRIMARY KEY, shop_id int REFERENCES shop ON DELETE CASCADE);
+SELECT cascade_delete_set_policy('visit', '{shop_id}', 'CASCADE', parent => 'shop');
+INSERT INTO shop VALUES (1);
+INSERT INTO visit VALUES (1, 1);
+INSERT INTO till VALUES (1, 1);
+BEGIN;
+SELECT cascade_delete('shop', 1) -> 'total' AS total;
+SELECT c.relname, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+WHERE l.pid = pg_backend_pid() AND c.relname IN ('visit', 'till') AND l.mode LIKE 'Share%';
+ROLLBACK;
+BEGIN;
+SET LOCAL cascade_delete.lock_policy_tables = on;
+SELECT cascade_delete('shop', 1) -> 'total' AS total;
+SELECT c.relname, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+WHERE l.pid = pg_backend_pid() AND c.relname IN ('visit', 'till') AND l.mode LIKE 'Share%';
+ROLLBACK;
+
 SET client_min_messages = warning;
 DROP SCHEMA pol CASCADE;

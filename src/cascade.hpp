@@ -21,6 +21,7 @@ struct Request {
 extern int batch_size;
 extern int max_rows;
 extern bool fast_path;
+extern bool lock_policy_tables;
 
 // Runs the cascade (or its dry run) and returns the report as JSON text.
 std::string run_cascade(const Request &req);

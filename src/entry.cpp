@@ -29,6 +29,7 @@ namespace cd {
 int batch_size = 10000;
 int max_rows = 0;
 bool fast_path = true;
+bool lock_policy_tables = false;
 } // namespace cd
 
 void _PG_init(void) {
@@ -46,6 +47,14 @@ void _PG_init(void) {
                              "cascade_delete handles itself.",
                              "The keys are then checked set-based after the deletes.",
                              &cd::fast_path, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable("cascade_delete.lock_policy_tables",
+                             "Locks the tables cascade_delete reaches through foreign keys that "
+                             "exist only as policies, and checks them again after the deletes.",
+                             "SHARE ROW EXCLUSIVE until the transaction ends: concurrent writers "
+                             "of those tables wait, so none can leave a row referencing a "
+                             "deleted one.",
+                             &cd::lock_policy_tables, false, PGC_USERSET, 0, nullptr, nullptr,
+                             nullptr);
     MarkGUCPrefixReserved("cascade_delete");
     cd::ri::install();
     cd::register_model_invalidation();

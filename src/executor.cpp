@@ -94,7 +94,9 @@ class Cascade {
     void run_deletes();
     void bypass_for(int t, std::vector<Oid> *rels, std::vector<Oid> *cons);
     void post_check();
+    void lock_policy_children();
     std::vector<int> bypassed_; // edges whose RI triggers the deletes left out
+    std::vector<int> rechecked_; // policy-only edges checked again (lock_policy_tables)
     std::string report(bool max_rows_exceeded) const;
 };
 
@@ -563,12 +565,14 @@ void Cascade::bypass_for(int t, std::vector<Oid> *rels, std::vector<Oid> *cons) 
 // foreign key violation; one written by another transaction, a serialization
 // failure to retry.
 void Cascade::post_check() {
-    if (bypassed_.empty())
+    std::vector<int> checked = bypassed_;
+    checked.insert(checked.end(), rechecked_.begin(), rechecked_.end());
+    if (checked.empty())
         return;
     // One statement for all keys: the first offending row, and its edge.
     std::string sql;
-    for (size_t i = 0; i < bypassed_.size(); ++i) {
-        const Edge &e = m_.edges[bypassed_[i]];
+    for (size_t i = 0; i < checked.size(); ++i) {
+        const Edge &e = m_.edges[checked[i]];
         load_table(m_, e.child);
         // No LIMIT: planned for the whole join (a hash semi-join), not for an
         // early match that stale statistics promise; tcount stops at one row.
@@ -594,7 +598,7 @@ void Cascade::post_check() {
     });
     if (found == 0)
         return;
-    const Edge &e = m_.edges[bypassed_[which]];
+    const Edge &e = m_.edges[checked[which]];
     if (found == 1)
         throw make_error(ERRCODE_FOREIGN_KEY_VIOLATION,
                          "rows of table " + T(e.child).display + " still reference rows deleted from " +
@@ -606,6 +610,31 @@ void Cascade::post_check() {
                          T(e.child).display + " referencing rows deleted from " + T(e.parent).display,
                      "Found after the cascade through " + e.describe(m_.tables) + ".",
                      "Retry the transaction.");
+}
+
+// Foreign keys that exist only as policies have no trigger to stop a
+// concurrent insert of a row referencing a row this call deletes. With
+// cascade_delete.lock_policy_tables, their tables are locked against writers
+// (SHARE ROW EXCLUSIVE, which also conflicts with itself, so two calls queue
+// instead of deadlocking on an upgrade) before any row is collected, and
+// post_check() looks at them again with the latest snapshot, for callers
+// whose snapshot predates the lock (REPEATABLE READ).
+void Cascade::lock_policy_children() {
+    if (!lock_policy_tables || req_.dry_run)
+        return;
+    std::vector<int> tables;
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (!e.policy || e.conoid != 0 || e.parent_link)
+            continue;
+        rechecked_.push_back(ei);
+        if (std::find(tables.begin(), tables.end(), e.child) == tables.end())
+            tables.push_back(e.child);
+    }
+    // One order for every caller.
+    std::sort(tables.begin(), tables.end(), [&](int a, int b) { return T(a).oid < T(b).oid; });
+    for (int t : tables)
+        exec_once("LOCK TABLE " + T(t).sql() + " IN SHARE ROW EXCLUSIVE MODE", SPI_OK_UTILITY);
 }
 
 void Cascade::run_deletes() {
@@ -783,6 +812,7 @@ std::string Cascade::run() {
         pg_call([&] { elog(DEBUG1, "cascade_delete: %s %.3f ms", name, ms); });
     };
     phase("setup");
+    lock_policy_children();
     find_virtual_tables();
     create_temp_tables();
     phase("key tables");
