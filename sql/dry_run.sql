@@ -43,5 +43,21 @@ SELECT cascade_delete('author', 1);
 \echo sqlstate :LAST_ERROR_SQLSTATE
 SELECT * FROM state;
 
+-- Calls in one transaction share the session's key tables: a later call must
+-- not see the keys an earlier one collected (here a dry run of author 1,
+-- then a real call on author 2, which leaves author 1's books alone).
+DELETE FROM award; DELETE FROM loan;
+BEGIN;
+SELECT cascade_delete('author', 1, dry_run => true) -> 'deleted' AS preview_1;
+SELECT cascade_delete('author', 2) -> 'deleted' AS deleted_2;
+SELECT * FROM state;
+SELECT cascade_delete('author', 1) -> 'deleted' AS deleted_1;
+SELECT * FROM state;
+ROLLBACK;
+-- and across transactions
+SELECT cascade_delete('author', 1, dry_run => true) -> 'total' AS preview_1;
+SELECT cascade_delete('author', 2) -> 'total' AS deleted_2;
+SELECT * FROM state;
+
 SET client_min_messages = warning;
 DROP SCHEMA dry CASCADE;

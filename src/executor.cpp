@@ -20,6 +20,7 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "lib/stringinfo.h"
 #include "access/xact.h"
+#include "storage/proc.h"
 }
 
 #include <algorithm>
@@ -42,6 +43,16 @@ struct Blocker {
 // each depth has its own key tables.
 int call_depth = 0;
 
+// Key tables are ON COMMIT DELETE ROWS: a commit empties them in place. Rows
+// a call leaves behind matter only to a later call in the same transaction,
+// which clears them first; this remembers which transaction filled each table
+// last, and with how many rows.
+struct Fill {
+    LocalTransactionId lxid;
+    uint64 rows;
+};
+std::unordered_map<std::string, Fill> last_fill;
+
 class Cascade {
   public:
     Cascade(const Request &req, std::shared_ptr<Model> model) : req_(req), model_(model), m_(*model) {}
@@ -54,6 +65,7 @@ class Cascade {
     Plan plan_;
     int root_ = -1;
     std::vector<std::string> tmp_;                    // temp table per table ("" if none)
+    std::vector<std::string> tmp_name_;               // its unqualified name
     std::vector<std::vector<std::string>> tmp_cols_;  // its source columns, identity first
     std::vector<uint64> collected_, deleted_, updated_;
     std::vector<int> relevant_; // edges from a table of the set, other than DO_NOTHING
@@ -224,6 +236,7 @@ uint64 Cascade::count_referencing(const Edge &e, bool survivors_only) {
 void Cascade::create_temp_tables() {
     size_t n = m_.tables.size();
     tmp_.assign(n, "");
+    tmp_name_.assign(n, "");
     tmp_cols_.assign(n, {});
     collected_.assign(n, 0);
     deleted_.assign(n, 0);
@@ -259,7 +272,7 @@ void Cascade::create_temp_tables() {
         for (const auto &c : tmp_cols_[t])
             colptrs.push_back(c.c_str());
         Oid reloid = T(t).oid;
-        std::string shape = select + pk + (dedup_[t] ? "u" : "") + (cyclic[t] ? "g" : "") +
+        std::string shape = select + pk + (dedup_[t] ? "u" : "") + (cyclic[t] ? "g" : "") + "o" +
                             pg_call([&] {
                                 return column_signature(reloid, static_cast<int>(colptrs.size()),
                                                         colptrs.data());
@@ -269,12 +282,24 @@ void Cascade::create_temp_tables() {
         std::string name = "cascade_delete_" + std::to_string(call_depth) + "_" +
                            std::to_string(T(t).oid) + "_" + hash;
         tmp_[t] = "pg_temp." + quote_ident(name);
+        tmp_name_[t] = name;
         bool exists = pg_call([&] {
             return OidIsValid(get_relname_relid(name.c_str(), LookupCreationNamespace("pg_temp")));
         });
-        if (exists)
+        if (exists) {
+            auto it = last_fill.find(name);
+            if (it != last_fill.end() && it->second.lxid == MyProc->lxid && it->second.rows > 0) {
+                // Filled earlier in this transaction: TRUNCATE (a new file)
+                // when large, else DELETE.
+                if (it->second.rows > 1000)
+                    exec_once("TRUNCATE " + tmp_[t], SPI_OK_UTILITY);
+                else
+                    exec("DELETE FROM " + tmp_[t], SPI_OK_DELETE);
+                it->second.rows = 0;
+            }
             continue;
-        exec_once("CREATE TEMP TABLE " + quote_ident(name) + " AS SELECT " + select +
+        }
+        exec_once("CREATE TEMP TABLE " + quote_ident(name) + " ON COMMIT DELETE ROWS AS SELECT " + select +
                  "0::pg_catalog.int4 AS gen FROM " + T(t).from() + " t WITH NO DATA",
              SPI_OK_UTILITY);
         if (dedup_[t])
@@ -284,17 +309,15 @@ void Cascade::create_temp_tables() {
     }
 }
 
-// Leaves the key tables empty for the next call: DELETE when they hold few
-// rows, TRUNCATE when many (a session-long temp table is never vacuumed).
+// Remembers which key tables this call filled (see last_fill). A large
+// table's rows are not deleted by the commit but truncated, without a catalog
+// change; a session-long temp table is never vacuumed, so deleting rows would
+// leave dead ones to scan.
 void Cascade::clear_temp_tables() {
-    for (size_t t = 0; t < tmp_.size(); ++t) {
-        if (tmp_[t].empty() || collected_[t] == 0)
-            continue;
-        if (collected_[t] > 1000)
-            exec_once("TRUNCATE " + tmp_[t], SPI_OK_UTILITY);
-        else
-            exec("DELETE FROM " + tmp_[t], SPI_OK_DELETE);
-    }
+    LocalTransactionId lxid = MyProc->lxid;
+    for (size_t t = 0; t < tmp_.size(); ++t)
+        if (!tmp_[t].empty() && collected_[t] > 0)
+            last_fill[tmp_name_[t]] = Fill{lxid, collected_[t]};
 }
 
 // Statistics for a key table that holds many rows, so that the statements
@@ -326,7 +349,7 @@ void Cascade::collect_roots() {
                       " t WHERE EXISTS (SELECT 1 FROM " + param_rows(n) + " WHERE " +
                       identity(root_, "k", "k") + ")" + conflict(root_);
     std::vector<Oid> pktypes(r.id_types.begin(), r.id_types.end());
-    SPIPlanPtr plan = plan_for(sql, array_types(pktypes));
+    SPIPlanPtr plan = plan_for(sql, array_types(pktypes), true);
     std::string table = r.display;
     collected_[root_] += pg_call([&] {
         Datum *arrays = static_cast<Datum *>(palloc(sizeof(Datum) * n));
@@ -399,7 +422,7 @@ void Cascade::collect() {
         // previous round added, until a round adds nothing.
         std::vector<SPIPlanPtr> plans;
         for (const auto &sql : internal)
-            plans.push_back(plan_for(sql, {INT4OID, INT4OID}));
+            plans.push_back(plan_for(sql, {INT4OID, INT4OID}, true));
         for (int gen = 0;; ++gen) {
             uint64 added = 0;
             for (size_t i = 0; i < plans.size(); ++i) {

@@ -56,8 +56,8 @@ uint64 exec(const char *sql, int nargs, Oid *types, Datum *values, const char *n
     return SPI_processed;
 }
 
-SPIPlanPtr prepare(const char *sql, int nargs, Oid *types) {
-    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+SPIPlanPtr prepare(const char *sql, int nargs, Oid *types, int cursor_options) {
+    SPIPlanPtr plan = SPI_prepare_cursor(sql, nargs, types, cursor_options);
     if (plan == nullptr)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                         errmsg("cascade_delete: SPI_prepare failed: %s",

@@ -27,7 +27,7 @@ namespace pg {
 uint64 exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
             int expected_rc);
 // Prepares sql; the plan lives until SPI_finish (or the transaction's abort).
-SPIPlanPtr prepare(const char *sql, int nargs, Oid *types);
+SPIPlanPtr prepare(const char *sql, int nargs, Oid *types, int cursor_options = 0);
 // Executes a prepared plan and checks the result code.
 uint64 exec_plan(SPIPlanPtr plan, const char *sql, Datum *values, const char *nulls,
                  int expected_rc);

@@ -81,8 +81,8 @@ namespace {
 std::unordered_map<std::string, SPIPlanPtr> plan_cache;
 } // namespace
 
-SPIPlanPtr plan_for(const std::string &sql, const std::vector<Oid> &types) {
-    std::string key = sql;
+SPIPlanPtr plan_for(const std::string &sql, const std::vector<Oid> &types, bool generic) {
+    std::string key = sql + (generic ? "\x02" : "");
     for (Oid t : types)
         key += "\x01" + std::to_string(t);
     auto it = plan_cache.find(key);
@@ -97,7 +97,8 @@ SPIPlanPtr plan_for(const std::string &sql, const std::vector<Oid> &types) {
     }
     SPIPlanPtr plan = pg_call([&] {
         SPIPlanPtr p = pg::prepare(sql.c_str(), static_cast<int>(types.size()),
-                                   const_cast<Oid *>(types.data()));
+                                   const_cast<Oid *>(types.data()),
+                                   generic ? CURSOR_OPT_GENERIC_PLAN : 0);
         SPI_keepplan(p);
         return p;
     });

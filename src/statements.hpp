@@ -30,7 +30,10 @@ struct BatchSpec {
 uint64 run_batches(const BatchSpec *spec); // PostgreSQL code only
 
 // A plan for sql with parameter types, prepared once per backend and kept.
-SPIPlanPtr plan_for(const std::string &sql, const std::vector<Oid> &types);
+// generic: always the generic plan (CURSOR_OPT_GENERIC_PLAN), for statements
+// run once per call whose parameters do not change the best plan: the plan
+// cache would otherwise keep choosing custom plans and plan them every time.
+SPIPlanPtr plan_for(const std::string &sql, const std::vector<Oid> &types, bool generic = false);
 // Runs generated SQL through a kept plan; returns the rows processed.
 uint64 exec(const std::string &sql, int rc);
 // Runs SQL once: utility statements, and statements holding the caller's text.
