@@ -47,6 +47,14 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.cascade_delete_many(regclass, anyarray, boolean) IS
     'Deletes the rows of target with the primary keys in keys (a 2-D array [keys][columns] for composite keys), cascading';
 
+-- Untyped array parameters (node-postgres, psycopg2's empty list) resolve to text.
+CREATE FUNCTION @extschema@.cascade_delete_many(target regclass, keys text, dry_run boolean DEFAULT false)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'cascade_delete_many'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.cascade_delete_many(regclass, text, boolean) IS
+    'Deletes the rows of target with the primary keys in keys, an array in its text form (''{1,2}'', ''{{a,1},{b,2}}''), cascading';
+
 CREATE FUNCTION @extschema@.cascade_delete_where(target regclass, condition text, dry_run boolean DEFAULT false)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'cascade_delete_where'

@@ -23,6 +23,14 @@ INSERT INTO cell SELECT a, b FROM generate_series(1, 3) a, generate_series(1, 3)
 INSERT INTO mark SELECT row_number() OVER (), x, y FROM cell;
 SELECT cascade_delete_many('cell', ARRAY[[1, 1], [2, 2], [3, 3]]);
 SELECT count(*) FROM cell WHERE x = y;
+-- untyped literals (what node-postgres sends for an array parameter) are the
+-- arrays' text form
+SELECT cascade_delete_many('cell', '{{1,2},{2,1}}');
+SELECT cascade_delete_many('project', '{6, 7}', dry_run => true) -> 'deleted';
+SELECT cascade_delete_many('project', '{}');
+\echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT cascade_delete_many('project', 'six');
+\echo sqlstate :LAST_ERROR_SQLSTATE
 
 SET client_min_messages = warning;
 DROP SCHEMA wm CASCADE;

@@ -1,27 +1,69 @@
 #!/usr/bin/env bash
-# Runs inside pg_virtualenv (PGHOST, PGPORT, PGUSER set): the pg_regress suite,
-# then a scan of the server log for crashed backends.
+# Runs inside pg_virtualenv (PGHOST, PGPORT, PGUSER set): the pg_regress and
+# isolation suites, then every script suite (clients, Django differential test,
+# fuzzer, torture), then a scan of the server log for crashed backends.
+# TEST_SUITES (space-separated: regress clients django fuzz concurrency faults)
+# picks some; the default is all.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+suites=${TEST_SUITES:-regress clients django fuzz concurrency faults}
 failed=0
+total=0
+bad=0
 
 log=$(pg_lsclusters 15 regress --no-header | awk '{print $7}')
 start_line=$( [ -f "$log" ] && wc -l <"$log" || echo 0)
 
-out=$(make -s installcheck PG_CONFIG="$PG_CONFIG" 2>&1)
-status=$?
-echo "$out"
-if [ $status -ne 0 ]; then
-    failed=1
-    cat regression.diffs output_iso/regression.diffs 2>/dev/null
+want() { [[ " $suites " == *" $1 "* ]]; }
+
+if want regress; then
+    out=$(make -s installcheck PG_CONFIG="$PG_CONFIG" 2>&1)
+    status=$?
+    echo "$out"
+    if [ $status -ne 0 ]; then
+        failed=1
+        cat regression.diffs output_iso/regression.diffs 2>/dev/null
+    fi
+    # Each pg_regress run (regression, isolation) says "All N tests passed." or
+    # "M of N tests failed."; add them up.
+    n=0
+    while read -r k; do n=$((n + k)); done < <(echo "$out" | sed -n 's/.*All \([0-9]*\) tests passed.*/\1/p; s/.* of \([0-9]*\) tests failed.*/\1/p')
+    [ "$n" -gt 0 ] || { failed=1; bad=$((bad + 1)); }
+    total=$((total + n))
+    while read -r k; do bad=$((bad + k)); done < <(echo "$out" | sed -n 's/.* \([0-9]*\) of [0-9]* tests failed.*/\1/p')
+    [ $status -eq 0 ] || [ "$bad" -gt 0 ] || bad=$((bad + 1))
 fi
-# Each pg_regress run (regression, isolation) says "All N tests passed." or
-# "M of N tests failed."; add them up.
-total=0; bad=0
-while read -r n; do total=$((total + n)); done < <(echo "$out" | sed -n 's/.*All \([0-9]*\) tests passed.*/\1/p; s/.* of \([0-9]*\) tests failed.*/\1/p')
-while read -r n; do bad=$((bad + n)); done < <(echo "$out" | sed -n 's/.* \([0-9]*\) of [0-9]* tests failed.*/\1/p')
-[ "$total" -gt 0 ] || failed=1
+
+# A script suite prints "<name>: N passed, M failed" last and exits non-zero
+# on failure.
+run_suite() { # name script [args]
+    local name=$1; shift
+    echo "=== $name: $*"
+    local out status line p f
+    out=$("$@" 2>&1)
+    status=$?
+    echo "$out" | tail -n 40
+    line=$(echo "$out" | grep -E "^$name: [0-9]+ passed, [0-9]+ failed" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "$name: no summary line (exit status $status)"
+        failed=1; bad=$((bad + 1)); total=$((total + 1))
+        return
+    fi
+    p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
+    f=$(echo "$line" | sed -E 's/.*passed, ([0-9]+) failed.*/\1/')
+    total=$((total + p + f)); bad=$((bad + f))
+    if [ "$f" -gt 0 ] || [ $status -ne 0 ]; then
+        failed=1
+        [ "$f" -gt 0 ] || { bad=$((bad + 1)); total=$((total + 1)); }
+    fi
+}
+
+want clients && run_suite clients bash test/clients/run.sh
+want django && run_suite django bash test/django/run.sh
+want fuzz && run_suite fuzz bash test/fuzz/run.sh
+want concurrency && run_suite concurrency bash test/torture/concurrency/run.sh
+want faults && run_suite faults bash test/torture/faults/run.sh
 
 if [ -f "$log" ]; then
     if tail -n +"$((start_line + 1))" "$log" | grep -E "terminated by signal|server process .* was terminated|TRAP:|leaked"; then
@@ -34,5 +76,5 @@ else
     failed=1
 fi
 
-echo "$((total - ${bad:-0})) passed, ${bad:-0} failed"
+echo "$((total - bad)) passed, $bad failed"
 exit $failed
