@@ -45,5 +45,30 @@ SELECT tbl, op, level, old_row, new_row FROM log
 ORDER BY tbl, level, old_row ->> 'id';
 RESET cascade_delete.fast_path;
 
+-- A trigger of the cascade that changes a row the cascade deletes later (here
+-- comment's delete touches its post): the row is deleted all the same (deletes
+-- take the collected version of a row only when another transaction changed
+-- it). A BEFORE trigger returning NULL keeps its row, as with DELETE.
+CREATE FUNCTION touch_post() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE post SET body = body || ' (touched)' WHERE id = OLD.post_id; RETURN OLD; END $$;
+CREATE TRIGGER comment_touch BEFORE DELETE ON comment FOR EACH ROW EXECUTE FUNCTION touch_post();
+CREATE TABLE note (id int PRIMARY KEY, post_id int REFERENCES post ON DELETE CASCADE, keep boolean);
+CREATE FUNCTION keep_note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN IF OLD.keep THEN RETURN NULL; END IF; RETURN OLD; END $$;
+CREATE TRIGGER note_keep BEFORE DELETE ON note FOR EACH ROW EXECUTE FUNCTION keep_note();
+INSERT INTO blog VALUES (3, 'third');
+INSERT INTO post VALUES (30, 3, 'p30'), (31, 3, 'p31');
+INSERT INTO comment VALUES (300, 30, 'c300'), (301, 31, 'c301');
+INSERT INTO note VALUES (1, 30, false);
+SELECT cascade_delete('blog', 3) -> 'deleted';
+SELECT count(*) AS posts_left FROM post WHERE blog_id = 3;
+INSERT INTO blog VALUES (4, 'fourth');
+INSERT INTO post VALUES (40, 4, 'p40');
+INSERT INTO note VALUES (2, 40, true);
+-- the kept note still references post 40: the delete is refused as a whole
+SELECT cascade_delete('blog', 4);
+\echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT (SELECT count(*) FROM post WHERE id = 40) AS post_40, (SELECT count(*) FROM note) AS notes;
+
 SET client_min_messages = warning;
 DROP SCHEMA trg CASCADE;

@@ -137,7 +137,7 @@ Model load_model(const std::string &extschema) {
     Model m;
     int nest = pg_call([] { return pg::safe_search_path(); });
 
-    uint64 n = pg_call([] { return pg::exec(FK_SQL, 0, nullptr, nullptr, nullptr, SPI_OK_SELECT); });
+    uint64 n = pg_call([] { return pg::exec_latest(FK_SQL, SPI_OK_SELECT); });
     SPITupleTable *fks = SPI_tuptable;
     for (uint64 r = 0; r < n; ++r) {
         SPI_tuptable = fks;
@@ -161,7 +161,7 @@ Model load_model(const std::string &extschema) {
                        " p.type_column::text, p.type_value FROM " +
                        quote_ident(extschema) +
                        ".cascade_delete_policy p ORDER BY p.child, p.columns";
-    n = pg_call([&] { return pg::exec(psql.c_str(), 0, nullptr, nullptr, nullptr, SPI_OK_SELECT); });
+    n = pg_call([&] { return pg::exec_latest(psql.c_str(), SPI_OK_SELECT); });
     SPITupleTable *pols = SPI_tuptable;
     for (uint64 r = 0; r < n; ++r) {
         SPI_tuptable = pols;

@@ -107,6 +107,7 @@ class Cascade {
     void bypass_for(int t, std::vector<Oid> *rels, std::vector<Oid> *cons);
     void post_check();
     void lock_policy_children();
+    uint64 changed_rows(int t);
     std::vector<int> bypassed_; // edges whose RI triggers the deletes left out
     std::vector<int> rechecked_; // policy-only edges checked again (lock_policy_tables)
     std::string report(bool max_rows_exceeded) const;
@@ -122,18 +123,25 @@ std::string param_rows(size_t n, size_t first = 1) {
     return "ROWS FROM (" + arrays + ") AS k(" + names + ")";
 }
 
+// Every key table also keeps x, the collected row version's xmin: a delete
+// takes only that version (see changed_rows()).
 std::string Cascade::tmp_names(int t) const {
     std::string out;
     for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
-        out += std::string(i ? ", " : "") + "c" + std::to_string(i);
-    return out;
+        out += "c" + std::to_string(i) + ", ";
+    return out + "x";
 }
 
 std::string Cascade::source(int t, const std::string &q) const {
     std::string out;
     for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
-        out += std::string(i ? ", " : "") + q + "." + quote_ident(tmp_cols_[t][i]);
-    return out;
+        out += q + "." + quote_ident(tmp_cols_[t][i]) + ", ";
+    return out + q + ".xmin";
+}
+
+// " AND t.xmin = k.<x>": the row is still the version that was collected.
+static std::string same_version(const std::string &x) {
+    return " AND t.xmin OPERATOR(pg_catalog.=) k." + x;
 }
 
 std::string Cascade::identity(int t, const std::string &k, const std::string &prefix) const {
@@ -147,9 +155,8 @@ std::string Cascade::identity(int t, const std::string &k, const std::string &pr
 std::string Cascade::aliased(int t) const {
     std::string out;
     for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
-        out += std::string(i ? ", " : "") + "t." + quote_ident(tmp_cols_[t][i]) + " AS c" +
-               std::to_string(i);
-    return out;
+        out += "t." + quote_ident(tmp_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
+    return out + "t.xmin AS x";
 }
 
 // t's collected keys as unnest() of arrays, a FROM item with columns c0, c1,
@@ -159,9 +166,10 @@ std::string Cascade::key_arrays_of(int t, const std::string &alias) const {
     std::string order = " ORDER BY ", arrays;
     for (size_t i = 0; i < nid; ++i)
         order += std::string(i ? ", " : "") + "c" + std::to_string(i);
-    for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
-        arrays += std::string(i ? ", " : "") + "pg_catalog.unnest((SELECT pg_catalog.array_agg(c" +
-                  std::to_string(i) + order + ") FROM " + tmp_[t] + "))";
+    for (size_t i = 0; i <= tmp_cols_[t].size(); ++i)
+        arrays += std::string(i ? ", " : "") + "pg_catalog.unnest((SELECT pg_catalog.array_agg(" +
+                  (i < tmp_cols_[t].size() ? "c" + std::to_string(i) : std::string("x")) + order +
+                  ") FROM " + tmp_[t] + "))";
     return "ROWS FROM (" + arrays + ") AS " + alias + "(" + tmp_names(t) + ")";
 }
 
@@ -407,7 +415,8 @@ void Cascade::collect() {
             // instead of a hash join rescanning the whole table per round.
             std::string csel;
             for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
-                csel += std::string(i ? ", " : "") + "s.c" + std::to_string(i);
+                csel += "s.c" + std::to_string(i) + ", ";
+            csel += "s.x";
             collected_[t] += exec(
                 "INSERT INTO " + tmp_[t] + " (" + cols + ", gen) WITH RECURSIVE p(" + cols +
                     ") AS (SELECT " + cols + " FROM " + tmp_[t] + " UNION SELECT " + csel +
@@ -615,13 +624,25 @@ void Cascade::post_check() {
             bool isnull;
             which = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
             Datum xmin = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-            result = TransactionIdIsCurrentTransactionId(DatumGetTransactionId(xmin)) ? 1 : 2;
+            TransactionId x = DatumGetTransactionId(xmin);
+            // this transaction's row; one committed after the call's statement
+            // began (its snapshot does not see it); or an older row that was
+            // not deleted (a BEFORE DELETE trigger kept it)
+            result = TransactionIdIsCurrentTransactionId(x) ? 1
+                     : XidInMVCCSnapshot(x, GetActiveSnapshot()) ? 2
+                                                                  : 3;
         }
         return result;
     });
     if (found == 0)
         return;
     const Edge &e = m_.edges[checked[which]];
+    if (found == 3)
+        throw make_error(ERRCODE_FOREIGN_KEY_VIOLATION,
+                         "rows of table " + T(e.child).display + " still reference rows deleted from " +
+                             T(e.parent).display,
+                         "Found after the cascade through " + e.describe(m_.tables) + ".",
+                         "A BEFORE DELETE trigger that returns NULL keeps its row.");
     if (found == 1)
         throw make_error(ERRCODE_FOREIGN_KEY_VIOLATION,
                          "rows of table " + T(e.child).display + " still reference rows deleted from " +
@@ -629,7 +650,7 @@ void Cascade::post_check() {
                          "Found after the cascade through " + e.describe(m_.tables) + ".",
                          "A SET_DEFAULT or SET value may point to a row the cascade deletes.");
     throw make_error(ERRCODE_T_R_SERIALIZATION_FAILURE,
-                     "could not serialize access: a concurrent transaction inserted rows of " +
+                     "could not serialize access: a concurrent transaction inserted or updated rows of " +
                          T(e.child).display + " referencing rows deleted from " + T(e.parent).display,
                      "Found after the cascade through " + e.describe(m_.tables) + ".",
                      "Retry the transaction.");
@@ -683,7 +704,8 @@ void Cascade::run_deletes() {
             // (for a virtual table, the columns are named after the parent's).
             auto match = [&](bool arrays) {
                 if (!e)
-                    return identity(t, "k", arrays ? "k" : "c");
+                    return identity(t, "k", arrays ? "k" : "c") +
+                           same_version(arrays ? "k" + std::to_string(nk) : "x");
                 std::string out;
                 for (size_t i = 0; i < nk; ++i)
                     out += std::string(i ? " AND " : "") +
@@ -711,12 +733,16 @@ void Cascade::run_deletes() {
                 for (size_t i = 0; i < nk; ++i)
                     cursor += std::string(i ? ", " : "") +
                               (e ? tcol(src, e->refcols[i]) : "c" + std::to_string(i));
-                std::string stmt = "DELETE FROM " + T(t).from() + " t USING " + param_rows(nk) +
-                                   " WHERE " + match(true);
+                if (!e)
+                    cursor += ", x";
+                std::string stmt = "DELETE FROM " + T(t).from() + " t USING " +
+                                   param_rows(e ? nk : nk + 1) + " WHERE " + match(true);
                 std::string cur = "SELECT " + cursor + " FROM " + tmp_[src];
                 std::vector<Oid> elem =
                     e ? column_types(T(src).oid, e->refcols)
                       : std::vector<Oid>(T(t).id_types.begin(), T(t).id_types.end());
+                if (!e)
+                    elem.push_back(XIDOID);
                 SPIPlanPtr cursor_plan = plan_for(cur, {}),
                            stmt_plan = plan_for(stmt, array_types(elem));
                 deleted_[t] = pg_call([&] {
@@ -728,6 +754,8 @@ void Cascade::run_deletes() {
                     return run_batches(&spec);
                 });
             }
+            if (!e && deleted_[t] < collected_[t])
+                deleted_[t] += changed_rows(t);
             double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
             pg_call([&] {
                 elog(DEBUG1, "cascade_delete: deleted %llu rows of %s in %.3f ms",
@@ -742,6 +770,7 @@ void Cascade::run_deletes() {
             int t = comp[i];
             with += std::string(i ? ", " : "") + "d" + std::to_string(i) + " AS (DELETE FROM " +
                     T(t).from() + " t USING " + tmp_[t] + " k WHERE " + identity(t, "k", "c") +
+                    same_version("x") +
                     " RETURNING 1)";
             select += std::string(i ? ", " : "") + "(SELECT pg_catalog.count(*) FROM d" +
                       std::to_string(i) + ")";
@@ -759,7 +788,50 @@ void Cascade::run_deletes() {
         for (size_t i = 0; i < comp.size(); ++i)
             deleted_[comp[i]] =
                 std::stoull(pg_call([&] { return pg::value(0, static_cast<int>(i) + 1); }));
+        for (int t : comp)
+            if (deleted_[t] < collected_[t])
+                deleted_[t] += changed_rows(t);
     }
+}
+
+// Deletes take a collected row only in the version that was collected: in READ
+// COMMITTED, PostgreSQL re-checks a row changed while the delete waited for it
+// against the statement's conditions, and a match on its key alone would
+// delete a row that a concurrent transaction moved out of the cascade (and its
+// subtree, already deleted). Called when fewer rows of t were deleted than
+// collected: rows deleted concurrently, or kept by a BEFORE trigger, are fine;
+// a row another transaction changed fails the call with 40001 (nothing is
+// deleted; retry); rows this transaction's own triggers changed are deleted now.
+uint64 Cascade::changed_rows(int t) {
+    std::string where = " WHERE " + identity(t, "k", "c") + " AND NOT (t.xmin OPERATOR(pg_catalog.=) k.x)";
+    uint64 n = exec("SELECT t.xmin FROM " + T(t).from() + " t, " + keys(t, "k") + where, SPI_OK_SELECT);
+    if (n == 0)
+        return 0;
+    bool others = pg_call([&] {
+        for (uint64 r = 0; r < n; ++r) {
+            bool isnull;
+            Datum x = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+            if (!TransactionIdIsCurrentTransactionId(DatumGetTransactionId(x)))
+                return true;
+        }
+        return false;
+    });
+    if (others)
+        throw make_error(ERRCODE_T_R_SERIALIZATION_FAILURE,
+                         "could not serialize access: rows of table " + T(t).display +
+                             " changed after cascade_delete collected them",
+                         "A concurrent transaction updated " + std::to_string(n) +
+                             (n == 1 ? " row" : " rows") + " that the cascade was about to delete.",
+                         "Retry the transaction.");
+    std::vector<Oid> rels, cons;
+    bypass_for(t, &rels, &cons);
+    std::string sql = "DELETE FROM " + T(t).from() + " t USING " + keys(t, "k") + where;
+    return pg_call([&] {
+        ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
+        uint64 d = pg::exec(sql.c_str(), 0, nullptr, nullptr, nullptr, SPI_OK_DELETE);
+        ri::disarm();
+        return d;
+    });
 }
 
 std::string Cascade::report(bool max_rows_exceeded) const {

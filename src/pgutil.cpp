@@ -23,6 +23,7 @@ extern "C" {
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 }
 
@@ -53,6 +54,15 @@ uint64 exec(const char *sql, int nargs, Oid *types, Datum *values, const char *n
     int rc = nargs > 0 ? SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0)
                        : SPI_execute(sql, false, 0);
     check_rc(rc, expected_rc, sql);
+    return SPI_processed;
+}
+
+uint64 exec_latest(const char *sql, int expected_rc) {
+    SPIPlanPtr plan = prepare(sql, 0, nullptr);
+    int rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot,
+                                  true, false, 0);
+    check_rc(rc, expected_rc, sql);
+    SPI_freeplan(plan);
     return SPI_processed;
 }
 

@@ -26,6 +26,10 @@ namespace pg {
 // unexpected code raises an error that names the statement. Returns SPI_processed.
 uint64 exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
             int expected_rc);
+// Runs a query with the latest snapshot, not the transaction's: what is
+// cached beyond the transaction (the table graph) must not come from a
+// REPEATABLE READ snapshot older than the last committed change.
+uint64 exec_latest(const char *sql, int expected_rc);
 // Prepares sql; the plan lives until SPI_finish (or the transaction's abort).
 SPIPlanPtr prepare(const char *sql, int nargs, Oid *types, int cursor_options = 0);
 // Executes a prepared plan and checks the result code.
