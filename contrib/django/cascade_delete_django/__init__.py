@@ -1,0 +1,10 @@
+"""Django integration of the cascade_delete PostgreSQL extension.
+
+    INSTALLED_APPS += ['cascade_delete_django']
+    ./manage.py migrate && ./manage.py cascade_delete_sync
+    from cascade_delete_django import delete; delete(artist)   # -> (3, {'app.Artist': 1, 'app.Album': 2})
+"""
+from .api import delete
+from .exceptions import DeleteProtected, DeleteRefused, DeleteRestricted
+
+__all__ = ['delete', 'DeleteRefused', 'DeleteProtected', 'DeleteRestricted']
