@@ -130,5 +130,7 @@ SELECT cascade_delete_set_policy('rating', '{object_id}', 'SET_NULL', parent => 
 ALTER TABLE rating DROP COLUMN content_type_id;
 SELECT cascade_delete('place', 3);
 \echo sqlstate :LAST_ERROR_SQLSTATE
+-- calls whose cascade does not reach the stale policy are not affected
+SELECT cascade_delete('doc', '00000000-0000-0000-0000-000000000002'::uuid) -> 'deleted';
 SELECT cascade_delete_drop_policy('rating', '{object_id}');
 SELECT cascade_delete('place', 3);

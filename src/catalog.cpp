@@ -210,13 +210,12 @@ Model load_model(const std::string &extschema) {
                     }
                     return o;
                 });
-                if (op == nullptr)
-                    throw make_error(ERRCODE_UNDEFINED_COLUMN,
-                                     "cascade_delete: policy on " + rel_name(child) +
-                                         " refers to a missing or incomparable column",
-                                     "Policy columns (" + join(cols, ", ") + ") -> (" +
-                                         join(refcols, ", ") + ").",
-                                     "Drop the policy with cascade_delete_drop_policy() and set it again.");
+                if (op == nullptr) {
+                    // Raised only by calls whose cascade reaches this policy.
+                    e.stale = "cascade_delete: policy on " + rel_name(child) + "(" + join(cols, ", ") +
+                              ") refers to a missing or incomparable column";
+                    op = "";
+                }
                 e.eqops.push_back(op);
                 e.casts.push_back(cast ? cast : "");
             }
@@ -234,14 +233,11 @@ Model load_model(const std::string &extschema) {
                     literal = psprintf("%s::%s", quote_literal_cstr(tv), format_type_be_qualified(t));
                 });
                 if (op == nullptr)
-                    throw make_error(ERRCODE_UNDEFINED_COLUMN,
-                                     "cascade_delete: generic relation policy on " +
-                                         rel_name(child) + " refers to a missing column \"" +
-                                         type_column + "\"",
-                                     "", "Drop the policy with cascade_delete_drop_policy() and set it again.");
+                    e.stale = "cascade_delete: generic relation policy on " + rel_name(child) +
+                              " refers to a missing column \"" + std::string(type_column) + "\"";
                 e.filter_col = type_column;
-                e.filter_op = op;
-                e.filter_literal = literal;
+                e.filter_op = op ? op : "";
+                e.filter_literal = literal ? literal : "";
             }
             m.edges.push_back(e);
             target = &m.edges.back();
@@ -269,10 +265,11 @@ Model load_model(const std::string &extschema) {
                         return static_cast<char *>(nullptr);
                     return pg::equality_operator(get_atttype(child, ca), get_atttype(parent, pa));
                 });
-                if (op == nullptr)
-                    throw make_error(ERRCODE_UNDEFINED_COLUMN,
-                                     "cascade_delete: parent link policy on " + rel_name(child) +
-                                         " refers to a missing or incomparable column");
+                if (op == nullptr) {
+                    back.stale = "cascade_delete: parent link policy on " + rel_name(child) +
+                                 " refers to a missing or incomparable column";
+                    op = "";
+                }
                 back.eqops.push_back(op);
             }
             m.edges.push_back(back);

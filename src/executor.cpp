@@ -894,6 +894,12 @@ std::string Cascade::run() {
     for (size_t i = 0; i < m_.edges.size(); ++i)
         if (plan_.in_set[m_.edges[i].parent] && m_.edges[i].action != Action::DoNothing)
             relevant_.push_back(static_cast<int>(i));
+    for (int ei : relevant_)
+        if (!m_.edges[ei].stale.empty())
+            throw make_error(ERRCODE_UNDEFINED_COLUMN, m_.edges[ei].stale,
+                             "The table or column was dropped, renamed or changed type after the "
+                             "policy was set.",
+                             "Drop the policy with cascade_delete_drop_policy() and set it again.");
     for (size_t t = 0; t < m_.tables.size(); ++t)
         if (plan_.in_set[t])
             load_table(m_, static_cast<int>(t));
@@ -939,6 +945,8 @@ std::string run_cascade(const Request &req) {
     });
     std::string json;
     ++call_depth;
+    // On an error, the (sub)transaction's abort restores the setting.
+    int nest = pg_call([] { return pg::no_jit(); });
     try {
         Cascade cascade(req, cached_model(extschema));
         json = cascade.run();
@@ -947,6 +955,7 @@ std::string run_cascade(const Request &req) {
         throw;
     }
     --call_depth;
+    pg_call([&] { pg::restore_search_path(nest); });
     pg_call([] { SPI_finish(); });
     return json;
 }

@@ -46,6 +46,7 @@ struct Edge {
     // A generic relation: " AND <alias>.col OPERATOR(..) 'value'::type" on the child.
     std::string filter_col, filter_op, filter_literal;
     bool parent_link = false;         // reversed edge of a parent_link policy
+    std::string stale;                // a policy whose columns are gone: the error to raise
 
     // "<p> OP <c>.col" for column i, p an expression for the parent's value.
     std::string match(size_t i, const std::string &p, const std::string &c) const;

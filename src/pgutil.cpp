@@ -148,6 +148,13 @@ int safe_search_path() {
     return nest;
 }
 
+int no_jit() {
+    int nest = NewGUCNestLevel();
+    (void)set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+                            false);
+    return nest;
+}
+
 void check_is_table(Oid rel) {
     char relkind = get_rel_relkind(rel);
     if (relkind == '\0')

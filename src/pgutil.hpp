@@ -46,6 +46,10 @@ char *equality_operator(Oid left, Oid right);
 // Switches search_path to "pg_catalog, pg_temp" for catalog queries; returns
 // the GUC nest level to hand to restore_search_path().
 int safe_search_path();
+// Turns JIT off until restore_search_path(returned level): the statements of
+// a cascade are planned for key tables without statistics, whose cost
+// estimates would JIT-compile a three-row query. Returns the GUC nest level.
+int no_jit();
 // Raises 42P01 / 42809 unless rel exists and is a plain or partitioned table.
 void check_is_table(Oid rel);
 // The schema cascade_delete is installed in.
