@@ -17,6 +17,10 @@ CREATE TABLE @extschema@.cascade_delete_policy (
     -- Generic relations: only child rows whose type_column holds type_value reference parent.
     type_column    name,
     type_value     text     CHECK ((type_column IS NULL) = (type_value IS NULL)),
+    -- The columns' numbers when the policy was set: a policy whose columns were
+    -- renamed, dropped or replaced since is refused, never applied to another column.
+    attnums        int2[]   NOT NULL,
+    parent_attnums int2[]   NOT NULL,
     PRIMARY KEY (child, columns, parent)
 );
 COMMENT ON TABLE @extschema@.cascade_delete_policy IS

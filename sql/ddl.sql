@@ -44,5 +44,23 @@ SELECT cascade_delete('owner', 7);
 SELECT * FROM owner ORDER BY id;
 SELECT * FROM animal ORDER BY id;
 
+-- A policy names its columns; one renamed, swapped or replaced by a new column
+-- of the same name since the policy was set is refused, never applied to
+-- another column.
+CREATE TABLE visit (id int PRIMARY KEY, owner_ref int, y int);
+INSERT INTO visit VALUES (10, 8, 9), (20, 9, 8);
+INSERT INTO owner VALUES (8), (9);
+SELECT cascade_delete_set_policy('visit', '{owner_ref}', 'CASCADE', parent => 'owner');
+ALTER TABLE visit RENAME COLUMN owner_ref TO tmp;
+ALTER TABLE visit RENAME COLUMN y TO owner_ref;
+ALTER TABLE visit RENAME COLUMN tmp TO y;
+SELECT cascade_delete('owner', 8);
+\echo sqlstate :LAST_ERROR_SQLSTATE
+-- set again on the column that now holds the references
+SELECT cascade_delete_drop_policy('visit', '{owner_ref}');
+SELECT cascade_delete_set_policy('visit', '{y}', 'CASCADE', parent => 'owner');
+SELECT cascade_delete('owner', 8);
+SELECT * FROM visit;
+
 SET client_min_messages = warning;
 DROP SCHEMA ddl2 CASCADE;

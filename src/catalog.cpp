@@ -158,7 +158,15 @@ Model load_model(const std::string &extschema) {
 
     std::string psql = "SELECT p.child::oid, p.columns::text[], p.action, p.value,"
                        " p.parent::oid, p.parent_columns::text[], p.parent_link::text,"
-                       " p.type_column::text, p.type_value FROM " +
+                       " p.type_column::text, p.type_value,"
+                       // the columns whose numbers changed since the policy was set
+                       " ARRAY(SELECT n FROM unnest(p.columns, p.attnums) u(n, a)"
+                       "   WHERE a IS DISTINCT FROM (SELECT attnum FROM pg_attribute"
+                       "     WHERE attrelid = p.child AND attname = n AND NOT attisdropped))::text[]"
+                       " || ARRAY(SELECT n FROM unnest(p.parent_columns, p.parent_attnums) u(n, a)"
+                       "   WHERE a IS DISTINCT FROM (SELECT attnum FROM pg_attribute"
+                       "     WHERE attrelid = p.parent AND attname = n AND NOT attisdropped))::text[]"
+                       " FROM " +
                        quote_ident(extschema) +
                        ".cascade_delete_policy p ORDER BY p.child, p.columns";
     n = pg_call([&] { return pg::exec_latest(psql.c_str(), SPI_OK_SELECT); });
@@ -174,6 +182,7 @@ Model load_model(const std::string &extschema) {
         bool parent_link = pg_call([&] { return pg::value(r, 7); })[0] == 't';
         const char *type_column = pg_call([&] { return pg::value(r, 8); });
         const char *type_value = pg_call([&] { return pg::value(r, 9); });
+        auto moved = to_vector(pg_call([&] { return pg::text_array(r, 10); }));
         bool ok;
         Action action = parse_action(action_text, &ok);
         if (!ok)
@@ -242,6 +251,10 @@ Model load_model(const std::string &extschema) {
             m.edges.push_back(e);
             target = &m.edges.back();
         }
+        if (!moved.empty())
+            target->stale = "cascade_delete: policy on " + rel_name(child) + "(" + join(cols, ", ") +
+                            ") refers to columns renamed, dropped or replaced since it was set: " +
+                            join(moved, ", ");
         target->policy = true;
         target->action = action;
         target->setcols.clear();

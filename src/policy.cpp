@@ -339,8 +339,16 @@ void set_policy(const Args &a, Action action) {
 
     static const char *const canonical[] = {"CASCADE",  "PROTECT",     "RESTRICT", "NO ACTION",
                                             "SET_NULL", "SET_DEFAULT", "SET",      "DO_NOTHING"};
-    Oid t9[9] = {OIDOID, TEXTARRAYOID, TEXTOID, TEXTOID, OIDOID, TEXTARRAYOID, BOOLOID, TEXTOID, TEXTOID};
-    Datum v9[9] = {ObjectIdGetDatum(a.child),
+    Datum *cnum = static_cast<Datum *>(palloc(sizeof(Datum) * n));
+    Datum *pnum = static_cast<Datum *>(palloc(sizeof(Datum) * n));
+    for (int i = 0; i < n; ++i) {
+        cnum[i] = Int16GetDatum(get_attnum(a.child, cols[i]));
+        pnum[i] = Int16GetDatum(get_attnum(parent, pcols[i]));
+    }
+    Oid t11[11] = {OIDOID, TEXTARRAYOID, TEXTOID, TEXTOID, OIDOID, TEXTARRAYOID, BOOLOID, TEXTOID,
+                   TEXTOID, INT2ARRAYOID, INT2ARRAYOID};
+    Oid *t9 = t11;
+    Datum v9[11] = {ObjectIdGetDatum(a.child),
                    names_array(n, cols),
                    CStringGetTextDatum(canonical[static_cast<int>(action)]),
                    a.value ? CStringGetTextDatum(a.value) : (Datum)0,
@@ -348,8 +356,10 @@ void set_policy(const Args &a, Action action) {
                    names_array(n, pcols),
                    BoolGetDatum(a.parent_link),
                    a.type_column ? CStringGetTextDatum(a.type_column) : (Datum)0,
-                   a.type_value ? CStringGetTextDatum(a.type_value) : (Datum)0};
-    char nulls9[10] = "         ";
+                   a.type_value ? CStringGetTextDatum(a.type_value) : (Datum)0,
+                   PointerGetDatum(construct_array(cnum, n, INT2OID, 2, true, TYPALIGN_SHORT)),
+                   PointerGetDatum(construct_array(pnum, n, INT2OID, 2, true, TYPALIGN_SHORT))};
+    char nulls9[12] = "           ";
     if (!a.value)
         nulls9[3] = 'n';
     if (!a.type_column)
@@ -364,9 +374,9 @@ void set_policy(const Args &a, Action action) {
     exec_as_policy_owner(DELETE_POLICY_SQL, 4, td, vd, nd, SPI_OK_DELETE);
     exec_as_policy_owner("INSERT INTO %s.cascade_delete_policy"
                          " (child, columns, action, value, parent, parent_columns, parent_link,"
-                         " type_column, type_value)"
-                         " VALUES ($1, $2::name[], $3, $4, $5, $6::name[], $7, $8::name, $9)",
-                         9, t9, v9, nulls9, SPI_OK_INSERT);
+                         " type_column, type_value, attnums, parent_attnums)"
+                         " VALUES ($1, $2::name[], $3, $4, $5, $6::name[], $7, $8::name, $9, $10, $11)",
+                         11, t9, v9, nulls9, SPI_OK_INSERT);
     SPI_finish();
 }
 
