@@ -49,7 +49,7 @@ SELECT * FROM animal ORDER BY id;
 -- another column.
 CREATE TABLE visit (id int PRIMARY KEY, owner_ref int, y int);
 INSERT INTO visit VALUES (10, 8, 9), (20, 9, 8);
-INSERT INTO owner VALUES (8), (9);
+INSERT INTO owner VALUES (9);
 SELECT cascade_delete_set_policy('visit', '{owner_ref}', 'CASCADE', parent => 'owner');
 ALTER TABLE visit RENAME COLUMN owner_ref TO tmp;
 ALTER TABLE visit RENAME COLUMN y TO owner_ref;
