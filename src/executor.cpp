@@ -19,8 +19,10 @@ extern "C" {
 #include "utils/snapmgr.h"
 #include "catalog/namespace.h"
 #include "lib/stringinfo.h"
+#include "access/relation.h"
 #include "access/xact.h"
-#include "storage/proc.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
 }
 
 #include <algorithm>
@@ -43,12 +45,13 @@ struct Blocker {
 // each depth has its own key tables.
 int call_depth = 0;
 
-// Key tables are ON COMMIT DELETE ROWS: a commit empties them in place. Rows
-// a call leaves behind matter only to a later call in the same transaction,
-// which clears them first; this remembers which transaction filled each table
-// last, and with how many rows.
+// Key tables keep a small call's rows until the next call that uses them
+// clears them, with one DELETE (a commit's ON COMMIT DELETE ROWS truncation
+// measured slower); more than 1000 rows are truncated at the end of the call.
+// This remembers, per table, how many rows a call left (or 1 after a
+// truncation). Clearing is transactional: a rollback can bring rows back, so
+// the count is never lowered to zero once a table has been used.
 struct Fill {
-    LocalTransactionId lxid;
     uint64 rows;
 };
 std::unordered_map<std::string, Fill> last_fill;
@@ -85,7 +88,7 @@ class Cascade {
     const Table &T(int t) const { return m_.tables[t]; }
     std::string tcol(int t, const std::string &src) const;
     std::string keys(int t, const std::string &alias) const;
-    std::string key_arrays_of(int t, const std::string &alias) const;
+    std::string key_arrays_of(int t, const std::string &alias, bool with_x = false) const;
     std::string tmp_names(int t) const;                      // c0, c1, ...
     // "t.id0 OP k.<prefix>0 AND ...": t's rows whose identity is in k
     std::string identity(int t, const std::string &k, const std::string &prefix) const;
@@ -161,16 +164,20 @@ std::string Cascade::aliased(int t) const {
 
 // t's collected keys as unnest() of arrays, a FROM item with columns c0, c1,
 // ... (each array ordered by the identity, so that they line up).
-std::string Cascade::key_arrays_of(int t, const std::string &alias) const {
+// With x only where a delete needs the row versions (one array less to build).
+std::string Cascade::key_arrays_of(int t, const std::string &alias, bool with_x) const {
     size_t nid = T(t).id_cols.size();
-    std::string order = " ORDER BY ", arrays;
+    std::string order = " ORDER BY ", arrays, names;
     for (size_t i = 0; i < nid; ++i)
         order += std::string(i ? ", " : "") + "c" + std::to_string(i);
-    for (size_t i = 0; i <= tmp_cols_[t].size(); ++i)
+    size_t n = tmp_cols_[t].size();
+    for (size_t i = 0; i < n + (with_x ? 1 : 0); ++i) {
+        std::string col = i < n ? "c" + std::to_string(i) : std::string("x");
         arrays += std::string(i ? ", " : "") + "pg_catalog.unnest((SELECT pg_catalog.array_agg(" +
-                  (i < tmp_cols_[t].size() ? "c" + std::to_string(i) : std::string("x")) + order +
-                  ") FROM " + tmp_[t] + "))";
-    return "ROWS FROM (" + arrays + ") AS " + alias + "(" + tmp_names(t) + ")";
+                  col + order + ") FROM " + tmp_[t] + "))";
+        names += std::string(i ? ", " : "") + col;
+    }
+    return "ROWS FROM (" + arrays + ") AS " + alias + "(" + names + ")";
 }
 
 // t's collected keys as a FROM item with columns c0, c1, ... A small key
@@ -280,7 +287,7 @@ void Cascade::create_temp_tables() {
         for (const auto &c : tmp_cols_[t])
             colptrs.push_back(c.c_str());
         Oid reloid = T(t).oid;
-        std::string shape = select + pk + (dedup_[t] ? "u" : "") + (cyclic[t] ? "g" : "") + "o" +
+        std::string shape = select + pk + (dedup_[t] ? "u" : "") + (cyclic[t] ? "g" : "") +
                             pg_call([&] {
                                 return column_signature(reloid, static_cast<int>(colptrs.size()),
                                                         colptrs.data());
@@ -291,23 +298,28 @@ void Cascade::create_temp_tables() {
                            std::to_string(T(t).oid) + "_" + hash;
         tmp_[t] = "pg_temp." + quote_ident(name);
         tmp_name_[t] = name;
-        bool exists = pg_call([&] {
-            return OidIsValid(get_relname_relid(name.c_str(), LookupCreationNamespace("pg_temp")));
+        // Its size in pages, or -1 if it does not exist (yet, or after DISCARD TEMP).
+        long pages = pg_call([&] {
+            Oid rel = get_relname_relid(name.c_str(), LookupCreationNamespace("pg_temp"));
+            if (!OidIsValid(rel))
+                return -1L;
+            Relation r = relation_open(rel, AccessShareLock);
+            long n = static_cast<long>(RelationGetNumberOfBlocks(r));
+            relation_close(r, AccessShareLock);
+            return n;
         });
-        if (exists) {
+        if (pages >= 0) {
+            // Over 1 MB (a large set, or dead rows of failed calls, which
+            // nothing vacuums): TRUNCATE, a new file. Else DELETE what an
+            // earlier call left.
             auto it = last_fill.find(name);
-            if (it != last_fill.end() && it->second.lxid == MyProc->lxid && it->second.rows > 0) {
-                // Filled earlier in this transaction: TRUNCATE (a new file)
-                // when large, else DELETE.
-                if (it->second.rows > 1000)
-                    exec_once("TRUNCATE " + tmp_[t], SPI_OK_UTILITY);
-                else
-                    exec("DELETE FROM " + tmp_[t], SPI_OK_DELETE);
-                it->second.rows = 0;
-            }
+            if (pages > 128)
+                exec_once("TRUNCATE " + tmp_[t], SPI_OK_UTILITY);
+            else if (it != last_fill.end() && it->second.rows > 0)
+                exec("DELETE FROM " + tmp_[t], SPI_OK_DELETE);
             continue;
         }
-        exec_once("CREATE TEMP TABLE " + quote_ident(name) + " ON COMMIT DELETE ROWS AS SELECT " + select +
+        exec_once("CREATE TEMP TABLE " + quote_ident(name) + " AS SELECT " + select +
                  "0::pg_catalog.int4 AS gen FROM " + T(t).from() + " t WITH NO DATA",
              SPI_OK_UTILITY);
         if (dedup_[t])
@@ -317,15 +329,18 @@ void Cascade::create_temp_tables() {
     }
 }
 
-// Remembers which key tables this call filled (see last_fill). A large
-// table's rows are not deleted by the commit but truncated, without a catalog
-// change; a session-long temp table is never vacuumed, so deleting rows would
-// leave dead ones to scan.
+// Remembers which key tables this call filled (see last_fill).
 void Cascade::clear_temp_tables() {
-    LocalTransactionId lxid = MyProc->lxid;
-    for (size_t t = 0; t < tmp_.size(); ++t)
-        if (!tmp_[t].empty() && collected_[t] > 0)
-            last_fill[tmp_name_[t]] = Fill{lxid, collected_[t]};
+    for (size_t t = 0; t < tmp_.size(); ++t) {
+        if (tmp_[t].empty() || collected_[t] == 0)
+            continue;
+        if (collected_[t] > 1000) {
+            // Large: give the space back now (a new file, no dead rows).
+            exec_once("TRUNCATE " + tmp_[t], SPI_OK_UTILITY);
+            last_fill[tmp_name_[t]] = Fill{1};
+        } else
+            last_fill[tmp_name_[t]] = Fill{collected_[t]};
+    }
 }
 
 // Statistics for a key table that holds many rows, so that the statements
@@ -720,7 +735,7 @@ void Cascade::run_deletes() {
                 // One batch: the keys go into arrays inside the statement itself,
                 // no cursor (and unnest() is guessed small, see keys()).
                 std::string one = "DELETE FROM " + T(t).from() + " t USING " +
-                                  key_arrays_of(src, "k") + " WHERE " + match(false);
+                                  key_arrays_of(src, "k", !e) + " WHERE " + match(false);
                 SPIPlanPtr plan = plan_for(one, {});
                 deleted_[t] = pg_call([&] {
                     ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
@@ -804,7 +819,8 @@ void Cascade::run_deletes() {
 // deleted; retry); rows this transaction's own triggers changed are deleted now.
 uint64 Cascade::changed_rows(int t) {
     std::string where = " WHERE " + identity(t, "k", "c") + " AND NOT (t.xmin OPERATOR(pg_catalog.=) k.x)";
-    uint64 n = exec("SELECT t.xmin FROM " + T(t).from() + " t, " + keys(t, "k") + where, SPI_OK_SELECT);
+    std::string k = collected_[t] >= 1000 ? tmp_[t] + " k" : key_arrays_of(t, "k", true);
+    uint64 n = exec("SELECT t.xmin FROM " + T(t).from() + " t, " + k + where, SPI_OK_SELECT);
     if (n == 0)
         return 0;
     bool others = pg_call([&] {
@@ -825,7 +841,7 @@ uint64 Cascade::changed_rows(int t) {
                          "Retry the transaction.");
     std::vector<Oid> rels, cons;
     bypass_for(t, &rels, &cons);
-    std::string sql = "DELETE FROM " + T(t).from() + " t USING " + keys(t, "k") + where;
+    std::string sql = "DELETE FROM " + T(t).from() + " t USING " + k + where;
     return pg_call([&] {
         ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
         uint64 d = pg::exec(sql.c_str(), 0, nullptr, nullptr, nullptr, SPI_OK_DELETE);

@@ -291,7 +291,9 @@ def body(s):
         s.ok(not bad, f"{name}: every table holds exactly the expected rows",
              "; ".join(f"{k}: {got.get(k)} != {exp.get(k)}" for k in bad[:5]))
         kt = key_tables(cur)
-        s.ok(all(v == 0 for v in kt.values()), f"{name}: key tables empty", str(kt))
+        # A successful call leaves its small key sets (<= 1000 rows a table) for
+        # the next call to clear; a failed or cancelled one leaves none of its own.
+        s.ok(all(v <= 1000 for v in kt.values()), f"{name}: key tables hold at most a small call's keys", str(kt))
         if nkeytables0 is None:
             nkeytables0 = len(kt)
         counts["max_key_tables"] = max(counts["max_key_tables"], len(kt))

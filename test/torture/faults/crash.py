@@ -222,6 +222,19 @@ def body(s):
                 continue
             s.ok(isinstance(result["err"], psycopg2.OperationalError), f"{name}: the connection is lost",
                  repr(result["err"]))
+            # Wait until the postmaster has reaped the killed backend (it then
+            # refuses connections until crash recovery is over): a connection
+            # made before that would be killed by the restart.
+            t_gone = time.time()
+            while time.time() - t_gone < 10:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                except OSError:  # not ours to signal: fall back to waiting
+                    time.sleep(0.5)
+                    break
+                time.sleep(0.02)
             conn, took = cl.wait_ready("crash")
             recoveries.append(took)
             cur = conn.cursor()

