@@ -936,8 +936,9 @@ std::string Cascade::run() {
     collect();
     phase("collect");
     bool exceeded;
-    check_max_rows(&exceeded);
+    // Refusals first (README "How it works"), then the row limit.
     check_blockers();
+    check_max_rows(&exceeded);
     phase("checks");
     run_updates();
     phase("updates");

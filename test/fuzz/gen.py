@@ -10,7 +10,8 @@ import copy
 import random
 
 KEY_TYPES = ['int', 'bigint', 'text', 'uuid']
-GROUP = {'int': 'num', 'bigint': 'num', 'text': 'text', 'uuid': 'uuid'}
+GROUP = {'int': 'num', 'bigint': 'num', 'text': 'text', 'varchar': 'text', 'uuid': 'uuid'}
+SCHEMA2 = 'fz b'                # a second schema, whose name needs quoting
 
 ACTIONS = ['CASCADE', 'SET NULL', 'SET DEFAULT', 'RESTRICT', 'NO ACTION']
 
@@ -45,6 +46,10 @@ class Table:
         self.nparts = 0                 # > 0: PARTITION BY HASH (pk[0]) with that many partitions
         self.rows = []                  # [dict name -> value]
         self.indexes = []               # [[col names]]
+        self.schema = 'fz'              # or SCHEMA2
+        self.subparts = 0               # > 0: partition 0 is itself partitioned by HASH (pk[-1])
+        self.dropped_col = False        # a column dropped before the others (attnums != positions)
+        self.inh_rows = None            # rows of an inheritance child (CREATE TABLE ... INHERITS), or None
 
     def col(self, name):
         for c in self.cols:
@@ -56,7 +61,10 @@ class Table:
         return any(c.name == name for c in self.cols)
 
     def qname(self):
-        return 'fz.' + qi(self.name)
+        return qi(self.schema) + '.' + qi(self.name)
+
+    def inh_qname(self):
+        return qi(self.schema) + '.' + qi(self.name + '_inh')
 
 
 class FK:
@@ -70,10 +78,11 @@ class FK:
         self.setcols = setcols          # column list of SET NULL / SET DEFAULT, or None
         self.deferrable = deferrable    # '', 'DEFERRABLE', 'DEFERRABLE INITIALLY DEFERRED'
 
-    def sql(self):
+    def sql(self, case):
         action, defer = self.action, self.deferrable
-        s = 'ALTER TABLE fz.%s ADD CONSTRAINT %s FOREIGN KEY (%s) REFERENCES fz.%s (%s) ON DELETE %s' % (
-            qi(self.child), qi(self.name), ', '.join(map(qi, self.cols)), qi(self.parent),
+        s = 'ALTER TABLE %s ADD CONSTRAINT %s FOREIGN KEY (%s) REFERENCES %s (%s) ON DELETE %s' % (
+            case.table(self.child).qname(), qi(self.name), ', '.join(map(qi, self.cols)),
+            case.table(self.parent).qname(),
             ', '.join(map(qi, self.pcols)), action)
         if self.setcols and action in ('SET NULL', 'SET DEFAULT'):
             s += ' (%s)' % ', '.join(map(qi, self.setcols))
@@ -96,7 +105,10 @@ class Case:
         self.fks = []
         self.triggers = []
         self.root = None
-        self.cond = 'false'
+        self.conds = ['false']          # one DELETE / call per condition, in one transaction
+        self.savepoint = False          # each step in a savepoint, rolled back if it fails
+        self.max_rows = None
+        self.defer_all = False          # SET CONSTRAINTS ALL DEFERRED first
         self.api = 'where'              # where | many | one
         self.fast_path = True
         self.batch_size = None
@@ -129,6 +141,8 @@ class Case:
                'END $f$;']
         for t in self.tables:
             defs = []
+            if t.dropped_col:
+                defs.append('"dropped" int')
             for c in t.cols:
                 d = '%s %s' % (qi(c.name), c.typ)
                 if c.notnull:
@@ -144,9 +158,23 @@ class Case:
             if t.nparts:
                 s += ' PARTITION BY HASH (%s)' % qi(t.pk[0])
             out.append(s + ';')
+            if t.dropped_col:
+                # dropped before the partitions exist: the partitions' columns are numbered
+                # differently from the partitioned table's
+                out.append('ALTER TABLE %s DROP COLUMN "dropped";' % t.qname())
             for p in range(t.nparts):
-                out.append('CREATE TABLE fz.%s PARTITION OF %s FOR VALUES WITH (MODULUS %d, REMAINDER %d);'
-                           % (qi('%s_p%d' % (t.name, p)), t.qname(), t.nparts, p))
+                pname = '%s.%s' % (qi(t.schema), qi('%s_p%d' % (t.name, p)))
+                sub = ' PARTITION BY HASH (%s)' % qi(t.pk[-1]) if p == 0 and t.subparts else ''
+                out.append('CREATE TABLE %s PARTITION OF %s FOR VALUES WITH (MODULUS %d, REMAINDER %d)%s;'
+                           % (pname, t.qname(), t.nparts, p, sub))
+                if sub:
+                    for q in range(t.subparts):
+                        out.append('CREATE TABLE %s.%s PARTITION OF %s FOR VALUES WITH (MODULUS %d, REMAINDER %d);'
+                                   % (qi(t.schema), qi('%s_p0_%d' % (t.name, q)), pname, t.subparts, q))
+            if t.inh_rows is not None:
+                # rows of an inheritance child: foreign keys (and cascade_delete, with ONLY)
+                # leave them alone
+                out.append('CREATE TABLE %s () INHERITS (%s);' % (t.inh_qname(), t.qname()))
             for ix in t.indexes:
                 out.append('CREATE INDEX ON %s (%s);' % (t.qname(), ', '.join(map(qi, ix))))
         for t in self.tables:
@@ -156,9 +184,14 @@ class Case:
                 vals = ['(%s)' % ', '.join(lit(c.typ, r[c.name]) for c in t.cols) for r in rows]
                 out.append('INSERT INTO %s (%s) VALUES\n  %s;' % (t.qname(), ', '.join(map(qi, names)),
                                                                  ',\n  '.join(vals)))
+            if t.inh_rows:
+                names = [c.name for c in t.cols]
+                vals = ['(%s)' % ', '.join(lit(c.typ, r[c.name]) for c in t.cols) for r in t.inh_rows]
+                out.append('INSERT INTO %s (%s) VALUES\n  %s;' % (t.inh_qname(), ', '.join(map(qi, names)),
+                                                                 ',\n  '.join(vals)))
         # constraints after the data: any cycle can be loaded
         for fk in self.fks:
-            out.append(fk.sql())
+            out.append(fk.sql(self))
         for n, tr in enumerate(self.triggers):
             t = self.table(tr.table)
             if tr.kind == 'audit':
@@ -167,7 +200,8 @@ class Case:
             else:
                 out.append('CREATE TRIGGER %s BEFORE DELETE ON %s FOR EACH ROW EXECUTE FUNCTION fz.skip_row(%s);'
                            % (qi('skip_%d' % n), t.qname(), lit('text', str(tr.arg))))
-        out.append('ANALYZE %s;' % ', '.join(t.qname() for t in self.tables))
+        out.append('ANALYZE %s;' % ', '.join([t.qname() for t in self.tables]
+                                             + [t.inh_qname() for t in self.tables if t.inh_rows is not None]))
         return '\n'.join(out) + '\n'
 
     def describe(self):
@@ -175,9 +209,15 @@ class Case:
             len(self.tables), len(self.fks), sum(len(t.rows) for t in self.tables), self.root, self.api,
             '' if self.fast_path else ', fast_path off',
             ', batch_size %d' % self.batch_size if self.batch_size else '',
-            ', dry_run' if self.dry_run else '') + (
+            ', dry_run' if self.dry_run else '') + (', all deferred' if self.defer_all else '') + (
             (', duplicate key' if self.many_dup else '') + (', missing key' if self.many_missing else '')
-            if self.api == 'many' else '')
+            if self.api == 'many' else '') + (
+            ', %d deletes%s' % (len(self.conds), ' in savepoints' if self.savepoint else '')
+            if len(self.conds) > 1 else '') + (', max_rows %d' % self.max_rows if self.max_rows else '')
+
+    def prelude_sql(self):
+        """Statements that open both transactions."""
+        return ['SET CONSTRAINTS ALL DEFERRED;'] if self.defer_all else []
 
     def settings_sql(self):
         s = []
@@ -185,6 +225,8 @@ class Case:
             s.append('SET LOCAL cascade_delete.fast_path = off;')
         if self.batch_size:
             s.append('SET LOCAL cascade_delete.batch_size = %d;' % self.batch_size)
+        if self.max_rows:
+            s.append('SET LOCAL cascade_delete.max_rows = %d;' % self.max_rows)
         return s
 
     # ------------------------------------------------------------- row repair
@@ -220,12 +262,18 @@ class Case:
 class Gen:
     def __init__(self, seed, opts):
         self.rng = random.Random(seed)
+        # features added later draw from their own stream, so that the cases of the
+        # seeds listed in fuzz.KNOWN_FAILING stay what they were
+        self.rng2 = random.Random(seed * 7 + 3)
         self.seed = seed
         self.opts = opts
         self.counter = 0
 
     def chance(self, p):
         return self.rng.random() < p
+
+    def chance2(self, p):
+        return self.rng2.random() < p
 
     def keyval(self, typ, t_index, n):
         if typ in ('int', 'bigint'):
@@ -247,6 +295,8 @@ class Gen:
             name = 't%d' % i if not self.chance(0.08) else 'T %d "x"' % i
             t = Table(name)
             t.idx = i
+            if i and self.chance(0.12):
+                t.schema = SCHEMA2
             r = rng.random()
             if r < 0.72 or i == 0:
                 t.cols.append(Col('id', rng.choice(KEY_TYPES), notnull=True))
@@ -269,6 +319,9 @@ class Gen:
             if t.pk and not t.unique and self.chance(0.1):
                 t.nparts = rng.randint(2, 3)
             t.nrows = int(10 + 290 * rng.random() ** 3) if i else rng.randint(10, 40)
+            if t.nparts and self.chance2(0.4):
+                t.subparts = 2
+            t.dropped_col = self.chance2(0.15)
             tables.append(t)
         case.tables = tables
 
@@ -306,6 +359,14 @@ class Gen:
         case.fks = fks
         self.make_data(case)
 
+        self.make_big_and_deep(case)
+
+        # inheritance children with copies of some rows (not the root: DELETE FROM root
+        # without ONLY would reach them)
+        for t in tables[1:]:
+            if not t.nparts and t.rows and self.chance2(0.1):
+                t.inh_rows = [dict(r) for r in self.rng2.sample(t.rows, min(len(t.rows), self.rng2.randint(1, 6)))]
+
         # indexes on some FK columns
         for fk in fks:
             if self.chance(0.4):
@@ -316,11 +377,60 @@ class Gen:
             if self.chance(self.opts.get('p_audit', 0.25)):
                 keys = (t.pk or ['rid']) + ['v']
                 case.triggers.append(Trigger(t.name, 'audit', keys))
+            # BEFORE DELETE triggers that return NULL (keep the row) are off by default
+            # (fuzz.py --skip-triggers P turns them on): PostgreSQL keeps the row, leaves
+            # it referencing a deleted parent and does not cascade from it; cascade_delete
+            # refuses with 23503 when the fast path is on (its post-check finds the kept
+            # row) and, with it off, keeps the row but still deletes the rows below it.
+            # Neither matches native and the README does not document it: reported to
+            # the lead (see README.md here) instead of being re-found by every run.
             if self.chance(self.opts.get('p_skip', 0.0)):
                 case.triggers.append(Trigger(t.name, 'skip', rng.choice([3, 5, 7])))
 
         self.make_delete(case, referencable)
         return case
+
+    def make_big_and_deep(self, case):
+        """Occasionally (second stream): a table with 1,200-2,500 more rows, copies of
+        its rows under new keys (key tables of more than 1,000 rows are analyzed, not
+        passed as arrays), and a self-referencing table whose rows form one chain
+        (a deep recursive cascade)."""
+        rng2 = self.rng2
+        tables = case.tables
+        if len(tables) > 1 and self.chance2(0.05):
+            t = rng2.choice(tables[1:])
+            if t.rows and not any(c in t.pk for fk in case.fks if fk.child == t.name for c in fk.cols):
+                n0 = t.nrows
+                extra = rng2.randint(1200, 2500)
+                for n in range(n0, n0 + extra):
+                    r = dict(rng2.choice(t.rows))
+                    if t.pk == ['id']:
+                        r['id'] = self.keyval(t.col('id').typ, t.idx, n)
+                    elif t.pk:
+                        r['kb'] = self.keyval(t.col('kb').typ, t.idx, n)
+                    else:
+                        r['rid'] = n
+                    if t.unique == ['u']:
+                        if r['u'] is not None:
+                            r['u'] = self.keyval(t.col('u').typ, t.idx + 50, n * 5 + 2)
+                    elif t.unique:
+                        r['u2'] = self.keyval(t.col('u2').typ, t.idx + 70, n)
+                    r['v'] = rng2.randrange(100)
+                    t.rows.append(r)
+                t.nrows = n0 + extra
+        if self.chance2(0.08):
+            shared = lambda fk: [c for c in fk.cols if c in case.table(fk.child).pk or any(
+                c in f2.cols for f2 in case.fks if f2 is not fk and f2.child == fk.child)]
+            selfs = [fk for fk in case.fks if fk.child == fk.parent and fk.action == 'CASCADE' and not shared(fk)]
+            if selfs:
+                fk = rng2.choice(selfs)
+                t = case.table(fk.child)
+                prev = None
+                for r in t.rows:
+                    if prev is not None and None not in [prev[pc] for pc in fk.pcols]:
+                        for c, pc in zip(fk.cols, fk.pcols):
+                            r[c] = prev[pc]
+                    prev = r
 
     def new_col(self, child, base, typ, notnull):
         self.counter += 1
@@ -354,6 +464,8 @@ class Gen:
             typ = pt
             if pt == 'int' and self.chance(0.2):
                 typ = 'bigint'                   # cross-type FK (int8 referencing int4)
+            elif pt == 'text' and self.chance2(0.25):
+                typ = 'varchar'                  # varchar referencing text
             col = None
             if len(ptypes) > 1 and k == 0 and self.chance(0.45):
                 # share a column with the primary key or another FK (the "tenant" pattern)
@@ -494,13 +606,9 @@ class Gen:
             t.rows = [r for r in t.rows if all(r[c] is not None for c in nn)]
         case.repair()
 
-    def make_delete(self, case, referencable):
+    def make_cond(self, case, root):
+        """A condition on a few rows of root (sometimes none, sometimes all)."""
         rng = self.rng
-        if self.chance(0.8):
-            root = case.tables[0]
-        else:
-            root = rng.choice(referencable)
-        case.root = root.name
         kind = rng.choices(['keys', 'v', 'mod', 'null', 'none', 'all'], [50, 20, 12, 8, 5, 5])[0]
         if kind == 'all' and len(root.rows) > 30:
             kind = 'keys'
@@ -518,29 +626,47 @@ class Gen:
             cols = root.pk or ['rid']
             if len(cols) == 1:
                 c = root.col(cols[0])
-                case.cond = '%s IN (%s)' % (qi(c.name), ', '.join(lit(c.typ, r[c.name]) for r in picked))
-            else:
-                case.cond = '(%s) IN (%s)' % (', '.join(map(qi, cols)), ', '.join(
-                    '(%s)' % ', '.join(lit(root.col(c).typ, r[c]) for c in cols) for r in picked))
-        elif kind == 'v' or (kind == 'keys' and not rows):
-            case.cond = 'v < %d' % rng.randint(1, 8)
-        elif kind == 'mod':
-            case.cond = 'v %% %d = %d' % (rng.choice([13, 29, 37]), rng.randrange(13))
-        elif kind == 'null':
-            case.cond = '%s IS NULL AND v < 30' % qi(rng.choice(fkcols))
-        elif kind == 'none':
-            case.cond = 'v < 0'
+                return '%s IN (%s)' % (qi(c.name), ', '.join(lit(c.typ, r[c.name]) for r in picked))
+            return '(%s) IN (%s)' % (', '.join(map(qi, cols)), ', '.join(
+                '(%s)' % ', '.join(lit(root.col(c).typ, r[c]) for c in cols) for r in picked))
+        if kind == 'v' or kind == 'keys':
+            return 'v < %d' % rng.randint(1, 8)
+        if kind == 'mod':
+            return 'v %% %d = %d' % (rng.choice([13, 29, 37]), rng.randrange(13))
+        if kind == 'null':
+            return '%s IS NULL AND v < 30' % qi(rng.choice(fkcols))
+        if kind == 'none':
+            return 'v < 0'
+        return 'true'
+
+    def make_delete(self, case, referencable):
+        rng = self.rng
+        if self.chance(0.8):
+            root = case.tables[0]
         else:
-            case.cond = 'true'
+            root = rng.choice(referencable)
+        case.root = root.name
+        case.conds = [self.make_cond(case, root)]
         if root.pk:
             case.api = rng.choices(['where', 'many', 'one'], [55, 30, 15])[0]
         case.fast_path = not self.chance(0.3)
         if self.chance(0.35):
             case.batch_size = rng.choice([1, 2, 3, 7, 7, 7])
         case.dry_run = self.chance(0.3)
+        case.defer_all = self.chance(0.1)
         # cascade_delete_many: the same key twice, a key that matches no row
         case.many_dup = self.chance(0.2)
         case.many_missing = self.chance(0.2)
+        # a second delete in the same transaction; in savepoints: each delete in a
+        # savepoint that is rolled back when it fails (an application's "try it")
+        steps = rng.choices(['one', 'two', 'retry'], [70, 12, 18])[0]
+        if steps != 'one':
+            case.conds.append(self.make_cond(case, root))
+            case.savepoint = steps == 'retry'
+        # cascade_delete.max_rows: 54000 from cascade_delete, which PostgreSQL has no
+        # equivalent of: the model alone decides those calls
+        if self.chance(0.08):
+            case.max_rows = rng.randint(1, 40)
 
 
 def generate(seed, opts=None):
