@@ -7,7 +7,7 @@ PG_CONFIG   ?= pg_config
 
 # Regression suite: scripts in sql/, expected outputs in expected/. The install
 # script above is the only sql/ file whose name starts with "cascade_delete--".
-REGRESS      = actions protect_restrict catalog_actions cycles deep_tree keys partitioned names dry_run max_rows where_many bad_input privileges triggers policies cancel ddl policy_kinds
+REGRESS      = actions protect_restrict catalog_actions cycles deep_tree keys partitioned names dry_run max_rows where_many bad_input privileges triggers policies cancel ddl policy_kinds memory_mode
 REGRESS_OPTS = --load-extension=cascade_delete
 # Isolation specs (pg_isolation_regress): test/isolation/specs, test/isolation/expected.
 ISOLATION    = concurrent_insert concurrent_update_key concurrent_overlap concurrent_policy_change concurrent_insert_rr concurrent_insert_selfref concurrent_deadlock concurrent_policy_fk concurrent_policy_cache concurrent_recheck

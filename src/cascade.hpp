@@ -22,6 +22,7 @@ extern int batch_size;
 extern int max_rows;
 extern bool fast_path;
 extern bool lock_policy_tables;
+extern int memory_keys;
 
 // Runs the cascade (or its dry run) and returns the report as JSON text.
 std::string run_cascade(const Request &req);

@@ -325,15 +325,20 @@ void register_model_invalidation() {
     CacheRegisterSyscacheCallback(OPEROID, syscache_changed, (Datum)0);
 }
 
-std::shared_ptr<Model> cached_model(const std::string &extschema) {
+std::shared_ptr<Model> cached_model() {
+    // Changes committed by other sessions since this transaction last took a
+    // lock (a call may take none before this point).
+    pg_call([] { AcceptInvalidationMessages(); });
     if (model_stale || !model_cache) {
         // Cleared first: if reading fails, the next call reads again.
         model_cache.reset();
         model_stale = false;
+        Oid ns = pg_call([] { return pg::extension_schema(); });
+        std::string extschema = pg_call([&] { return get_namespace_name(ns); });
         auto m = std::make_shared<Model>(load_model(extschema));
-        m->policy_table = pg_call([&] {
-            return get_relname_relid("cascade_delete_policy", pg::extension_schema());
-        });
+        // Moving the extension to another schema moves this table too, and
+        // that change marks the model stale.
+        m->policy_table = pg_call([&] { return get_relname_relid("cascade_delete_policy", ns); });
         if (!model_stale)
             model_cache = m;
         return m;
@@ -351,6 +356,8 @@ static const char *const TABLE_SQL =
     "   unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)"
     "   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n"
     "   WHERE i.indrelid = c.oid AND i.indisprimary AND k.o <= i.indnkeyatts ORDER BY k.o)"
+    ","
+    " (c.relhasrules OR EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal))::text"
     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1";
 
 void load_table(Model &m, int t) {
@@ -374,6 +381,7 @@ void load_table(Model &m, int t) {
     tab.id_cols = to_vector(pg_call([] { return pg::text_array(0, 5); }));
     for (const auto &s : to_vector(pg_call([] { return pg::text_array(0, 6); })))
         tab.id_types.push_back(static_cast<unsigned>(std::stoul(s)));
+    tab.user_code = pg_call([] { return pg::value(0, 7); })[0] == 't';
     tab.has_pk = !tab.id_cols.empty();
     if (!tab.has_pk) {
         tab.id_cols = {"ctid"};

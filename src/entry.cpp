@@ -30,6 +30,7 @@ int batch_size = 10000;
 int max_rows = 0;
 bool fast_path = true;
 bool lock_policy_tables = false;
+int memory_keys = 1000;
 } // namespace cd
 
 void _PG_init(void) {
@@ -55,6 +56,13 @@ void _PG_init(void) {
                              "deleted one.",
                              &cd::lock_policy_tables, false, PGC_USERSET, 0, nullptr, nullptr,
                              nullptr);
+    DefineCustomIntVariable("cascade_delete.memory_keys",
+                            "Most keys per table that cascade_delete keeps in memory instead of "
+                            "in temporary key tables (0: always key tables).",
+                            "A cascade without cycles whose every table has at most this many "
+                            "keys (and at most cascade_delete.batch_size) runs without key tables.",
+                            &cd::memory_keys, 1000, 0, 100000, PGC_USERSET, 0, nullptr, nullptr,
+                            nullptr);
     MarkGUCPrefixReserved("cascade_delete");
     cd::ri::install();
     cd::register_model_invalidation();

@@ -14,6 +14,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/array.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
@@ -84,21 +85,39 @@ class Cascade {
     std::vector<char> dedup_;
     std::string conflict(int t) const { return dedup_[t] ? " ON CONFLICT DO NOTHING" : ""; }
     std::vector<Blocker> blocked_;
+    // Memory mode (small acyclic cascades): no key tables; each table's keys
+    // are arrays, one per key column and one for x, passed to statements as
+    // parameters. Allocated in the SPI procedure context (freed at SPI_finish).
+    bool mem_ = false;
+    std::vector<std::vector<Datum>> arr_;
+    std::vector<std::vector<char>> arr_null_;
+    std::vector<std::vector<Oid>> arr_type_;
 
     const Table &T(int t) const { return m_.tables[t]; }
     std::string tcol(int t, const std::string &src) const;
-    std::string keys(int t, const std::string &alias) const;
+    // t's collected keys as a FROM item with columns c0, c1, ..., x; in memory
+    // mode unnest() of array parameters added to p.
+    std::string keys(int t, const std::string &alias, Params *p) const;
     std::string key_arrays_of(int t, const std::string &alias, bool with_x = false) const;
     std::string tmp_names(int t) const;                      // c0, c1, ...
+    // The column x keeps of the collected row version: xmin in key tables, ctid in memory.
+    std::string vcol() const { return mem_ ? "ctid" : "xmin"; }
+    std::string same_version(const std::string &x) const;
+    // "t.col OP ANY ($n)" for e's child rows referencing t's keys in memory,
+    // when e has one column of the key's own type; else "".
+    std::string any_match(const Edge &e, const std::string &c, Params *p) const;
     // "t.id0 OP k.<prefix>0 AND ...": t's rows whose identity is in k
     std::string identity(int t, const std::string &k, const std::string &prefix) const;
     std::string source(int t, const std::string &q) const;   // q.col0, q.col1, ...
     std::string aliased(int t) const;                        // t.col AS c0, ...
     void analyze_if_large(int t);
     std::string parent_match(const Edge &e, const std::string &p, const std::string &c) const;
-    std::string not_collected(int t, const std::string &alias) const;
+    std::string not_collected(int t, const std::string &alias, Params *p) const;
     void find_virtual_tables();
     uint64 count_referencing(const Edge &e, bool survivors_only);
+    void prepare_keys();
+    bool memory_mode_possible() const;
+    bool collect_in_memory(uint64 limit);
     void create_temp_tables();
     void clear_temp_tables();
     void collect_roots();
@@ -107,6 +126,7 @@ class Cascade {
     void check_max_rows(bool *exceeded);
     void run_updates();
     void run_deletes();
+    bool delete_in_one_statement();
     void bypass_for(int t, std::vector<Oid> *rels, std::vector<Oid> *cons);
     void post_check();
     void lock_policy_children();
@@ -143,8 +163,10 @@ std::string Cascade::source(int t, const std::string &q) const {
 }
 
 // " AND t.xmin = k.<x>": the row is still the version that was collected.
-static std::string same_version(const std::string &x) {
-    return " AND t.xmin OPERATOR(pg_catalog.=) k." + x;
+// In memory mode x is the row version's ctid, which changes with any update
+// of the row too (and makes a delete by ctid a TID scan).
+std::string Cascade::same_version(const std::string &x) const {
+    return " AND t." + vcol() + " OPERATOR(pg_catalog.=) k." + x;
 }
 
 std::string Cascade::identity(int t, const std::string &k, const std::string &prefix) const {
@@ -159,7 +181,7 @@ std::string Cascade::aliased(int t) const {
     std::string out;
     for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
         out += "t." + quote_ident(tmp_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
-    return out + "t.xmin AS x";
+    return out + "t." + vcol() + " AS x";
 }
 
 // t's collected keys as unnest() of arrays, a FROM item with columns c0, c1,
@@ -185,8 +207,37 @@ std::string Cascade::key_arrays_of(int t, const std::string &alias, bool with_x)
 // thousand rows) and hash-join the whole referencing table; as unnest() of
 // arrays it is guessed small and probed through indexes. A large one has been
 // analyzed and is joined as it is.
-std::string Cascade::keys(int t, const std::string &alias) const {
-    return collected_[t] >= 1000 ? tmp_[t] + " " + alias : key_arrays_of(t, alias);
+std::string Cascade::keys(int t, const std::string &alias, Params *p) const {
+    if (!mem_)
+        return collected_[t] >= 1000 ? tmp_[t] + " " + alias : key_arrays_of(t, alias);
+    std::string arrays, names;
+    size_t n = tmp_cols_[t].size();
+    for (size_t i = 0; i <= n; ++i) {
+        arrays += std::string(i ? ", " : "") + "pg_catalog.unnest(" +
+                  p->add(arr_[t][i], arr_null_[t][i] != 0, arr_type_[t][i]) + ")";
+        names += std::string(i ? ", " : "") + (i < n ? "c" + std::to_string(i) : std::string("x"));
+    }
+    return "ROWS FROM (" + arrays + ") AS " + alias + "(" + names + ")";
+}
+
+// A scalar-array comparison is one index scan (or a filter) where a join with
+// unnest() is a nested loop over a hashed function scan: the cheaper plan to
+// start for the few keys memory mode holds. Only for one column compared with
+// the same type, so that the operator read parent-to-child also reads
+// child-to-parent.
+std::string Cascade::any_match(const Edge &e, const std::string &c, Params *p) const {
+    if (!mem_ || e.cols.size() != 1 || (!e.casts.empty() && !e.casts[0].empty()))
+        return "";
+    const auto &cols = tmp_cols_[e.parent];
+    size_t j = std::find(cols.begin(), cols.end(), e.refcols[0]) - cols.begin();
+    if (j >= cols.size() || arr_[e.parent].size() <= j)
+        return "";
+    Oid child_array = array_types(column_types(T(e.child).oid, e.cols))[0];
+    if (child_array != arr_type_[e.parent][j])
+        return "";
+    return c + "." + quote_ident(e.cols[0]) + " " + e.eqops[0] + " ANY (" +
+           p->add(arr_[e.parent][j], arr_null_[e.parent][j] != 0, arr_type_[e.parent][j]) + ")" +
+           e.filter(c);
 }
 
 std::string Cascade::tcol(int t, const std::string &src) const {
@@ -204,14 +255,14 @@ std::string Cascade::parent_match(const Edge &e, const std::string &p, const std
 }
 
 // " AND NOT EXISTS (rows of t's temp table with the identity of alias)", or "".
-std::string Cascade::not_collected(int t, const std::string &alias) const {
+std::string Cascade::not_collected(int t, const std::string &alias, Params *p) const {
     if (!plan_.in_set[t])
         return "";
     std::string cond;
     for (size_t i = 0; i < T(t).id_cols.size(); ++i)
         cond += std::string(i ? " AND " : "") + "d.c" + std::to_string(i) + " " + T(t).id_eqops[i] +
                 " " + alias + "." + quote_ident(T(t).id_cols[i]);
-    return " AND NOT EXISTS (SELECT 1 FROM " + keys(t, "d") + " WHERE " + cond + ")";
+    return " AND NOT EXISTS (SELECT 1 FROM " + keys(t, "d", p) + " WHERE " + cond + ")";
 }
 
 void Cascade::find_virtual_tables() {
@@ -241,14 +292,18 @@ void Cascade::find_virtual_tables() {
 // Rows of e's child referencing rows collected in e's parent (only those not
 // collected themselves, when survivors_only).
 uint64 Cascade::count_referencing(const Edge &e, bool survivors_only) {
+    Params p;
+    std::string from = keys(e.parent, "p", &p);
     exec("SELECT pg_catalog.count(*) FROM " + T(e.child).from() + " t WHERE EXISTS (SELECT 1 FROM " +
-             keys(e.parent, "p") + " WHERE " + parent_match(e, "p", "t") + ")" +
-             (survivors_only ? not_collected(e.child, "t") : ""),
-         SPI_OK_SELECT);
+             from + " WHERE " + parent_match(e, "p", "t") + ")" +
+             (survivors_only ? not_collected(e.child, "t", &p) : ""),
+         SPI_OK_SELECT, p, mem_);
     return std::stoull(pg_call([] { return pg::value(0, 1); }));
 }
 
-void Cascade::create_temp_tables() {
+// The key columns of each table of the set (identity first, then the columns
+// its referencing tables' foreign keys point to), whichever mode keeps them.
+void Cascade::prepare_keys() {
     size_t n = m_.tables.size();
     tmp_.assign(n, "");
     tmp_name_.assign(n, "");
@@ -277,6 +332,20 @@ void Cascade::create_temp_tables() {
                 for (const auto &c : m_.edges[e].refcols)
                     if (std::find(tmp_cols_[t].begin(), tmp_cols_[t].end(), c) == tmp_cols_[t].end())
                         tmp_cols_[t].push_back(c);
+    }
+}
+
+// Key tables: one per table of the set that needs its keys, created once per
+// session and emptied for each call that uses it.
+void Cascade::create_temp_tables() {
+    size_t n = m_.tables.size();
+    std::vector<char> cyclic(n, 0);
+    for (size_t c = 0; c < plan_.components.size(); ++c)
+        for (int t : plan_.components[c])
+            cyclic[t] = plan_.cyclic[c];
+    for (size_t t = 0; t < n; ++t) {
+        if (!plan_.in_set[t] || virtual_edge_[t] >= 0)
+            continue;
         std::string select = aliased(static_cast<int>(t)) + ", ", pk;
         for (size_t i = 0; i < T(t).id_cols.size(); ++i)
             pk += std::string(i ? ", " : "") + "c" + std::to_string(i);
@@ -350,6 +419,140 @@ void Cascade::analyze_if_large(int t) {
         exec_once("ANALYZE " + tmp_[t], SPI_OK_UTILITY);
 }
 
+// Memory mode is for cascades without cycles (their fixpoint needs key
+// tables); whether the keys are few enough shows while collecting them.
+bool Cascade::memory_mode_possible() const {
+    if (memory_keys <= 0)
+        return false;
+    for (size_t c = 0; c < plan_.components.size(); ++c)
+        if (plan_.cyclic[c])
+            return false;
+    return true;
+}
+
+// Collects every table's keys with one statement: a chain of CTEs in
+// collection order (the root's rows, then each table's rows joined to its
+// parents' CTEs), each branch limited to limit + 1 rows, returning one row of
+// arrays. Nothing is written, so when a table has more than limit keys the
+// call just starts over with key tables (returns false).
+bool Cascade::collect_in_memory(uint64 limit) {
+    Params p;
+    const Table &r = T(root_);
+    std::string lim = " LIMIT " + std::to_string(limit + 1);
+    std::string with, aggs;
+    std::vector<int> order; // tables in the result's column order
+    for (const auto &comp : plan_.components) {
+        int t = comp[0]; // no cycles: one table per component
+        if (virtual_edge_[t] >= 0)
+            continue;
+        std::string body;
+        if (t == root_ && req_.where) {
+            // The condition sees the table under its own name, as in DELETE
+            // ... WHERE; as the first CTE it cannot see the others.
+            std::string cols;
+            for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
+                cols += r.sql() + "." + quote_ident(tmp_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
+            body = "SELECT " + cols + r.sql() + ".ctid AS x FROM " + r.from() + " WHERE (" +
+                   req_.condition + ")" + lim;
+        } else if (t == root_) {
+            int n = static_cast<int>(r.id_cols.size());
+            std::vector<Oid> pktypes(r.id_types.begin(), r.id_types.end());
+            std::vector<Oid> types = array_types(pktypes);
+            std::string table = r.display;
+            std::vector<Datum> arrays(n);
+            pg_call([&] {
+                key_arrays(req_.key, req_.key_type, req_.many, n, pktypes.data(), table.c_str(),
+                           arrays.data());
+            });
+            std::string unnest, names, match;
+            for (int i = 0; i < n; ++i) {
+                unnest += std::string(i ? ", " : "") + "pg_catalog.unnest(" + p.add(arrays[i], false, types[i]) + ")";
+                names += std::string(i ? ", " : "") + "k" + std::to_string(i);
+            }
+            // A semi-join: a key given twice still names one row (= ANY too).
+            if (n == 1)
+                body = "SELECT " + aliased(t) + " FROM " + r.from() + " t WHERE t." + quote_ident(r.id_cols[0]) +
+                       " " + r.id_eqops[0] + " ANY ($1)" + lim;
+            else
+                body = "SELECT " + aliased(t) + " FROM " + r.from() + " t WHERE EXISTS (SELECT 1 FROM ROWS FROM (" +
+                       unnest + ") AS k(" + names + ") WHERE " + identity(t, "k", "k") + ")" + lim;
+        } else {
+            // UNION: a row reached through two edges is collected once.
+            for (int ei : relevant_) {
+                const Edge &e = m_.edges[ei];
+                if (e.action != Action::Cascade || e.child != t)
+                    continue;
+                body += std::string(body.empty() ? "" : " UNION ") + "(SELECT " + aliased(t) + " FROM " +
+                        T(t).from() + " t JOIN k" + std::to_string(e.parent) + " p ON " +
+                        parent_match(e, "p", "t") + lim + ")";
+            }
+        }
+        with += std::string(with.empty() ? "WITH " : ", ") + "k" + std::to_string(t) + " AS MATERIALIZED (" + body + ")";
+        // ARRAY() of a column per sublink: each reads the CTE's stored rows
+        // in the same order, so the arrays line up (cheaper to start than
+        // array_agg()s).
+        for (size_t i = 0; i <= tmp_cols_[t].size(); ++i)
+            aggs += std::string(aggs.empty() ? "" : ", ") + "ARRAY(SELECT " +
+                    (i < tmp_cols_[t].size() ? "c" + std::to_string(i) : std::string("x")) + " FROM k" +
+                    std::to_string(t) + ")";
+        order.push_back(t);
+    }
+    std::string sql = with + " SELECT " + aggs;
+    if (req_.where) {
+        // Holds the caller's text: planned once, not kept. Parsed on its own
+        // first, so that its errors quote the condition and not this statement.
+        std::string check = "SELECT FROM " + r.from() + " WHERE (" + req_.condition + ")";
+        pg_call([&] { SPI_freeplan(pg::prepare(check.c_str(), 0, nullptr)); });
+        pg_call([&] {
+            pg::exec(sql.c_str(), 0, nullptr, nullptr, nullptr, SPI_OK_SELECT);
+        });
+    } else
+        exec(sql, SPI_OK_SELECT, p, true);
+    size_t n = m_.tables.size();
+    arr_.assign(n, {});
+    arr_null_.assign(n, {});
+    arr_type_.assign(n, {});
+    bool fits = true;
+    int col = 0;
+    for (int t : order) {
+        size_t ncols = tmp_cols_[t].size() + 1;
+        arr_[t].resize(ncols);
+        arr_null_[t].resize(ncols);
+        arr_type_[t].resize(ncols);
+        uint64 count = 0;
+        pg_call([&] {
+            for (size_t i = 0; i < ncols; ++i) {
+                bool isnull;
+                Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col + 1 + static_cast<int>(i), &isnull);
+                arr_type_[t][i] = SPI_gettypeid(SPI_tuptable->tupdesc, col + 1 + static_cast<int>(i));
+                arr_null_[t][i] = isnull;
+                // copied out of the result, which the next statement may free
+                arr_[t][i] = isnull ? (Datum)0 : datumCopy(d, false, -1);
+                if (i == 0 && !isnull) {
+                    ArrayType *a = DatumGetArrayTypeP(arr_[t][i]);
+                    count = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+                }
+            }
+        });
+        col += static_cast<int>(ncols);
+        collected_[t] = count;
+        if (count > limit)
+            fits = false;
+    }
+    pg_call([] { SPI_freetuptable(SPI_tuptable); });
+    if (!fits) {
+        collected_.assign(n, 0);
+        return false;
+    }
+    if (req_.dry_run || max_rows > 0)
+        for (int ei : relevant_) {
+            const Edge &e = m_.edges[ei];
+            if (e.action == Action::Cascade && virtual_edge_[e.child] == ei)
+                collected_[e.child] = count_referencing(e, false);
+        }
+    return true;
+}
+
 void Cascade::collect_roots() {
     const Table &r = T(root_);
     std::string cols = tmp_names(root_);
@@ -403,7 +606,7 @@ void Cascade::collect() {
                                ", gen) SELECT " + source(e.child, "t") + ", ";
             if (!inside(e.parent))
                 collected_[e.child] +=
-                    exec(base + "0 FROM " + T(e.child).from() + " t JOIN " + keys(e.parent, "p") +
+                    exec(base + "0 FROM " + T(e.child).from() + " t JOIN " + keys(e.parent, "p", nullptr) +
                              " ON " + parent_match(e, "p", "t") + conflict(e.child),
                          SPI_OK_INSERT);
             else {
@@ -484,19 +687,21 @@ void Cascade::check_blockers() {
                     key += std::string(i ? ", " : "") + "t." + quote_ident(c.id_cols[i]);
                 key += ")::pg_catalog.text";
             }
-            std::string where = " FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " +
-                                keys(e.parent, "p") + " WHERE " + parent_match(e, "p", "t") + ")" +
-                                (survivor ? not_collected(e.child, "t") : "");
+            Params p;
+            std::string parents = keys(e.parent, "p", &p);
+            std::string where = " FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " + parents +
+                                " WHERE " + parent_match(e, "p", "t") + ")" +
+                                (survivor ? not_collected(e.child, "t", &p) : "");
             std::string order;
             for (size_t i = 0; i < c.id_cols.size(); ++i)
                 order += std::string(i ? ", " : "") + "t." + quote_ident(c.id_cols[i]);
             // Counted first, planned for the whole join: usually nothing blocks,
             // and a LIMIT would invite a nested loop betting on an early match.
-            exec("SELECT pg_catalog.count(*)" + where, SPI_OK_SELECT);
+            exec("SELECT pg_catalog.count(*)" + where, SPI_OK_SELECT, p, mem_);
             uint64 count = std::stoull(pg_call([] { return pg::value(0, 1); }));
             if (count == 0)
                 continue;
-            uint64 n = exec("SELECT " + key + where + " ORDER BY " + order + " LIMIT 10", SPI_OK_SELECT);
+            uint64 n = exec("SELECT " + key + where + " ORDER BY " + order + " LIMIT 10", SPI_OK_SELECT, p, mem_);
             Blocker b{ei, count, {}};
             for (uint64 r = 0; r < n; ++r)
                 b.keys.push_back(pg_call([&] { return pg::value(r, 1); }));
@@ -567,8 +772,34 @@ void Cascade::run_updates() {
             match += std::string(i ? " AND " : "") + e.match(i, "k.k" + std::to_string(i), "t");
             cursor += std::string(i ? ", " : "") + tcol(e.parent, e.refcols[i]);
         }
+        if (mem_) {
+            // One statement with the keys as parameters (a batch at most).
+            Params p;
+            std::string value_param;
+            if (e.action == Action::SetValue) {
+                Oid vtype = e.value_type;
+                const std::string &value = e.value;
+                Datum v = pg_call([&] { return text_to_datum(value.c_str(), vtype); });
+                value_param = p.add(v, false, vtype);
+            }
+            std::string mset, mmatch;
+            for (size_t i = 0; i < setcols.size(); ++i)
+                mset += std::string(i ? ", " : "") + quote_ident(setcols[i]) + " = " +
+                        (e.action == Action::SetNull      ? "NULL"
+                         : e.action == Action::SetDefault ? "DEFAULT"
+                                                          : value_param);
+            for (int i = 0; i < n; ++i)
+                mmatch += std::string(i ? " AND " : "") +
+                          e.match(i, "k." + tcol(e.parent, e.refcols[i]), "t");
+            std::string from = keys(e.parent, "k", &p);
+            std::string skip = not_collected(e.child, "t", &p);
+            updated_[e.child] += exec("UPDATE " + c.from() + " t SET " + mset + " FROM " + from +
+                                          " WHERE " + mmatch + e.filter("t") + skip,
+                                      SPI_OK_UPDATE, p, true);
+            continue;
+        }
         std::string stmt = "UPDATE " + c.from() + " t SET " + set + " FROM " + param_rows(n) +
-                           " WHERE " + match + e.filter("t") + not_collected(e.child, "t");
+                           " WHERE " + match + e.filter("t") + not_collected(e.child, "t", nullptr);
         std::string cur = "SELECT " + cursor + " FROM " + tmp_[e.parent];
         bool with_value = e.action == Action::SetValue;
         Oid vtype = e.value_type;
@@ -618,20 +849,24 @@ void Cascade::post_check() {
         return;
     // One statement for all keys: the first offending row, and its edge.
     std::string sql;
+    Params p;
     for (size_t i = 0; i < checked.size(); ++i) {
         const Edge &e = m_.edges[checked[i]];
         load_table(m_, e.child);
         // No LIMIT: planned for the whole join (a hash semi-join), not for an
         // early match that stale statistics promise; tcount stops at one row.
+        std::string cond = any_match(e, "t", &p);
+        if (cond.empty())
+            cond = "EXISTS (SELECT 1 FROM " + keys(e.parent, "p", &p) + " WHERE " +
+                   parent_match(e, "p", "t") + ")";
         sql += std::string(i ? " UNION ALL " : "") + "SELECT " + std::to_string(i) +
-               ", t.xmin FROM " + T(e.child).from() + " t WHERE EXISTS (SELECT 1 FROM " +
-               keys(e.parent, "p") + " WHERE " + parent_match(e, "p", "t") + ")";
+               ", t.xmin FROM " + T(e.child).from() + " t WHERE " + cond;
     }
-    SPIPlanPtr plan = plan_for(sql, {});
+    SPIPlanPtr plan = plan_for(sql, p.types, mem_);
     int which = -1;
     int found = pg_call([&] {
-        int rc = SPI_execute_snapshot(plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot,
-                                      false, false, 1);
+        int rc = SPI_execute_snapshot(plan, const_cast<Datum *>(p.values.data()), p.nulls.data(),
+                                      GetLatestSnapshot(), InvalidSnapshot, false, false, 1);
         if (rc != SPI_OK_SELECT)
             elog(ERROR, "cascade_delete: post-check failed: %s", SPI_result_code_string(rc));
         int result = 0;
@@ -696,7 +931,72 @@ void Cascade::lock_policy_children() {
         exec_once("LOCK TABLE " + T(t).sql() + " IN SHARE ROW EXCLUSIVE MODE", SPI_OK_UTILITY);
 }
 
+// Memory mode, when no table of the set has triggers or rules of its own
+// (they would see the other tables before their rows go), the fast path is on
+// and no table is partitioned: every delete in one statement, one
+// data-modifying CTE per table. Returns false when it does not apply.
+bool Cascade::delete_in_one_statement() {
+    if (!mem_ || req_.dry_run || !fast_path)
+        return false;
+    std::vector<int> tables;
+    for (auto ci = plan_.components.size(); ci-- > 0;) {
+        int t = plan_.components[ci][0];
+        if (T(t).relkind != 'r' || T(t).user_code)
+            return false;
+        if (virtual_edge_[t] >= 0 || collected_[t] > 0)
+            tables.push_back(t);
+    }
+    Params p;
+    std::string with, select;
+    std::vector<Oid> rels, cons;
+    for (size_t i = 0; i < tables.size(); ++i) {
+        int t = tables[i];
+        int ve = virtual_edge_[t];
+        std::string match;
+        std::string from;
+        if (ve >= 0) {
+            const Edge &e = m_.edges[ve];
+            match = any_match(e, "t", &p);
+            if (match.empty()) {
+                from = " USING " + keys(e.parent, "k", &p);
+                for (size_t j = 0; j < e.cols.size(); ++j)
+                    match += std::string(j ? " AND " : "") +
+                             e.match(j, "k." + tcol(e.parent, e.refcols[j]), "t");
+                match += e.filter("t");
+            }
+        } else {
+            // By the collected versions' ctids: a TID scan. A row updated
+            // since has another ctid and is left (see changed_rows()).
+            size_t xi = tmp_cols_[t].size();
+            match = "t.ctid OPERATOR(pg_catalog.=) ANY (" +
+                    p.add(arr_[t][xi], arr_null_[t][xi] != 0, arr_type_[t][xi]) + ")";
+        }
+        with += std::string(i ? ", " : "") + "d" + std::to_string(i) + " AS (DELETE FROM " + T(t).from() +
+                " t" + from + " WHERE " + match + " RETURNING 1)";
+        select += std::string(i ? ", " : "") + "(SELECT pg_catalog.count(*) FROM d" + std::to_string(i) + ")";
+        bypass_for(t, &rels, &cons);
+    }
+    if (tables.empty())
+        return true;
+    std::string sql = "WITH " + with + " SELECT " + select;
+    SPIPlanPtr plan = plan_for(sql, p.types, true);
+    pg_call([&] {
+        ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
+        pg::exec_plan(plan, sql.c_str(), const_cast<Datum *>(p.values.data()), p.nulls.data(),
+                      SPI_OK_SELECT);
+        ri::disarm();
+    });
+    for (size_t i = 0; i < tables.size(); ++i)
+        deleted_[tables[i]] = std::stoull(pg_call([&] { return pg::value(0, static_cast<int>(i) + 1); }));
+    for (int t : tables)
+        if (virtual_edge_[t] < 0 && deleted_[t] < collected_[t])
+            deleted_[t] += changed_rows(t);
+    return true;
+}
+
 void Cascade::run_deletes() {
+    if (delete_in_one_statement())
+        return;
     for (auto ci = plan_.components.size(); ci-- > 0;) {
         const auto &comp = plan_.components[ci];
         if (req_.dry_run) {
@@ -731,15 +1031,18 @@ void Cascade::run_deletes() {
             std::vector<Oid> rels, cons;
             bypass_for(t, &rels, &cons);
             auto start = std::chrono::steady_clock::now();
-            if (collected_[src] <= static_cast<uint64>(batch_size)) {
+            if (mem_ || collected_[src] <= static_cast<uint64>(batch_size)) {
                 // One batch: the keys go into arrays inside the statement itself,
-                // no cursor (and unnest() is guessed small, see keys()).
-                std::string one = "DELETE FROM " + T(t).from() + " t USING " +
-                                  key_arrays_of(src, "k", !e) + " WHERE " + match(false);
-                SPIPlanPtr plan = plan_for(one, {});
+                // no cursor (and unnest() is guessed small, see keys()); in
+                // memory mode they are its parameters.
+                Params p;
+                std::string from = mem_ ? keys(src, "k", &p) : key_arrays_of(src, "k", !e);
+                std::string one = "DELETE FROM " + T(t).from() + " t USING " + from + " WHERE " + match(false);
+                SPIPlanPtr plan = plan_for(one, p.types, mem_);
                 deleted_[t] = pg_call([&] {
                     ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
-                    uint64 n = pg::exec_plan(plan, one.c_str(), nullptr, nullptr, SPI_OK_DELETE);
+                    uint64 n = pg::exec_plan(plan, one.c_str(), const_cast<Datum *>(p.values.data()),
+                                             p.nulls.data(), SPI_OK_DELETE);
                     ri::disarm();
                     return n;
                 });
@@ -818,9 +1121,10 @@ void Cascade::run_deletes() {
 // a row another transaction changed fails the call with 40001 (nothing is
 // deleted; retry); rows this transaction's own triggers changed are deleted now.
 uint64 Cascade::changed_rows(int t) {
-    std::string where = " WHERE " + identity(t, "k", "c") + " AND NOT (t.xmin OPERATOR(pg_catalog.=) k.x)";
-    std::string k = collected_[t] >= 1000 ? tmp_[t] + " k" : key_arrays_of(t, "k", true);
-    uint64 n = exec("SELECT t.xmin FROM " + T(t).from() + " t, " + k + where, SPI_OK_SELECT);
+    std::string where = " WHERE " + identity(t, "k", "c") + " AND NOT (t." + vcol() + " OPERATOR(pg_catalog.=) k.x)";
+    Params p;
+    std::string k = mem_ ? keys(t, "k", &p) : collected_[t] >= 1000 ? tmp_[t] + " k" : key_arrays_of(t, "k", true);
+    uint64 n = exec("SELECT t.xmin FROM " + T(t).from() + " t, " + k + where, SPI_OK_SELECT, p);
     if (n == 0)
         return 0;
     bool others = pg_call([&] {
@@ -844,7 +1148,9 @@ uint64 Cascade::changed_rows(int t) {
     std::string sql = "DELETE FROM " + T(t).from() + " t USING " + k + where;
     return pg_call([&] {
         ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
-        uint64 d = pg::exec(sql.c_str(), 0, nullptr, nullptr, nullptr, SPI_OK_DELETE);
+        uint64 d = pg::exec(sql.c_str(), static_cast<int>(p.values.size()),
+                            const_cast<Oid *>(p.types.data()), const_cast<Datum *>(p.values.data()),
+                            p.nulls.data(), SPI_OK_DELETE);
         ri::disarm();
         return d;
     });
@@ -931,9 +1237,17 @@ std::string Cascade::run() {
     phase("setup");
     lock_policy_children();
     find_virtual_tables();
-    create_temp_tables();
-    phase("key tables");
-    collect();
+    prepare_keys();
+    // Memory mode while every table has at most this many keys: one batch each.
+    uint64 limit = static_cast<uint64>(std::min(memory_keys, batch_size));
+    mem_ = memory_mode_possible();
+    if (mem_ && !collect_in_memory(limit))
+        mem_ = false;
+    if (!mem_) {
+        create_temp_tables();
+        phase("key tables");
+        collect();
+    }
     phase("collect");
     bool exceeded;
     // Refusals first (README "How it works"), then the row limit.
@@ -957,15 +1271,12 @@ std::string run_cascade(const Request &req) {
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "cascade_delete: SPI_connect failed");
     });
-    std::string extschema = pg_call([] {
-        return get_namespace_name(pg::extension_schema());
-    });
     std::string json;
     ++call_depth;
     // On an error, the (sub)transaction's abort restores the setting.
     int nest = pg_call([] { return pg::no_jit(); });
     try {
-        Cascade cascade(req, cached_model(extschema));
+        Cascade cascade(req, cached_model());
         json = cascade.run();
     } catch (...) {
         --call_depth;

@@ -22,6 +22,7 @@ struct Table {
     std::vector<std::string> id_eqops; // "OPERATOR(nsp.=)" per identity column
     bool has_pk = false;
     bool rls = false;            // row-level security enabled
+    bool user_code = false;      // has rules or triggers of its own (not RI triggers)
 
     std::string sql() const;     // "nsp"."rel"
     std::string from() const;    // ONLY "nsp"."rel" (no ONLY for partitioned tables)
@@ -74,7 +75,7 @@ Model load_model(const std::string &extschema);
 // their constraints, schemas or operators, or the policies (see
 // register_model_invalidation). Tables' details are filled in as calls need
 // them. A call keeps its shared_ptr, so a rebuild never frees a model in use.
-std::shared_ptr<Model> cached_model(const std::string &extschema);
+std::shared_ptr<Model> cached_model();
 // From _PG_init: the callbacks that mark the cached model stale.
 void register_model_invalidation();
 // Fills in names and the row identity of table t.

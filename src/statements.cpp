@@ -217,6 +217,14 @@ uint64 exec(const std::string &sql, int rc) {
     return pg_call([&] { return pg::exec_plan(plan, sql.c_str(), nullptr, nullptr, rc); });
 }
 
+uint64 exec(const std::string &sql, int rc, const Params &p, bool generic) {
+    SPIPlanPtr plan = plan_for(sql, p.types, generic);
+    return pg_call([&] {
+        return pg::exec_plan(plan, sql.c_str(), const_cast<Datum *>(p.values.data()),
+                             p.nulls.data(), rc);
+    });
+}
+
 // Runs SQL once: utility statements, and statements holding the caller's text.
 uint64 exec_once(const std::string &sql, int rc) {
     return pg_call([&] { return pg::exec(sql.c_str(), 0, nullptr, nullptr, nullptr, rc); });

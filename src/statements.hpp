@@ -36,6 +36,21 @@ uint64 run_batches(const BatchSpec *spec); // PostgreSQL code only
 SPIPlanPtr plan_for(const std::string &sql, const std::vector<Oid> &types, bool generic = false);
 // Runs generated SQL through a kept plan; returns the rows processed.
 uint64 exec(const std::string &sql, int rc);
+
+// The parameters of one generated statement, numbered in the order added.
+struct Params {
+    std::vector<Datum> values;
+    std::vector<char> nulls; // ' ' or 'n', as SPI wants them
+    std::vector<Oid> types;
+    std::string add(Datum value, bool isnull, Oid type) {
+        values.push_back(value);
+        nulls.push_back(isnull ? 'n' : ' ');
+        types.push_back(type);
+        return "$" + std::to_string(values.size());
+    }
+};
+// Runs generated SQL with parameters through a kept plan (generic: see plan_for).
+uint64 exec(const std::string &sql, int rc, const Params &p, bool generic = false);
 // Runs SQL once: utility statements, and statements holding the caller's text.
 uint64 exec_once(const std::string &sql, int rc);
 

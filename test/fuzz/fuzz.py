@@ -685,7 +685,8 @@ def shrink(case, dbs, category, budget_s=90, max_tries=400):
                     lambda c: setattr(c, 'dry_run', False) if c.dry_run else False,
                     lambda c: setattr(c, 'api', 'where') if c.api != 'where' else False,
                     lambda c: setattr(c, 'fast_path', True) if not c.fast_path else False,
-                    lambda c: setattr(c, 'batch_size', None) if c.batch_size else False):
+                    lambda c: setattr(c, 'batch_size', None) if c.batch_size else False,
+                    lambda c: setattr(c, 'memory_keys', None) if c.memory_keys is not None else False):
             progress |= attempt(mut)
         for t in [t.name for t in best.tables if t.name != best.root][::-1]:
             progress |= attempt(lambda c, t=t: c.drop_table(t))

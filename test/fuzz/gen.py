@@ -112,6 +112,7 @@ class Case:
         self.api = 'where'              # where | many | one
         self.fast_path = True
         self.batch_size = None
+        self.memory_keys = None         # cascade_delete.memory_keys (None: the default)
         self.dry_run = False
         self.many_dup = False
         self.many_missing = False
@@ -208,7 +209,8 @@ class Case:
         return '%d tables, %d fks, %d rows, root %s, api %s%s%s%s' % (
             len(self.tables), len(self.fks), sum(len(t.rows) for t in self.tables), self.root, self.api,
             '' if self.fast_path else ', fast_path off',
-            ', batch_size %d' % self.batch_size if self.batch_size else '',
+            (', batch_size %d' % self.batch_size if self.batch_size else '') +
+            (', memory_keys %d' % self.memory_keys if self.memory_keys is not None else ''),
             ', dry_run' if self.dry_run else '') + (', all deferred' if self.defer_all else '') + (
             (', duplicate key' if self.many_dup else '') + (', missing key' if self.many_missing else '')
             if self.api == 'many' else '') + (
@@ -227,6 +229,8 @@ class Case:
             s.append('SET LOCAL cascade_delete.batch_size = %d;' % self.batch_size)
         if self.max_rows:
             s.append('SET LOCAL cascade_delete.max_rows = %d;' % self.max_rows)
+        if self.memory_keys is not None:
+            s.append('SET LOCAL cascade_delete.memory_keys = %d;' % self.memory_keys)
         return s
 
     # ------------------------------------------------------------- row repair
@@ -667,6 +671,10 @@ class Gen:
         # equivalent of: the model alone decides those calls
         if self.chance(0.08):
             case.max_rows = rng.randint(1, 40)
+        # keys in memory (the default for small cascades), key tables for all
+        # (0), or a limit the cascade crosses halfway (it starts over with key tables)
+        if self.chance(0.4):
+            case.memory_keys = rng.choice([0, 0, 1, 2, 5])
 
 
 def generate(seed, opts=None):
