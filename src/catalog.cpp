@@ -71,6 +71,7 @@ int Model::table(unsigned oid) {
     Table t;
     t.oid = oid;
     tables.push_back(t);
+    plans.clear(); // made for fewer tables
     index[oid] = static_cast<int>(tables.size()) - 1;
     return static_cast<int>(tables.size()) - 1;
 }

@@ -64,6 +64,8 @@ struct Model {
     std::vector<Edge> edges;
     std::unordered_map<unsigned, int> index; // table oid -> position
     unsigned policy_table = 0;
+    std::unordered_map<int, Plan> plans; // by root table: the plan depends only on the edges
+
 
     int table(unsigned oid); // position, adding an unloaded table if new
 };
