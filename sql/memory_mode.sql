@@ -149,3 +149,28 @@ DROP TRIGGER mm_log_mid ON mm_mid;
 
 -- A row of a small cascade changed by another transaction after collection is
 -- covered by test/isolation (concurrent_recheck), which runs in both modes.
+
+-- A large cascade (1200 mids, 2400 leaves) uses key tables; tables that queue
+-- no trigger events (no triggers of their own, every referencing foreign key
+-- left out by the fast path) are deleted in one statement joining the key
+-- table, the others in batches of batch_size keys. Same result either way.
+INSERT INTO mm_root VALUES (4);
+INSERT INTO mm_mid SELECT 1000 + g, 4 FROM generate_series(1, 1200) g;
+INSERT INTO mm_leaf SELECT 10000 + g, 1000 + (g + 1) / 2 FROM generate_series(1, 2400) g;
+ANALYZE mm_mid, mm_leaf;
+CREATE FUNCTION mm_counts() RETURNS text LANGUAGE sql AS $$
+SELECT format('roots %s, mids %s, leaves %s, notes with null mid %s',
+              (SELECT count(*) FROM mm_root), (SELECT count(*) FROM mm_mid),
+              (SELECT count(*) FROM mm_leaf), (SELECT count(*) FROM mm_note WHERE mid_id IS NULL))
+$$;
+SELECT mm_counts();
+BEGIN;
+SELECT cascade_delete('mm_root', 4);
+SELECT mm_counts();
+ROLLBACK;
+BEGIN;
+SET LOCAL cascade_delete.batch_size = 100;
+SET LOCAL cascade_delete.fast_path = off;
+SELECT cascade_delete('mm_root', 4);
+SELECT mm_counts();
+ROLLBACK;

@@ -128,6 +128,7 @@ class Cascade {
     void run_deletes();
     bool delete_in_one_statement();
     void bypass_for(int t, std::vector<Oid> *rels, std::vector<Oid> *cons);
+    bool queues_nothing(int t, size_t bypassed) const;
     void post_check();
     void lock_policy_children();
     uint64 changed_rows(int t);
@@ -836,6 +837,21 @@ void Cascade::bypass_for(int t, std::vector<Oid> *rels, std::vector<Oid> *cons) 
     }
 }
 
+// Deleting rows of t queues no after-trigger event, so that nothing grows
+// with the rows of one statement and batches would only cost: t has no
+// triggers or rules of its own, is a plain table, and the fast path leaves out
+// the RI triggers of every foreign key referencing it (bypassed: how many
+// bypass_for() found for t).
+bool Cascade::queues_nothing(int t, size_t bypassed) const {
+    if (!fast_path || T(t).relkind != 'r' || T(t).user_code)
+        return false;
+    size_t constraints = 0;
+    for (const auto &e : m_.edges)
+        if (e.parent == t && e.conoid != 0)
+            ++constraints;
+    return constraints == bypassed;
+}
+
 // What the skipped RI triggers would have guaranteed, set-based: no row of a
 // bypassed foreign key's table references a deleted key. Read with the latest
 // snapshot, as ri_triggers.c does, so rows committed concurrently are seen. A
@@ -1031,7 +1047,19 @@ void Cascade::run_deletes() {
             std::vector<Oid> rels, cons;
             bypass_for(t, &rels, &cons);
             auto start = std::chrono::steady_clock::now();
-            if (mem_ || collected_[src] <= static_cast<uint64>(batch_size)) {
+            if (!mem_ && collected_[src] >= 1000 && queues_nothing(t, rels.size())) {
+                // Nothing to bound: one statement joining the (analyzed) key
+                // table, planned for its real size, e.g. a hash join over a
+                // sequential scan where most of the table goes.
+                std::string all = "DELETE FROM " + T(t).from() + " t USING " + tmp_[src] + " k WHERE " + match(false);
+                SPIPlanPtr plan = plan_for(all, {});
+                deleted_[t] = pg_call([&] {
+                    ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
+                    uint64 n = pg::exec_plan(plan, all.c_str(), nullptr, nullptr, SPI_OK_DELETE);
+                    ri::disarm();
+                    return n;
+                });
+            } else if (mem_ || collected_[src] <= static_cast<uint64>(batch_size)) {
                 // One batch: the keys go into arrays inside the statement itself,
                 // no cursor (and unnest() is guessed small, see keys()); in
                 // memory mode they are its parameters.
