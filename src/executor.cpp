@@ -1047,10 +1047,17 @@ void Cascade::run_deletes() {
             std::vector<Oid> rels, cons;
             bypass_for(t, &rels, &cons);
             auto start = std::chrono::steady_clock::now();
-            if (!mem_ && collected_[src] >= 1000 && queues_nothing(t, rels.size())) {
+            // hash_mem: about 64 bytes per key in a hash table
+            size_t hash_keys = pg_call([] { return get_hash_memory_limit(); }) / 64;
+            if (!mem_ && collected_[src] >= 1000 && collected_[src] <= hash_keys &&
+                queues_nothing(t, rels.size())) {
                 // Nothing to bound: one statement joining the (analyzed) key
                 // table, planned for its real size, e.g. a hash join over a
-                // sequential scan where most of the table goes.
+                // sequential scan where most of the table goes. Only while the
+                // keys fit one in-memory hash table (work_mem x
+                // hash_mem_multiplier): a hash join that spills to disk was
+                // measured slower than index probes in batches (1,000,000 keys:
+                // 13.2 s against 8.5 s).
                 std::string all = "DELETE FROM " + T(t).from() + " t USING " + tmp_[src] + " k WHERE " + match(false);
                 SPIPlanPtr plan = plan_for(all, {});
                 deleted_[t] = pg_call([&] {
