@@ -174,3 +174,30 @@ SET LOCAL cascade_delete.fast_path = off;
 SELECT cascade_delete('mm_root', 4);
 SELECT mm_counts();
 ROLLBACK;
+
+-- The key tables of a dropped table are dropped by the next call (after the
+-- table graph is read again), not kept until the session ends; not in a
+-- read-only transaction, where a dry run still works.
+SET cascade_delete.memory_keys = 0;
+-- (a self-reference: its key table has a primary key and an index too)
+CREATE TABLE mm_gone (id int PRIMARY KEY, up int REFERENCES mm_gone ON DELETE CASCADE);
+CREATE TABLE mm_gone_child (id int PRIMARY KEY, g int REFERENCES mm_gone ON DELETE CASCADE);
+INSERT INTO mm_gone VALUES (1, NULL); INSERT INTO mm_gone_child VALUES (1, 1);
+SELECT 'mm_gone'::regclass::oid AS gone_oid \gset
+SELECT cascade_delete('mm_gone', 42);
+CREATE FUNCTION mm_gone_key_tables(oid) RETURNS bigint LANGUAGE sql AS $$
+SELECT count(*) FROM pg_class
+WHERE relnamespace = pg_my_temp_schema() AND relkind = 'r'
+  AND relname LIKE 'cascade\_delete\_%\_' || $1 || '\_%'
+$$;
+SELECT mm_gone_key_tables(:gone_oid);
+DROP TABLE mm_gone_child, mm_gone;
+BEGIN READ ONLY;
+SET LOCAL cascade_delete.memory_keys = 1000;
+SELECT cascade_delete('mm_root', 2, dry_run => true);
+SELECT mm_gone_key_tables(:gone_oid);
+COMMIT;
+SELECT cascade_delete('mm_root', 99);
+SELECT mm_gone_key_tables(:gone_oid);
+SELECT mm_key_tables() > 0 AS other_key_tables_kept;
+SET cascade_delete.memory_keys = 1000;

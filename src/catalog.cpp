@@ -337,6 +337,8 @@ std::shared_ptr<Model> cached_model() {
         Oid ns = pg_call([] { return pg::extension_schema(); });
         std::string extschema = pg_call([&] { return get_namespace_name(ns); });
         auto m = std::make_shared<Model>(load_model(extschema));
+        static unsigned long generations = 0;
+        m->generation = ++generations;
         // Moving the extension to another schema moves this table too, and
         // that change marks the model stale.
         m->policy_table = pg_call([&] { return get_relname_relid("cascade_delete_policy", ns); });

@@ -1303,6 +1303,38 @@ std::string Cascade::run() {
     return report(exceeded);
 }
 
+// Key tables whose table is gone (the name carries its OID), dropped when the
+// model has been read again, which a dropped table of the model causes: a
+// session that creates and drops tables would otherwise keep one key table
+// per dropped table until it ends.
+unsigned long last_generation = 0;
+void drop_orphan_key_tables(unsigned long generation) {
+    if (generation == last_generation || call_depth != 1 || pg_call([] { return XactReadOnly; }))
+        return;
+    last_generation = generation;
+    uint64 n = exec_once("SELECT c.relname::pg_catalog.text FROM pg_catalog.pg_class c"
+                         " WHERE c.relnamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema()"
+                         " AND c.relkind OPERATOR(pg_catalog.=) 'r'"
+                         " AND c.relname OPERATOR(pg_catalog.~~) 'cascade\\_delete\\_%'",
+                         SPI_OK_SELECT);
+    std::vector<std::string> names;
+    for (uint64 r = 0; r < n; ++r)
+        names.push_back(pg_call([&] { return pg::value(r, 1); }));
+    for (const auto &name : names) {
+        // cascade_delete_<depth>_<table oid>_<shape hash>
+        size_t a = name.find('_', std::string("cascade_delete_").size());
+        size_t b = a == std::string::npos ? a : name.find('_', a + 1);
+        if (b == std::string::npos)
+            continue;
+        Oid rel = static_cast<Oid>(std::stoul(name.substr(a + 1, b - a - 1)));
+        bool gone = pg_call([&] { return get_rel_name(rel) == nullptr; });
+        if (!gone)
+            continue;
+        exec_once("DROP TABLE pg_temp." + quote_ident(name), SPI_OK_UTILITY);
+        last_fill.erase(name);
+    }
+}
+
 } // namespace
 
 std::string run_cascade(const Request &req) {
@@ -1315,7 +1347,9 @@ std::string run_cascade(const Request &req) {
     // On an error, the (sub)transaction's abort restores the setting.
     int nest = pg_call([] { return pg::no_jit(); });
     try {
-        Cascade cascade(req, cached_model());
+        std::shared_ptr<Model> model = cached_model();
+        drop_orphan_key_tables(model->generation);
+        Cascade cascade(req, model);
         json = cascade.run();
     } catch (...) {
         --call_depth;

@@ -64,6 +64,7 @@ struct Model {
     std::vector<Edge> edges;
     std::unordered_map<unsigned, int> index; // table oid -> position
     unsigned policy_table = 0;
+    unsigned long generation = 0;        // counts the models this backend has read
     std::unordered_map<int, Plan> plans; // by root table: the plan depends only on the edges
 
 
