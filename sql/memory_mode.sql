@@ -191,6 +191,8 @@ WHERE relnamespace = pg_my_temp_schema() AND relkind = 'r'
   AND relname LIKE 'cascade\_delete\_%\_' || $1 || '\_%'
 $$;
 SELECT mm_gone_key_tables(:gone_oid);
+-- a temporary table of the caller's that shares the prefix is not touched
+CREATE TEMP TABLE cascade_delete_my_big_table (i int);
 DROP TABLE mm_gone_child, mm_gone;
 BEGIN READ ONLY;
 SET LOCAL cascade_delete.memory_keys = 1000;
@@ -200,4 +202,5 @@ COMMIT;
 SELECT cascade_delete('mm_root', 99);
 SELECT mm_gone_key_tables(:gone_oid);
 SELECT mm_key_tables() > 0 AS other_key_tables_kept;
+SELECT count(*) FROM cascade_delete_my_big_table;
 SET cascade_delete.memory_keys = 1000;

@@ -1324,9 +1324,21 @@ void drop_orphan_key_tables(unsigned long generation) {
         // cascade_delete_<depth>_<table oid>_<shape hash>
         size_t a = name.find('_', std::string("cascade_delete_").size());
         size_t b = a == std::string::npos ? a : name.find('_', a + 1);
-        if (b == std::string::npos)
+        if (b == std::string::npos || b == a + 1 || b - a - 1 > 10)
             continue;
-        Oid rel = static_cast<Oid>(std::stoul(name.substr(a + 1, b - a - 1)));
+        std::string digits = name.substr(a + 1, b - a - 1);
+        std::string depth = name.substr(std::string("cascade_delete_").size(),
+                                        a - std::string("cascade_delete_").size());
+        std::string hash = name.substr(b + 1);
+        // exactly our names: a table of the caller's that happens to share the prefix stays
+        if (digits.find_first_not_of("0123456789") != std::string::npos || depth.empty() ||
+            depth.find_first_not_of("0123456789") != std::string::npos || hash.size() != 16 ||
+            hash.find_first_not_of("0123456789abcdef") != std::string::npos)
+            continue;
+        unsigned long oid = std::stoul(digits);
+        if (oid > 0xFFFFFFFFUL)
+            continue;
+        Oid rel = static_cast<Oid>(oid);
         bool gone = pg_call([&] { return get_rel_name(rel) == nullptr; });
         if (!gone)
             continue;
