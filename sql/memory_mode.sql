@@ -204,3 +204,18 @@ SELECT mm_gone_key_tables(:gone_oid);
 SELECT mm_key_tables() > 0 AS other_key_tables_kept;
 SELECT count(*) FROM cascade_delete_my_big_table;
 SET cascade_delete.memory_keys = 1000;
+
+-- A DROP of a key table that is rolled back brings back its leftover keys; the
+-- next call still clears them (a stale key would delete a row nobody named).
+SET cascade_delete.memory_keys = 0;
+CREATE TABLE mm_g (id int PRIMARY KEY);
+CREATE TABLE mm_gc (id int PRIMARY KEY, g int REFERENCES mm_g ON DELETE CASCADE);
+INSERT INTO mm_g VALUES (1), (2); INSERT INTO mm_gc VALUES (1, 1), (2, 2);
+SELECT cascade_delete('mm_g', 1, dry_run => true);
+BEGIN;
+DROP TABLE mm_g CASCADE;
+SELECT cascade_delete('mm_root', 99);
+ROLLBACK;
+SELECT cascade_delete('mm_g', 2);
+SELECT (SELECT array_agg(id ORDER BY id) FROM mm_g) AS g, (SELECT array_agg(id ORDER BY id) FROM mm_gc) AS gc;
+SET cascade_delete.memory_keys = 1000;

@@ -100,8 +100,7 @@ class Cascade {
     std::string keys(int t, const std::string &alias, Params *p) const;
     std::string key_arrays_of(int t, const std::string &alias, bool with_x = false) const;
     std::string tmp_names(int t) const;                      // c0, c1, ...
-    // The column x keeps of the collected row version: xmin in key tables, ctid in memory.
-    std::string vcol() const { return mem_ ? "ctid" : "xmin"; }
+    // " AND t.xmin = k.<x>": the row is still the version that was collected.
     std::string same_version(const std::string &x) const;
     // "t.col OP ANY ($n)" for e's child rows referencing t's keys in memory,
     // when e has one column of the key's own type; else "".
@@ -163,11 +162,11 @@ std::string Cascade::source(int t, const std::string &q) const {
     return out + q + ".xmin";
 }
 
-// " AND t.xmin = k.<x>": the row is still the version that was collected.
-// In memory mode x is the row version's ctid, which changes with any update
-// of the row too (and makes a delete by ctid a TID scan).
+// Every update of a row makes a version with another xmin, which
+// READ COMMITTED's re-check of a row changed while a delete waited for it
+// compares like any other condition.
 std::string Cascade::same_version(const std::string &x) const {
-    return " AND t." + vcol() + " OPERATOR(pg_catalog.=) k." + x;
+    return " AND t.xmin OPERATOR(pg_catalog.=) k." + x;
 }
 
 std::string Cascade::identity(int t, const std::string &k, const std::string &prefix) const {
@@ -182,7 +181,8 @@ std::string Cascade::aliased(int t) const {
     std::string out;
     for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
         out += "t." + quote_ident(tmp_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
-    return out + "t." + vcol() + " AS x";
+    // memory mode also keeps r, the version's ctid, for deletes by TID scan
+    return out + "t.xmin AS x" + (mem_ ? ", t.ctid AS r" : "");
 }
 
 // t's collected keys as unnest() of arrays, a FROM item with columns c0, c1,
@@ -453,7 +453,7 @@ bool Cascade::collect_in_memory(uint64 limit) {
             std::string cols;
             for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
                 cols += r.sql() + "." + quote_ident(tmp_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
-            body = "SELECT " + cols + r.sql() + ".ctid AS x FROM " + r.from() + " WHERE (" +
+            body = "SELECT " + cols + r.sql() + ".xmin AS x, " + r.sql() + ".ctid AS r FROM " + r.from() + " WHERE (" +
                    req_.condition + ")" + lim;
         } else if (t == root_) {
             int n = static_cast<int>(r.id_cols.size());
@@ -492,10 +492,12 @@ bool Cascade::collect_in_memory(uint64 limit) {
         // ARRAY() of a column per sublink: each reads the CTE's stored rows
         // in the same order, so the arrays line up (cheaper to start than
         // array_agg()s).
-        for (size_t i = 0; i <= tmp_cols_[t].size(); ++i)
+        for (size_t i = 0; i <= tmp_cols_[t].size() + 1; ++i)
             aggs += std::string(aggs.empty() ? "" : ", ") + "ARRAY(SELECT " +
-                    (i < tmp_cols_[t].size() ? "c" + std::to_string(i) : std::string("x")) + " FROM k" +
-                    std::to_string(t) + ")";
+                    (i < tmp_cols_[t].size() ? "c" + std::to_string(i)
+                     : i == tmp_cols_[t].size() ? std::string("x")
+                                                : std::string("r")) +
+                    " FROM k" + std::to_string(t) + ")";
         order.push_back(t);
     }
     std::string sql = with + " SELECT " + aggs;
@@ -516,7 +518,7 @@ bool Cascade::collect_in_memory(uint64 limit) {
     bool fits = true;
     int col = 0;
     for (int t : order) {
-        size_t ncols = tmp_cols_[t].size() + 1;
+        size_t ncols = tmp_cols_[t].size() + 2; // key columns, x, r
         arr_[t].resize(ncols);
         arr_null_[t].resize(ncols);
         arr_type_[t].resize(ncols);
@@ -981,10 +983,15 @@ bool Cascade::delete_in_one_statement() {
                 match += e.filter("t");
             }
         } else {
-            // By the collected versions' ctids: a TID scan. A row updated
-            // since has another ctid and is left (see changed_rows()).
-            size_t xi = tmp_cols_[t].size();
+            // By the collected versions' ctids: a TID scan; and their xmins,
+            // which READ COMMITTED's re-check of a row updated while the
+            // delete waited for it compares (a re-check of the TID condition
+            // alone passes on some PostgreSQL 15 releases). Such a row is left
+            // for changed_rows().
+            size_t xi = tmp_cols_[t].size(), ri = xi + 1;
             match = "t.ctid OPERATOR(pg_catalog.=) ANY (" +
+                    p.add(arr_[t][ri], arr_null_[t][ri] != 0, arr_type_[t][ri]) +
+                    ") AND t.xmin OPERATOR(pg_catalog.=) ANY (" +
                     p.add(arr_[t][xi], arr_null_[t][xi] != 0, arr_type_[t][xi]) + ")";
         }
         with += std::string(i ? ", " : "") + "d" + std::to_string(i) + " AS (DELETE FROM " + T(t).from() +
@@ -1156,7 +1163,7 @@ void Cascade::run_deletes() {
 // a row another transaction changed fails the call with 40001 (nothing is
 // deleted; retry); rows this transaction's own triggers changed are deleted now.
 uint64 Cascade::changed_rows(int t) {
-    std::string where = " WHERE " + identity(t, "k", "c") + " AND NOT (t." + vcol() + " OPERATOR(pg_catalog.=) k.x)";
+    std::string where = " WHERE " + identity(t, "k", "c") + " AND NOT (t.xmin OPERATOR(pg_catalog.=) k.x)";
     Params p;
     std::string k = mem_ ? keys(t, "k", &p) : collected_[t] >= 1000 ? tmp_[t] + " k" : key_arrays_of(t, "k", true);
     uint64 n = exec("SELECT t.xmin FROM " + T(t).from() + " t, " + k + where, SPI_OK_SELECT, p);
@@ -1194,7 +1201,9 @@ uint64 Cascade::changed_rows(int t) {
 std::string Cascade::report(bool max_rows_exceeded) const {
     uint64 total = 0;
     std::map<std::string, uint64> del, upd;
-    for (size_t t = 0; t < m_.tables.size(); ++t) {
+    // deleted_.size(): a nested call (from a trigger) may have added tables
+    // to the shared model since this call sized its counters
+    for (size_t t = 0; t < deleted_.size(); ++t) {
         if (deleted_[t]) {
             del[T(t).display] += deleted_[t];
             total += deleted_[t];
@@ -1315,6 +1324,9 @@ void drop_orphan_key_tables(unsigned long generation) {
     uint64 n = exec_once("SELECT c.relname::pg_catalog.text FROM pg_catalog.pg_class c"
                          " WHERE c.relnamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema()"
                          " AND c.relkind OPERATOR(pg_catalog.=) 'r'"
+                         // made under another role (a SECURITY DEFINER caller): not ours to drop now
+                         " AND c.relowner OPERATOR(pg_catalog.=) (SELECT u.oid FROM pg_catalog.pg_roles u"
+                         "   WHERE u.rolname OPERATOR(pg_catalog.=) CURRENT_USER)"
                          " AND c.relname OPERATOR(pg_catalog.~~) 'cascade\\_delete\\_%'",
                          SPI_OK_SELECT);
     std::vector<std::string> names;
@@ -1343,7 +1355,7 @@ void drop_orphan_key_tables(unsigned long generation) {
         if (!gone)
             continue;
         exec_once("DROP TABLE pg_temp." + quote_ident(name), SPI_OK_UTILITY);
-        last_fill.erase(name);
+        last_fill[name] = Fill{1}; // the DROP rolls back with the transaction
     }
 }
 
