@@ -86,12 +86,13 @@ class Cascade {
     std::string conflict(int t) const { return dedup_[t] ? " ON CONFLICT DO NOTHING" : ""; }
     std::vector<Blocker> blocked_;
     // Memory mode (small acyclic cascades): no key tables; each table's keys
-    // are arrays, one per key column and one for x, passed to statements as
-    // parameters. Allocated in the SPI procedure context (freed at SPI_finish).
+    // are arrays (never NULL), one per key column, then x and r, passed to
+    // statements as parameters. Allocated in the SPI procedure context (freed
+    // at SPI_finish).
     bool mem_ = false;
     std::vector<std::vector<Datum>> arr_;
-    std::vector<std::vector<char>> arr_null_;
     std::vector<std::vector<Oid>> arr_type_;
+    std::string arr_param(int t, size_t i, Params *p) const { return p->add(arr_[t][i], false, arr_type_[t][i]); }
 
     const Table &T(int t) const { return m_.tables[t]; }
     std::string tcol(int t, const std::string &src) const;
@@ -120,12 +121,15 @@ class Cascade {
     void create_temp_tables();
     void clear_temp_tables();
     void collect_roots();
+    void check_condition() const;
     void collect();
     void check_blockers();
     void check_max_rows(bool *exceeded);
     void run_updates();
     void run_deletes();
     bool delete_in_one_statement();
+    void delete_together(const std::vector<int> &tables, const std::vector<std::string> &deletes,
+                         const Params &p, bool generic);
     void bypass_for(int t, std::vector<Oid> *rels, std::vector<Oid> *cons);
     bool queues_nothing(int t, size_t bypassed) const;
     void post_check();
@@ -135,6 +139,18 @@ class Cascade {
     std::vector<int> rechecked_; // policy-only edges checked again (lock_policy_tables)
     std::string report(bool max_rows_exceeded) const;
 };
+
+// Runs a kept plan with the RI triggers of rels / cons left out (see ri_bypass).
+uint64 exec_bypassing(SPIPlanPtr plan, const std::string &sql, const Params &p,
+                      const std::vector<Oid> &rels, const std::vector<Oid> &cons, int rc) {
+    return pg_call([&] {
+        ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
+        uint64 n = pg::exec_plan(plan, sql.c_str(), const_cast<Datum *>(p.values.data()),
+                                 p.nulls.data(), rc);
+        ri::disarm();
+        return n;
+    });
+}
 
 // "ROWS FROM (unnest($first), ...) AS k(k0, ...)": n key columns as array parameters.
 std::string param_rows(size_t n, size_t first = 1) {
@@ -215,7 +231,7 @@ std::string Cascade::keys(int t, const std::string &alias, Params *p) const {
     size_t n = tmp_cols_[t].size();
     for (size_t i = 0; i <= n; ++i) {
         arrays += std::string(i ? ", " : "") + "pg_catalog.unnest(" +
-                  p->add(arr_[t][i], arr_null_[t][i] != 0, arr_type_[t][i]) + ")";
+                  arr_param(t, i, p) + ")";
         names += std::string(i ? ", " : "") + (i < n ? "c" + std::to_string(i) : std::string("x"));
     }
     return "ROWS FROM (" + arrays + ") AS " + alias + "(" + names + ")";
@@ -237,7 +253,7 @@ std::string Cascade::any_match(const Edge &e, const std::string &c, Params *p) c
     if (child_array != arr_type_[e.parent][j])
         return "";
     return c + "." + quote_ident(e.cols[0]) + " " + e.eqops[0] + " ANY (" +
-           p->add(arr_[e.parent][j], arr_null_[e.parent][j] != 0, arr_type_[e.parent][j]) + ")" +
+           arr_param(e.parent, j, p) + ")" +
            e.filter(c);
 }
 
@@ -465,18 +481,15 @@ bool Cascade::collect_in_memory(uint64 limit) {
                 key_arrays(req_.key, req_.key_type, req_.many, n, pktypes.data(), table.c_str(),
                            arrays.data());
             });
-            std::string unnest, names, match;
-            for (int i = 0; i < n; ++i) {
-                unnest += std::string(i ? ", " : "") + "pg_catalog.unnest(" + p.add(arrays[i], false, types[i]) + ")";
-                names += std::string(i ? ", " : "") + "k" + std::to_string(i);
-            }
+            for (int i = 0; i < n; ++i)
+                p.add(arrays[i], false, types[i]); // $1..$n
             // A semi-join: a key given twice still names one row (= ANY too).
             if (n == 1)
                 body = "SELECT " + aliased(t) + " FROM " + r.from() + " t WHERE t." + quote_ident(r.id_cols[0]) +
                        " " + r.id_eqops[0] + " ANY ($1)" + lim;
             else
-                body = "SELECT " + aliased(t) + " FROM " + r.from() + " t WHERE EXISTS (SELECT 1 FROM ROWS FROM (" +
-                       unnest + ") AS k(" + names + ") WHERE " + identity(t, "k", "k") + ")" + lim;
+                body = "SELECT " + aliased(t) + " FROM " + r.from() + " t WHERE EXISTS (SELECT 1 FROM " +
+                       param_rows(n) + " WHERE " + identity(t, "k", "k") + ")" + lim;
         } else {
             // UNION: a row reached through two edges is collected once.
             for (int ei : relevant_) {
@@ -502,10 +515,8 @@ bool Cascade::collect_in_memory(uint64 limit) {
     }
     std::string sql = with + " SELECT " + aggs;
     if (req_.where) {
-        // Holds the caller's text: planned once, not kept. Parsed on its own
-        // first, so that its errors quote the condition and not this statement.
-        std::string check = "SELECT FROM " + r.from() + " WHERE (" + req_.condition + ")";
-        pg_call([&] { SPI_freeplan(pg::prepare(check.c_str(), 0, nullptr)); });
+        // Holds the caller's text: planned once, not kept.
+        check_condition();
         pg_call([&] {
             pg::exec(sql.c_str(), 0, nullptr, nullptr, nullptr, SPI_OK_SELECT);
         });
@@ -513,25 +524,24 @@ bool Cascade::collect_in_memory(uint64 limit) {
         exec(sql, SPI_OK_SELECT, p, true);
     size_t n = m_.tables.size();
     arr_.assign(n, {});
-    arr_null_.assign(n, {});
     arr_type_.assign(n, {});
     bool fits = true;
     int col = 0;
     for (int t : order) {
         size_t ncols = tmp_cols_[t].size() + 2; // key columns, x, r
         arr_[t].resize(ncols);
-        arr_null_[t].resize(ncols);
         arr_type_[t].resize(ncols);
         uint64 count = 0;
         pg_call([&] {
             for (size_t i = 0; i < ncols; ++i) {
                 bool isnull;
                 Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col + 1 + static_cast<int>(i), &isnull);
+                if (isnull) // ARRAY() of no rows is an empty array
+                    elog(ERROR, "cascade_delete: NULL key array");
                 arr_type_[t][i] = SPI_gettypeid(SPI_tuptable->tupdesc, col + 1 + static_cast<int>(i));
-                arr_null_[t][i] = isnull;
                 // copied out of the result, which the next statement may free
-                arr_[t][i] = isnull ? (Datum)0 : datumCopy(d, false, -1);
-                if (i == 0 && !isnull) {
+                arr_[t][i] = datumCopy(d, false, -1);
+                if (i == 0) {
                     ArrayType *a = DatumGetArrayTypeP(arr_[t][i]);
                     count = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
                 }
@@ -556,14 +566,18 @@ bool Cascade::collect_in_memory(uint64 limit) {
     return true;
 }
 
+// The caller's condition parsed on its own first, so that its errors quote
+// the condition and not the statement it becomes part of.
+void Cascade::check_condition() const {
+    std::string check = "SELECT FROM " + T(root_).from() + " WHERE (" + req_.condition + ")";
+    pg_call([&] { SPI_freeplan(pg::prepare(check.c_str(), 0, nullptr)); });
+}
+
 void Cascade::collect_roots() {
     const Table &r = T(root_);
     std::string cols = tmp_names(root_);
     if (req_.where) {
-        // Parsed on its own first, so that its errors quote the condition and
-        // not the statement it becomes part of.
-        std::string check = "SELECT FROM " + r.from() + " WHERE (" + req_.condition + ")";
-        pg_call([&] { SPI_freeplan(pg::prepare(check.c_str(), 0, nullptr)); });
+        check_condition();
         // The condition sees the table under its own name, as in DELETE ... WHERE.
         std::string sql = "INSERT INTO " + tmp_[root_] + " (" + cols + ", gen) SELECT " +
                           source(root_, r.sql()) + ", 0 FROM " + r.from() + " WHERE (" +
@@ -765,41 +779,34 @@ void Cascade::run_updates() {
         }
         const auto &setcols = e.setcols.empty() ? e.cols : e.setcols;
         int n = static_cast<int>(e.cols.size());
+        // SET(value)'s parameter: after the key arrays of a batch; in memory
+        // mode the first, before the keys.
+        Params p;
+        std::string value_ref = "$" + std::to_string(n + 1);
+        if (mem_ && e.action == Action::SetValue) {
+            Oid vtype = e.value_type;
+            const std::string &value = e.value;
+            Datum v = pg_call([&] { return text_to_datum(value.c_str(), vtype); });
+            value_ref = p.add(v, false, vtype);
+        }
         std::string set, match, cursor;
         for (size_t i = 0; i < setcols.size(); ++i)
             set += std::string(i ? ", " : "") + quote_ident(setcols[i]) + " = " +
                    (e.action == Action::SetNull      ? "NULL"
                     : e.action == Action::SetDefault ? "DEFAULT"
-                                                     : "$" + std::to_string(n + 1));
+                                                     : value_ref);
+        if (mem_) {
+            // One statement with the keys as parameters (a batch at most).
+            std::string from = keys(e.parent, "k", &p);
+            std::string skip = not_collected(e.child, "t", &p);
+            updated_[e.child] += exec("UPDATE " + c.from() + " t SET " + set + " FROM " + from + " WHERE " +
+                                          parent_match(e, "k", "t") + skip,
+                                      SPI_OK_UPDATE, p, true);
+            continue;
+        }
         for (int i = 0; i < n; ++i) {
             match += std::string(i ? " AND " : "") + e.match(i, "k.k" + std::to_string(i), "t");
             cursor += std::string(i ? ", " : "") + tcol(e.parent, e.refcols[i]);
-        }
-        if (mem_) {
-            // One statement with the keys as parameters (a batch at most).
-            Params p;
-            std::string value_param;
-            if (e.action == Action::SetValue) {
-                Oid vtype = e.value_type;
-                const std::string &value = e.value;
-                Datum v = pg_call([&] { return text_to_datum(value.c_str(), vtype); });
-                value_param = p.add(v, false, vtype);
-            }
-            std::string mset, mmatch;
-            for (size_t i = 0; i < setcols.size(); ++i)
-                mset += std::string(i ? ", " : "") + quote_ident(setcols[i]) + " = " +
-                        (e.action == Action::SetNull      ? "NULL"
-                         : e.action == Action::SetDefault ? "DEFAULT"
-                                                          : value_param);
-            for (int i = 0; i < n; ++i)
-                mmatch += std::string(i ? " AND " : "") +
-                          e.match(i, "k." + tcol(e.parent, e.refcols[i]), "t");
-            std::string from = keys(e.parent, "k", &p);
-            std::string skip = not_collected(e.child, "t", &p);
-            updated_[e.child] += exec("UPDATE " + c.from() + " t SET " + mset + " FROM " + from +
-                                          " WHERE " + mmatch + e.filter("t") + skip,
-                                      SPI_OK_UPDATE, p, true);
-            continue;
         }
         std::string stmt = "UPDATE " + c.from() + " t SET " + set + " FROM " + param_rows(n) +
                            " WHERE " + match + e.filter("t") + not_collected(e.child, "t", nullptr);
@@ -949,6 +956,28 @@ void Cascade::lock_policy_children() {
         exec_once("LOCK TABLE " + T(t).sql() + " IN SHARE ROW EXCLUSIVE MODE", SPI_OK_UTILITY);
 }
 
+// Deletes from several tables in one statement, a data-modifying CTE each
+// (deletes[i]: "DELETE FROM <table> t ... WHERE ..." for tables[i]), with the
+// fast path's RI triggers left out; then each table's count, and rows changed
+// since they were collected (see changed_rows()).
+void Cascade::delete_together(const std::vector<int> &tables, const std::vector<std::string> &deletes,
+                              const Params &p, bool generic) {
+    std::string with, select;
+    std::vector<Oid> rels, cons;
+    for (size_t i = 0; i < tables.size(); ++i) {
+        with += std::string(i ? ", " : "") + "d" + std::to_string(i) + " AS (" + deletes[i] + " RETURNING 1)";
+        select += std::string(i ? ", " : "") + "(SELECT pg_catalog.count(*) FROM d" + std::to_string(i) + ")";
+        bypass_for(tables[i], &rels, &cons);
+    }
+    std::string sql = "WITH " + with + " SELECT " + select;
+    exec_bypassing(plan_for(sql, p.types, generic), sql, p, rels, cons, SPI_OK_SELECT);
+    for (size_t i = 0; i < tables.size(); ++i)
+        deleted_[tables[i]] = std::stoull(pg_call([&] { return pg::value(0, static_cast<int>(i) + 1); }));
+    for (int t : tables)
+        if (virtual_edge_[t] < 0 && deleted_[t] < collected_[t])
+            deleted_[t] += changed_rows(t);
+}
+
 // Memory mode, when no table of the set has triggers or rules of its own
 // (they would see the other tables before their rows go), the fast path is on
 // and no table is partitioned: every delete in one statement, one
@@ -965,10 +994,8 @@ bool Cascade::delete_in_one_statement() {
             tables.push_back(t);
     }
     Params p;
-    std::string with, select;
-    std::vector<Oid> rels, cons;
-    for (size_t i = 0; i < tables.size(); ++i) {
-        int t = tables[i];
+    std::vector<std::string> deletes;
+    for (int t : tables) {
         int ve = virtual_edge_[t];
         std::string match;
         std::string from;
@@ -977,10 +1004,7 @@ bool Cascade::delete_in_one_statement() {
             match = any_match(e, "t", &p);
             if (match.empty()) {
                 from = " USING " + keys(e.parent, "k", &p);
-                for (size_t j = 0; j < e.cols.size(); ++j)
-                    match += std::string(j ? " AND " : "") +
-                             e.match(j, "k." + tcol(e.parent, e.refcols[j]), "t");
-                match += e.filter("t");
+                match = parent_match(e, "k", "t");
             }
         } else {
             // By the collected versions' ctids: a TID scan; and their xmins,
@@ -989,37 +1013,21 @@ bool Cascade::delete_in_one_statement() {
             // alone passes on some PostgreSQL 15 releases). Such a row is left
             // for changed_rows().
             size_t xi = tmp_cols_[t].size(), ri = xi + 1;
-            match = "t.ctid OPERATOR(pg_catalog.=) ANY (" +
-                    p.add(arr_[t][ri], arr_null_[t][ri] != 0, arr_type_[t][ri]) +
-                    ") AND t.xmin OPERATOR(pg_catalog.=) ANY (" +
-                    p.add(arr_[t][xi], arr_null_[t][xi] != 0, arr_type_[t][xi]) + ")";
+            match = "t.ctid OPERATOR(pg_catalog.=) ANY (" + arr_param(t, ri, &p) +
+                    ") AND t.xmin OPERATOR(pg_catalog.=) ANY (" + arr_param(t, xi, &p) + ")";
         }
-        with += std::string(i ? ", " : "") + "d" + std::to_string(i) + " AS (DELETE FROM " + T(t).from() +
-                " t" + from + " WHERE " + match + " RETURNING 1)";
-        select += std::string(i ? ", " : "") + "(SELECT pg_catalog.count(*) FROM d" + std::to_string(i) + ")";
-        bypass_for(t, &rels, &cons);
+        deletes.push_back("DELETE FROM " + T(t).from() + " t" + from + " WHERE " + match);
     }
-    if (tables.empty())
-        return true;
-    std::string sql = "WITH " + with + " SELECT " + select;
-    SPIPlanPtr plan = plan_for(sql, p.types, true);
-    pg_call([&] {
-        ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
-        pg::exec_plan(plan, sql.c_str(), const_cast<Datum *>(p.values.data()), p.nulls.data(),
-                      SPI_OK_SELECT);
-        ri::disarm();
-    });
-    for (size_t i = 0; i < tables.size(); ++i)
-        deleted_[tables[i]] = std::stoull(pg_call([&] { return pg::value(0, static_cast<int>(i) + 1); }));
-    for (int t : tables)
-        if (virtual_edge_[t] < 0 && deleted_[t] < collected_[t])
-            deleted_[t] += changed_rows(t);
+    if (!tables.empty())
+        delete_together(tables, deletes, p, true);
     return true;
 }
 
 void Cascade::run_deletes() {
     if (delete_in_one_statement())
         return;
+    // hash_mem: about 64 bytes per key in a hash table
+    size_t hash_keys = pg_call([] { return get_hash_memory_limit(); }) / 64;
     for (auto ci = plan_.components.size(); ci-- > 0;) {
         const auto &comp = plan_.components[ci];
         if (req_.dry_run) {
@@ -1044,18 +1052,16 @@ void Cascade::run_deletes() {
                 if (!e)
                     return identity(t, "k", arrays ? "k" : "c") +
                            same_version(arrays ? "k" + std::to_string(nk) : "x");
+                if (!arrays)
+                    return parent_match(*e, "k", "t");
                 std::string out;
                 for (size_t i = 0; i < nk; ++i)
-                    out += std::string(i ? " AND " : "") +
-                           e->match(i, "k." + (arrays ? "k" + std::to_string(i) : tcol(src, e->refcols[i])),
-                                    "t");
+                    out += std::string(i ? " AND " : "") + e->match(i, "k.k" + std::to_string(i), "t");
                 return out + e->filter("t");
             };
             std::vector<Oid> rels, cons;
             bypass_for(t, &rels, &cons);
             auto start = std::chrono::steady_clock::now();
-            // hash_mem: about 64 bytes per key in a hash table
-            size_t hash_keys = pg_call([] { return get_hash_memory_limit(); }) / 64;
             if (!mem_ && collected_[src] >= 1000 && collected_[src] <= hash_keys &&
                 queues_nothing(t, rels.size())) {
                 // Nothing to bound: one statement joining the (analyzed) key
@@ -1066,13 +1072,7 @@ void Cascade::run_deletes() {
                 // measured slower than index probes in batches (1,000,000 keys:
                 // 13.2 s against 8.5 s).
                 std::string all = "DELETE FROM " + T(t).from() + " t USING " + tmp_[src] + " k WHERE " + match(false);
-                SPIPlanPtr plan = plan_for(all, {});
-                deleted_[t] = pg_call([&] {
-                    ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
-                    uint64 n = pg::exec_plan(plan, all.c_str(), nullptr, nullptr, SPI_OK_DELETE);
-                    ri::disarm();
-                    return n;
-                });
+                deleted_[t] = exec_bypassing(plan_for(all, {}), all, Params(), rels, cons, SPI_OK_DELETE);
             } else if (mem_ || collected_[src] <= static_cast<uint64>(batch_size)) {
                 // One batch: the keys go into arrays inside the statement itself,
                 // no cursor (and unnest() is guessed small, see keys()); in
@@ -1080,14 +1080,7 @@ void Cascade::run_deletes() {
                 Params p;
                 std::string from = mem_ ? keys(src, "k", &p) : key_arrays_of(src, "k", !e);
                 std::string one = "DELETE FROM " + T(t).from() + " t USING " + from + " WHERE " + match(false);
-                SPIPlanPtr plan = plan_for(one, p.types, mem_);
-                deleted_[t] = pg_call([&] {
-                    ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
-                    uint64 n = pg::exec_plan(plan, one.c_str(), const_cast<Datum *>(p.values.data()),
-                                             p.nulls.data(), SPI_OK_DELETE);
-                    ri::disarm();
-                    return n;
-                });
+                deleted_[t] = exec_bypassing(plan_for(one, p.types, mem_), one, p, rels, cons, SPI_OK_DELETE);
             } else {
                 std::string cursor;
                 for (size_t i = 0; i < nk; ++i)
@@ -1125,32 +1118,11 @@ void Cascade::run_deletes() {
         }
         // A cycle: all its rows go in one statement, so that the end-of-statement
         // checks of immediate constraints inside the cycle see them all gone.
-        std::string with, select;
-        for (size_t i = 0; i < comp.size(); ++i) {
-            int t = comp[i];
-            with += std::string(i ? ", " : "") + "d" + std::to_string(i) + " AS (DELETE FROM " +
-                    T(t).from() + " t USING " + tmp_[t] + " k WHERE " + identity(t, "k", "c") +
-                    same_version("x") +
-                    " RETURNING 1)";
-            select += std::string(i ? ", " : "") + "(SELECT pg_catalog.count(*) FROM d" +
-                      std::to_string(i) + ")";
-        }
-        std::vector<Oid> rels, cons;
+        std::vector<std::string> deletes;
         for (int t : comp)
-            bypass_for(t, &rels, &cons);
-        std::string sql = "WITH " + with + " SELECT " + select;
-        SPIPlanPtr plan = plan_for(sql, {});
-        pg_call([&] {
-            ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
-            pg::exec_plan(plan, sql.c_str(), nullptr, nullptr, SPI_OK_SELECT);
-            ri::disarm();
-        });
-        for (size_t i = 0; i < comp.size(); ++i)
-            deleted_[comp[i]] =
-                std::stoull(pg_call([&] { return pg::value(0, static_cast<int>(i) + 1); }));
-        for (int t : comp)
-            if (deleted_[t] < collected_[t])
-                deleted_[t] += changed_rows(t);
+            deletes.push_back("DELETE FROM " + T(t).from() + " t USING " + tmp_[t] + " k WHERE " +
+                              identity(t, "k", "c") + same_version("x"));
+        delete_together(comp, deletes, Params(), false);
     }
 }
 

@@ -212,10 +212,7 @@ std::string join(const std::vector<std::string> &v, const std::string &sep) {
 }
 
 // Runs generated SQL through a kept plan.
-uint64 exec(const std::string &sql, int rc) {
-    SPIPlanPtr plan = plan_for(sql, {});
-    return pg_call([&] { return pg::exec_plan(plan, sql.c_str(), nullptr, nullptr, rc); });
-}
+uint64 exec(const std::string &sql, int rc) { return exec(sql, rc, Params()); }
 
 uint64 exec(const std::string &sql, int rc, const Params &p, bool generic) {
     SPIPlanPtr plan = plan_for(sql, p.types, generic);
