@@ -6,6 +6,7 @@
 extern "C" {
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -134,6 +135,72 @@ static bool same_set(std::vector<std::string> a, std::vector<std::string> b) {
     return a == b;
 }
 
+// Partition trees: a row of a partition is a row of each of its ancestors.
+// For every table of the model that is part of a partition tree (it is the
+// parent or child of some foreign key or policy) and every ancestor or
+// descendant of it, an edge "rows deleted from the relative that are also
+// rows of the member": collected by the upper table's primary key, which is
+// unique across its whole tree. So a cascade from any level obeys the keys
+// and policies of every level, and a dry run predicts them.
+static const char *const PARTITION_SQL =
+    "SELECT m.oid, r.relid, r.up, ARRAY(SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_index i"
+    "   CROSS JOIN unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(n, o)"
+    "   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n"
+    "   WHERE i.indrelid = CASE WHEN r.up THEN r.relid ELSE m.oid END AND i.indisprimary"
+    "   AND k.o <= i.indnkeyatts ORDER BY k.o),"
+    " ARRAY(SELECT a.atttypid::pg_catalog.text FROM pg_catalog.pg_index i"
+    "   CROSS JOIN unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(n, o)"
+    "   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n"
+    "   WHERE i.indrelid = CASE WHEN r.up THEN r.relid ELSE m.oid END AND i.indisprimary"
+    "   AND k.o <= i.indnkeyatts ORDER BY k.o)"
+    " FROM pg_catalog.unnest($1::pg_catalog.oid[]) m(oid)"
+    " JOIN pg_catalog.pg_class c ON c.oid = m.oid AND (c.relispartition OR c.relkind = 'p')"
+    " CROSS JOIN LATERAL (SELECT a.relid::pg_catalog.oid, true AS up"
+    "   FROM pg_catalog.pg_partition_ancestors(m.oid) a WHERE a.relid <> m.oid"
+    "   UNION ALL SELECT d.relid::pg_catalog.oid, false"
+    "   FROM pg_catalog.pg_partition_tree(m.oid) d WHERE d.relid <> m.oid) r"
+    " ORDER BY 1, 2";
+
+static void add_partition_edges(Model &m) {
+    std::string oids = "{";
+    for (size_t t = 0; t < m.tables.size(); ++t)
+        oids += (t ? "," : "") + std::to_string(m.tables[t].oid);
+    oids += "}";
+    const char *oids_text = oids.c_str();
+    uint64 n = pg_call([&] {
+        Oid type = OIDARRAYOID;
+        Datum v = OidInputFunctionCall(F_ARRAY_IN, const_cast<char *>(oids_text), OIDOID, -1);
+        return pg::exec(PARTITION_SQL, 1, &type, &v, nullptr, SPI_OK_SELECT);
+    });
+    SPITupleTable *rows = SPI_tuptable;
+    for (uint64 r = 0; r < n; ++r) {
+        SPI_tuptable = rows;
+        unsigned member = std::stoul(pg_call([&] { return pg::value(r, 1); }));
+        unsigned relative = std::stoul(pg_call([&] { return pg::value(r, 2); }));
+        bool up = pg_call([&] { return pg::value(r, 3); })[0] == 't';
+        auto cols = to_vector(pg_call([&] { return pg::text_array(r, 4); }));
+        auto types = to_vector(pg_call([&] { return pg::text_array(r, 5); }));
+        Edge e;
+        e.parent = m.table(relative);
+        e.child = m.table(member);
+        e.action = Action::Cascade;
+        e.partition = true;
+        e.cols = cols;
+        e.refcols = cols;
+        for (const auto &type : types) {
+            Oid t = static_cast<Oid>(std::stoul(type));
+            const char *op = pg_call([&] { return pg::equality_operator(t, t); });
+            e.eqops.push_back(op ? op : "OPERATOR(pg_catalog.=)");
+        }
+        if (cols.empty())
+            e.stale = "cascade_delete: partitioned table " + rel_name(up ? relative : member) +
+                      " has no primary key, so rows deleted from " + rel_name(relative) +
+                      " cannot be matched with rows of " + rel_name(member) +
+                      ", which foreign keys or policies reference";
+        m.edges.push_back(e);
+    }
+}
+
 Model load_model(const std::string &extschema) {
     Model m;
     int nest = pg_call([] { return pg::safe_search_path(); });
@@ -160,16 +227,23 @@ Model load_model(const std::string &extschema) {
     std::string psql = "SELECT p.child::oid, p.columns::text[], p.action, p.value,"
                        " p.parent::oid, p.parent_columns::text[], p.parent_link::text,"
                        " p.type_column::text, p.type_value,"
-                       // the columns whose numbers changed since the policy was set
-                       " ARRAY(SELECT n FROM unnest(p.columns, p.attnums) u(n, a)"
-                       "   WHERE a IS DISTINCT FROM (SELECT attnum FROM pg_attribute"
-                       "     WHERE attrelid = p.child AND attname = n AND NOT attisdropped))::text[]"
-                       " || ARRAY(SELECT n FROM unnest(p.parent_columns, p.parent_attnums) u(n, a)"
-                       "   WHERE a IS DISTINCT FROM (SELECT attnum FROM pg_attribute"
-                       "     WHERE attrelid = p.parent AND attname = n AND NOT attisdropped))::text[]"
+                       // the columns whose numbers changed since the policy was set,
+                       // and what changed
+                       " ARRAY(SELECT format('%s.%I was column %s when the policy was set, now %s',"
+                       "   u.r::regclass, u.n, u.a, coalesce('column ' || (SELECT attnum FROM pg_attribute"
+                       "     WHERE attrelid = u.r AND attname = u.n AND NOT attisdropped), 'missing'))"
+                       "   FROM (SELECT p.child, c.n, c.a FROM unnest(p.columns, p.attnums) c(n, a)"
+                       "     UNION ALL SELECT p.parent, c.n, c.a FROM unnest(p.parent_columns, p.parent_attnums) c(n, a)) u(r, n, a)"
+                       "   WHERE u.a IS DISTINCT FROM (SELECT attnum FROM pg_attribute"
+                       "     WHERE attrelid = u.r AND attname = u.n AND NOT attisdropped))::text[]"
                        " FROM " +
                        quote_ident(extschema) +
-                       ".cascade_delete_policy p ORDER BY p.child, p.columns";
+                       ".cascade_delete_policy p"
+                       // A policy whose table is gone (dropped where no event trigger
+                       // fires) binds nothing: it is ignored, never an error.
+                       " WHERE EXISTS (SELECT FROM pg_class c WHERE c.oid = p.child)"
+                       " AND EXISTS (SELECT FROM pg_class c WHERE c.oid = p.parent)"
+                       " ORDER BY p.child, p.columns";
     n = pg_call([&] { return pg::exec_latest(psql.c_str(), SPI_OK_SELECT); });
     SPITupleTable *pols = SPI_tuptable;
     for (uint64 r = 0; r < n; ++r) {
@@ -252,10 +326,11 @@ Model load_model(const std::string &extschema) {
             m.edges.push_back(e);
             target = &m.edges.back();
         }
-        if (!moved.empty())
+        if (!moved.empty()) {
             target->stale = "cascade_delete: policy on " + rel_name(child) + "(" + join(cols, ", ") +
-                            ") refers to columns renamed, dropped or replaced since it was set: " +
-                            join(moved, ", ");
+                            ") refers to columns renamed, dropped or replaced since it was set";
+            target->stale_detail = join(moved, "; ") + ".";
+        }
         target->policy = true;
         target->action = action;
         target->setcols.clear();
@@ -298,6 +373,7 @@ Model load_model(const std::string &extschema) {
             });
         }
     }
+    add_partition_edges(m);
     pg_call([&] { pg::restore_search_path(nest); });
     return m;
 }
@@ -360,13 +436,22 @@ static const char *const TABLE_SQL =
     "   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n"
     "   WHERE i.indrelid = c.oid AND i.indisprimary AND k.o <= i.indnkeyatts ORDER BY k.o)"
     ","
-    " (c.relhasrules OR EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal))::text"
+    " (c.relhasrules OR EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal))::text,"
+    // foreign keys with RI action triggers on this table: declared here, or
+    // clones of a key referencing a partitioned ancestor (a clone on the
+    // referencing side has its parent's confrelid and no triggers here)
+    " (SELECT count(*) FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid = c.oid"
+    "   AND NOT EXISTS (SELECT FROM pg_constraint pk WHERE pk.oid = k.conparentid"
+    "     AND pk.confrelid = k.confrelid))::text,"
+    " (c.relkind = 'r' AND EXISTS (SELECT FROM pg_inherits h WHERE h.inhparent = c.oid))::text"
     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1";
 
 void load_table(Model &m, int t) {
-    Table &tab = m.tables[t];
-    if (tab.loaded)
+    if (m.tables[t].loaded)
         return;
+    // Built aside and published only when complete: an error halfway (a
+    // cancel, a dropped table) leaves the cached model's entry unloaded.
+    Table tab = m.tables[t];
     int nest = pg_call([] { return pg::safe_search_path(); });
     Oid oid = tab.oid;
     uint64 n = pg_call([&] {
@@ -385,6 +470,8 @@ void load_table(Model &m, int t) {
     for (const auto &s : to_vector(pg_call([] { return pg::text_array(0, 6); })))
         tab.id_types.push_back(static_cast<unsigned>(std::stoul(s)));
     tab.user_code = pg_call([] { return pg::value(0, 7); })[0] == 't';
+    tab.referenced_by = static_cast<unsigned>(std::stoul(pg_call([] { return pg::value(0, 8); })));
+    tab.inheritance_children = pg_call([] { return pg::value(0, 9); })[0] == 't';
     tab.has_pk = !tab.id_cols.empty();
     if (!tab.has_pk) {
         tab.id_cols = {"ctid"};
@@ -397,6 +484,7 @@ void load_table(Model &m, int t) {
     tab.display = display_name(tab.nsp, tab.rel);
     tab.loaded = true;
     pg_call([&] { pg::restore_search_path(nest); });
+    m.tables[t] = std::move(tab);
 }
 
 } // namespace cd

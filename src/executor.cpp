@@ -22,8 +22,15 @@ extern "C" {
 #include "lib/stringinfo.h"
 #include "access/relation.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "storage/bufmgr.h"
 #include "utils/rel.h"
+#include "utils/tuplestore.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/ruleutils.h"
+#include "executor/tuptable.h"
+#include "executor/executor.h"
+#include "utils/queryenvironment.h"
 }
 
 #include <algorithm>
@@ -78,6 +85,12 @@ class Cascade {
     // from its parent's keys.
     std::vector<int> virtual_edge_;
     std::vector<int> incoming_; // relevant CASCADE edges into each table
+    // partition_only_[t]: t is reached only through partition-tree edges: its
+    // keys are rows deleted through another table of its tree, collected for
+    // the keys and policies that reference t, never deleted or counted as t's.
+    std::vector<char> partition_only_;
+    bool deletes_from(int t) const { return plan_.in_set[t] && !partition_only_[t]; }
+    void check_inheritance_children();
     // dedup_[t]: rows of t can be reached more than once (a cycle, or several
     // CASCADE edges into t), so its key table has a primary key and inserts
     // skip conflicts; elsewhere each row is reached once and plain inserts
@@ -90,6 +103,19 @@ class Cascade {
     // statements as parameters. Allocated in the SPI procedure context (freed
     // at SPI_finish).
     bool mem_ = false;
+    // Dry runs that need more than memory mode: key sets as ephemeral named
+    // relations (tuplestores that spill to temporary files, read by name in
+    // SQL like a trigger's transition tables), so nothing is written: a dry
+    // run works in a read-only transaction and on a hot standby.
+    bool ephemeral_ = false;
+    std::vector<Tuplestorestate *> store_;
+    std::vector<EphemeralNamedRelation> enr_;
+    void create_ephemeral_key_sets();
+    // Adds the rows of query (key columns, x, gen) to t's key set: INSERT INTO
+    // its key table, or appended to its ephemeral relation; without the rows
+    // t has already when t's keys are deduplicated. Returns the rows added.
+    enum class Run { Kept, KeptGeneric, Once };
+    uint64 store_keys(int t, const std::string &query, const Params &p, Run how);
     std::vector<std::vector<Datum>> arr_;
     std::vector<std::vector<Oid>> arr_type_;
     std::string arr_param(int t, size_t i, Params *p) const { return p->add(arr_[t][i], false, arr_type_[t][i]); }
@@ -124,6 +150,7 @@ class Cascade {
     void check_condition() const;
     void collect();
     void check_blockers();
+    void predict_set_default_refusals();
     void check_max_rows(bool *exceeded);
     void run_updates();
     void run_deletes();
@@ -291,6 +318,8 @@ void Cascade::find_virtual_tables() {
     for (int ei : relevant_) {
         const Edge &e = m_.edges[ei];
         needed[e.parent] = 1; // its keys are joined by some edge
+        if (e.partition)
+            needed[e.child] = 1; // rows of its tree, never deleted through it
         if (e.action == Action::Cascade) {
             ++incoming_[e.child];
             last[e.child] = ei;
@@ -432,7 +461,7 @@ void Cascade::clear_temp_tables() {
 // Statistics for a key table that holds many rows, so that the statements
 // joining it are planned from its real size (a new temp table has none).
 void Cascade::analyze_if_large(int t) {
-    if (!tmp_[t].empty() && collected_[t] >= 1000)
+    if (!ephemeral_ && !tmp_[t].empty() && collected_[t] >= 1000)
         exec_once("ANALYZE " + tmp_[t], SPI_OK_UTILITY);
 }
 
@@ -573,32 +602,121 @@ void Cascade::check_condition() const {
     pg_call([&] { SPI_freeplan(pg::prepare(check.c_str(), 0, nullptr)); });
 }
 
+uint64 Cascade::store_keys(int t, const std::string &query, const Params &p, Run how) {
+    if (!ephemeral_) {
+        std::string sql = "INSERT INTO " + tmp_[t] + " (" + tmp_names(t) + ", gen) " + query + conflict(t);
+        if (how == Run::Once)
+            return exec_once(sql, SPI_OK_INSERT);
+        return exec(sql, SPI_OK_INSERT, p, how == Run::KeptGeneric);
+    }
+    std::string names = tmp_names(t) + ", gen", sql = "SELECT * FROM (" + query + ") s(" + names + ")";
+    if (dedup_[t]) {
+        // what ON CONFLICT DO NOTHING does for a key table's primary key
+        std::string on, same;
+        for (size_t i = 0; i < T(t).id_cols.size(); ++i) {
+            on += std::string(i ? ", " : "") + "s.c" + std::to_string(i);
+            same += std::string(i ? " AND " : "") + "d.c" + std::to_string(i) + " " + T(t).id_eqops[i] +
+                    " s.c" + std::to_string(i);
+        }
+        sql = "SELECT DISTINCT ON (" + on + ") s.* FROM (" + query + ") s(" + names +
+              ") WHERE NOT EXISTS (SELECT 1 FROM " + tmp_[t] + " d WHERE " + same + ")";
+    }
+    Tuplestorestate *store = store_[t];
+    EphemeralNamedRelation enr = enr_[t];
+    const char *text = sql.c_str();
+    return pg_call([&] {
+        // Read into a tuplestore of its own first: the query may read t's set.
+        SPIPlanPtr plan = pg::prepare(text, static_cast<int>(p.types.size()),
+                                      const_cast<Oid *>(p.types.data()));
+        Portal portal = SPI_cursor_open(nullptr, plan, const_cast<Datum *>(p.values.data()),
+                                        p.nulls.data(), true);
+        Tuplestorestate *added = tuplestore_begin_heap(false, false, work_mem);
+        uint64 n = 0;
+        for (;;) {
+            SPI_cursor_fetch(portal, true, 1000);
+            if (SPI_processed == 0)
+                break;
+            for (uint64 r = 0; r < SPI_processed; ++r)
+                tuplestore_puttuple(added, SPI_tuptable->vals[r]);
+            n += SPI_processed;
+            SPI_freetuptable(SPI_tuptable);
+        }
+        SPI_cursor_close(portal);
+        SPI_freeplan(plan);
+        TupleTableSlot *slot = MakeSingleTupleTableSlot(enr->md.tupdesc, &TTSOpsMinimalTuple);
+        while (tuplestore_gettupleslot(added, true, false, slot))
+            tuplestore_puttupleslot(store, slot);
+        ExecDropSingleTupleTableSlot(slot);
+        tuplestore_end(added);
+        enr->md.enrtuples += static_cast<double>(n); // the planner's row estimate
+        return n;
+    });
+}
+
+// One ephemeral named relation per table that needs keys, with a key table's
+// columns (c0, c1, ..., x, gen), registered with this call's SPI connection
+// and freed with it.
+void Cascade::create_ephemeral_key_sets() {
+    size_t n = m_.tables.size();
+    store_.assign(n, nullptr);
+    enr_.assign(n, nullptr);
+    for (size_t t = 0; t < n; ++t) {
+        if (!plan_.in_set[t] || virtual_edge_[t] >= 0)
+            continue;
+        std::string name = "cascade_delete_keys_" + std::to_string(t);
+        tmp_[t] = quote_ident(name);
+        std::string shape = "SELECT " + aliased(static_cast<int>(t)) + ", 0::pg_catalog.int4 AS gen FROM " +
+                            T(t).from() + " t WHERE false";
+        const char *text = shape.c_str(), *cname = name.c_str();
+        EphemeralNamedRelation enr = nullptr;
+        Tuplestorestate *store = pg_call([&] {
+            pg::exec(text, 0, nullptr, nullptr, nullptr, SPI_OK_SELECT);
+            enr = static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
+            enr->md.name = pstrdup(cname);
+            enr->md.reliddesc = InvalidOid;
+            enr->md.tupdesc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+            enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+            enr->md.enrtuples = 0;
+            Tuplestorestate *ts = tuplestore_begin_heap(true, false, work_mem);
+            enr->reldata = ts;
+            SPI_freetuptable(SPI_tuptable);
+            int rc = SPI_register_relation(enr);
+            if (rc != SPI_OK_REL_REGISTER)
+                elog(ERROR, "cascade_delete: SPI_register_relation failed: %s", SPI_result_code_string(rc));
+            return ts;
+        });
+        store_[t] = store;
+        enr_[t] = enr;
+    }
+}
+
 void Cascade::collect_roots() {
     const Table &r = T(root_);
-    std::string cols = tmp_names(root_);
     if (req_.where) {
         check_condition();
         // The condition sees the table under its own name, as in DELETE ... WHERE.
-        std::string sql = "INSERT INTO " + tmp_[root_] + " (" + cols + ", gen) SELECT " +
-                          source(root_, r.sql()) + ", 0 FROM " + r.from() + " WHERE (" +
-                          req_.condition + ")" + conflict(root_);
-        collected_[root_] += exec_once(sql, SPI_OK_INSERT);
+        collected_[root_] += store_keys(root_, "SELECT " + source(root_, r.sql()) + ", 0 FROM " +
+                                                   r.from() + " WHERE (" + req_.condition + ")",
+                                        Params(), Run::Once);
         return;
     }
     int n = static_cast<int>(r.id_cols.size());
     // A semi-join: a key given twice still names one row.
-    std::string sql = "INSERT INTO " + tmp_[root_] + " (" + cols + ", gen) SELECT " +
-                      source(root_, "t") + ", 0 FROM " + r.from() +
-                      " t WHERE EXISTS (SELECT 1 FROM " + param_rows(n) + " WHERE " +
-                      identity(root_, "k", "k") + ")" + conflict(root_);
+    std::string query = "SELECT " + source(root_, "t") + ", 0 FROM " + r.from() +
+                        " t WHERE EXISTS (SELECT 1 FROM " + param_rows(n) + " WHERE " +
+                        identity(root_, "k", "k") + ")";
     std::vector<Oid> pktypes(r.id_types.begin(), r.id_types.end());
-    SPIPlanPtr plan = plan_for(sql, array_types(pktypes), true);
+    std::vector<Oid> types = array_types(pktypes);
     std::string table = r.display;
-    collected_[root_] += pg_call([&] {
-        Datum *arrays = static_cast<Datum *>(palloc(sizeof(Datum) * n));
-        key_arrays(req_.key, req_.key_type, req_.many, n, pktypes.data(), table.c_str(), arrays);
-        return pg::exec_plan(plan, sql.c_str(), arrays, nullptr, SPI_OK_INSERT);
+    std::vector<Datum> arrays(n);
+    pg_call([&] {
+        key_arrays(req_.key, req_.key_type, req_.many, n, pktypes.data(), table.c_str(),
+                   arrays.data());
     });
+    Params p;
+    for (int i = 0; i < n; ++i)
+        p.add(arrays[i], false, types[i]);
+    collected_[root_] += store_keys(root_, query, p, Run::KeptGeneric);
 }
 
 void Cascade::collect() {
@@ -619,17 +737,17 @@ void Cascade::collect() {
                     collected_[e.child] = count_referencing(e, false);
                 continue;
             }
-            std::string base = "INSERT INTO " + tmp_[e.child] + " (" + tmp_names(e.child) +
-                               ", gen) SELECT " + source(e.child, "t") + ", ";
+            std::string base = "SELECT " + source(e.child, "t") + ", ";
             if (!inside(e.parent))
-                collected_[e.child] +=
-                    exec(base + "0 FROM " + T(e.child).from() + " t JOIN " + keys(e.parent, "p", nullptr) +
-                             " ON " + parent_match(e, "p", "t") + conflict(e.child),
-                         SPI_OK_INSERT);
+                collected_[e.child] += store_keys(
+                    e.child,
+                    base + "0 FROM " + T(e.child).from() + " t JOIN " + keys(e.parent, "p", nullptr) +
+                        " ON " + parent_match(e, "p", "t"),
+                    Params(), Run::Kept);
             else {
                 internal.push_back(base + "$1 FROM " + T(e.child).from() + " t JOIN " +
                                    tmp_[e.parent] + " p ON " + parent_match(e, "p", "t") +
-                                   " WHERE p.gen OPERATOR(pg_catalog.=) $2 ON CONFLICT DO NOTHING");
+                                   " WHERE p.gen OPERATOR(pg_catalog.=) $2");
                 internal_child.push_back(e.child);
                 internal_edges.push_back(ei);
             }
@@ -652,29 +770,26 @@ void Cascade::collect() {
             for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
                 csel += "s.c" + std::to_string(i) + ", ";
             csel += "s.x";
-            collected_[t] += exec(
-                "INSERT INTO " + tmp_[t] + " (" + cols + ", gen) WITH RECURSIVE p(" + cols +
-                    ") AS (SELECT " + cols + " FROM " + tmp_[t] + " UNION SELECT " + csel +
-                    " FROM p, LATERAL (SELECT " + aliased(t) + " FROM " + T(t).from() +
-                    " t WHERE " + parent_match(e, "p", "t") + " OFFSET 0) s) SELECT " + cols +
-                    ", 1 FROM p ON CONFLICT DO NOTHING",
-                SPI_OK_INSERT);
+            collected_[t] += store_keys(
+                t,
+                "WITH RECURSIVE p(" + cols + ") AS (SELECT " + cols + " FROM " + tmp_[t] +
+                    " UNION SELECT " + csel + " FROM p, LATERAL (SELECT " + aliased(t) + " FROM " +
+                    T(t).from() + " t WHERE " + parent_match(e, "p", "t") + " OFFSET 0) s) SELECT " +
+                    cols + ", 1 FROM p",
+                Params(), Run::Kept);
             analyze_if_large(t);
             continue;
         }
         // Semi-naive fixpoint: each round follows the edges from the rows the
         // previous round added, until a round adds nothing.
-        std::vector<SPIPlanPtr> plans;
-        for (const auto &sql : internal)
-            plans.push_back(plan_for(sql, {INT4OID, INT4OID}, true));
         for (int gen = 0;; ++gen) {
             uint64 added = 0;
-            for (size_t i = 0; i < plans.size(); ++i) {
-                uint64 n = pg_call([&] {
-                    CHECK_FOR_INTERRUPTS();
-                    Datum v[2] = {Int32GetDatum(gen + 1), Int32GetDatum(gen)};
-                    return pg::exec_plan(plans[i], internal[i].c_str(), v, nullptr, SPI_OK_INSERT);
-                });
+            for (size_t i = 0; i < internal.size(); ++i) {
+                pg_call([] { CHECK_FOR_INTERRUPTS(); });
+                Params p;
+                p.add(Int32GetDatum(gen + 1), false, INT4OID);
+                p.add(Int32GetDatum(gen), false, INT4OID);
+                uint64 n = store_keys(internal_child[i], internal[i], p, Run::KeptGeneric);
                 collected_[internal_child[i]] += n;
                 added += n;
             }
@@ -739,6 +854,73 @@ void Cascade::check_blockers() {
             }
             blocked_.push_back(std::move(b));
         }
+    if (req_.dry_run)
+        predict_set_default_refusals();
+}
+
+// A dry run predicts what the real call's updates make PostgreSQL refuse
+// (23503, at the call or at COMMIT for a deferred key): a SET_DEFAULT or SET
+// value of a real foreign key that finds no row of the referenced table that
+// survives the cascade. Evaluates the column defaults (a volatile default, e.g.
+// nextval(), runs once per row here too).
+void Cascade::predict_set_default_refusals() {
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if ((e.action != Action::SetDefault && e.action != Action::SetValue) || e.conoid == 0)
+            continue;
+        load_table(m_, e.child);
+        const Table &c = T(e.child);
+        const auto &setcols = e.setcols.empty() ? e.cols : e.setcols;
+        std::string any_null, found;
+        for (size_t i = 0; i < e.cols.size(); ++i) {
+            std::string value = "t." + quote_ident(e.cols[i]);
+            if (std::find(setcols.begin(), setcols.end(), e.cols[i]) != setcols.end()) {
+                Oid rel = c.oid;
+                const char *col = e.cols[i].c_str(), *set_value = e.value.c_str();
+                bool set = e.action == Action::SetValue;
+                value = pg_call([&] {
+                    AttrNumber a = get_attnum(rel, col);
+                    Oid typid, collation;
+                    int32 typmod;
+                    get_atttypetypmodcoll(rel, a, &typid, &typmod, &collation);
+                    char *type = format_type_extended(typid, typmod,
+                                                      FORMAT_TYPE_FORCE_QUALIFY | FORMAT_TYPE_TYPEMOD_GIVEN);
+                    if (set)
+                        return psprintf("CAST(%s AS %s)", quote_literal_cstr(set_value), type);
+                    Relation r = relation_open(rel, AccessShareLock);
+                    Node *def = build_column_default(r, a);
+                    relation_close(r, AccessShareLock);
+                    if (def == nullptr)
+                        return psprintf("CAST(NULL AS %s)", type);
+                    return psprintf("CAST((%s) AS %s)", deparse_expression(def, NIL, false, false), type);
+                });
+            }
+            any_null += std::string(i ? " OR " : "") + "(" + value + ") IS NULL";
+            found += std::string(i ? " AND " : "") + "q." + quote_ident(e.refcols[i]) + " " +
+                     e.eqops[i] + " (" + value + ")";
+        }
+        Params p;
+        std::string where = " FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " +
+                            keys(e.parent, "p", &p) + " WHERE " + parent_match(e, "p", "t") + ")" +
+                            not_collected(e.child, "t", &p) + " AND NOT (" + any_null +
+                            ") AND NOT EXISTS (SELECT 1 FROM " + T(e.parent).from() + " q WHERE " +
+                            found + not_collected(e.parent, "q", &p) + ")";
+        exec("SELECT pg_catalog.count(*)" + where, SPI_OK_SELECT, p, mem_);
+        uint64 count = std::stoull(pg_call([] { return pg::value(0, 1); }));
+        if (count == 0)
+            continue;
+        std::string key, order;
+        for (size_t i = 0; i < c.id_cols.size(); ++i) {
+            key += std::string(i ? ", " : "") + "t." + quote_ident(c.id_cols[i]);
+            order += std::string(i ? ", " : "") + "t." + quote_ident(c.id_cols[i]);
+        }
+        key = c.id_cols.size() == 1 ? key + "::pg_catalog.text" : "ROW(" + key + ")::pg_catalog.text";
+        uint64 n = exec("SELECT " + key + where + " ORDER BY " + order + " LIMIT 10", SPI_OK_SELECT, p, mem_);
+        Blocker b{ei, count, {}};
+        for (uint64 r = 0; r < n; ++r)
+            b.keys.push_back(pg_call([&] { return pg::value(r, 1); }));
+        blocked_.push_back(std::move(b));
+    }
 }
 
 void Cascade::check_max_rows(bool *exceeded) {
@@ -746,8 +928,9 @@ void Cascade::check_max_rows(bool *exceeded) {
     if (max_rows <= 0)
         return;
     uint64 total = 0;
-    for (uint64 n : collected_)
-        total += n;
+    for (size_t t = 0; t < collected_.size(); ++t)
+        if (deletes_from(static_cast<int>(t)))
+            total += collected_[t];
     if (total <= static_cast<uint64>(max_rows))
         return;
     if (req_.dry_run) {
@@ -756,7 +939,7 @@ void Cascade::check_max_rows(bool *exceeded) {
     }
     std::string detail;
     for (size_t t = 0; t < collected_.size(); ++t)
-        if (collected_[t])
+        if (collected_[t] && deletes_from(static_cast<int>(t)))
             detail += (detail.empty() ? "" : ", ") + T(t).display + ": " + std::to_string(collected_[t]);
     throw make_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                      "cascade_delete would delete " + std::to_string(total) +
@@ -854,11 +1037,7 @@ void Cascade::bypass_for(int t, std::vector<Oid> *rels, std::vector<Oid> *cons) 
 bool Cascade::queues_nothing(int t, size_t bypassed) const {
     if (!fast_path || T(t).relkind != 'r' || T(t).user_code)
         return false;
-    size_t constraints = 0;
-    for (const auto &e : m_.edges)
-        if (e.parent == t && e.conoid != 0)
-            ++constraints;
-    return constraints == bypassed;
+    return T(t).referenced_by == bypassed;
 }
 
 // What the skipped RI triggers would have guaranteed, set-based: no row of a
@@ -988,6 +1167,8 @@ bool Cascade::delete_in_one_statement() {
     std::vector<int> tables;
     for (auto ci = plan_.components.size(); ci-- > 0;) {
         int t = plan_.components[ci][0];
+        if (partition_only_[t])
+            continue;
         if (T(t).relkind != 'r' || T(t).user_code)
             return false;
         if (virtual_edge_[t] >= 0 || collected_[t] > 0)
@@ -1032,13 +1213,14 @@ void Cascade::run_deletes() {
         const auto &comp = plan_.components[ci];
         if (req_.dry_run) {
             for (int t : comp)
-                deleted_[t] = collected_[t];
+                if (deletes_from(t))
+                    deleted_[t] = collected_[t];
             continue;
         }
         if (!plan_.cyclic[ci]) {
             int t = comp[0];
             int ve = virtual_edge_[t];
-            if (ve < 0 && collected_[t] == 0)
+            if ((ve < 0 && collected_[t] == 0) || partition_only_[t])
                 continue;
             // Keys: t's own identity, or for a virtual table its parent's
             // referenced columns matched against t's foreign key.
@@ -1119,10 +1301,15 @@ void Cascade::run_deletes() {
         // A cycle: all its rows go in one statement, so that the end-of-statement
         // checks of immediate constraints inside the cycle see them all gone.
         std::vector<std::string> deletes;
+        std::vector<int> tables;
         for (int t : comp)
-            deletes.push_back("DELETE FROM " + T(t).from() + " t USING " + tmp_[t] + " k WHERE " +
-                              identity(t, "k", "c") + same_version("x"));
-        delete_together(comp, deletes, Params(), false);
+            if (!partition_only_[t]) {
+                tables.push_back(t);
+                deletes.push_back("DELETE FROM " + T(t).from() + " t USING " + tmp_[t] + " k WHERE " +
+                                  identity(t, "k", "c") + same_version("x"));
+            }
+        if (!tables.empty())
+            delete_together(tables, deletes, Params(), false);
     }
 }
 
@@ -1168,6 +1355,59 @@ uint64 Cascade::changed_rows(int t) {
         ri::disarm();
         return d;
     });
+}
+
+// A plain table's INHERITS children: DELETE FROM parent deletes their rows
+// too, under the children's own foreign keys and policies, which a cascade
+// from the parent does not follow. Refused when a child holds a row the call
+// names, rather than deleting less than the user sees.
+void Cascade::check_inheritance_children() {
+    const Table &r = T(root_);
+    if (!r.inheritance_children)
+        return;
+    std::string other = "t.tableoid OPERATOR(pg_catalog.<>) " + std::to_string(r.oid) + "::pg_catalog.oid";
+    uint64 n;
+    if (req_.where) {
+        check_condition();
+        // the condition sees the table under its own name, as in DELETE ... WHERE
+        n = exec_once("SELECT " + r.sql() + ".tableoid::pg_catalog.oid::pg_catalog.text FROM " +
+                          r.sql() + " WHERE (" + req_.condition + ") AND " + r.sql() +
+                          ".tableoid OPERATOR(pg_catalog.<>) " + std::to_string(r.oid) +
+                          "::pg_catalog.oid LIMIT 1",
+                      SPI_OK_SELECT);
+    } else {
+        int nk = static_cast<int>(r.id_cols.size());
+        std::vector<Oid> pktypes(r.id_types.begin(), r.id_types.end());
+        std::string sql = "SELECT t.tableoid::pg_catalog.oid::pg_catalog.text FROM " + r.sql() +
+                          " t WHERE " + other + " AND EXISTS (SELECT 1 FROM " + param_rows(nk) +
+                          " WHERE " + identity(root_, "k", "k") + ") LIMIT 1";
+        std::string table = r.display;
+        Params p;
+        std::vector<Oid> types = array_types(pktypes);
+        std::vector<Datum> arrays(nk);
+        pg_call([&] {
+            key_arrays(req_.key, req_.key_type, req_.many, nk, pktypes.data(), table.c_str(),
+                       arrays.data());
+        });
+        for (int i = 0; i < nk; ++i)
+            p.add(arrays[i], false, types[i]);
+        n = exec(sql, SPI_OK_SELECT, p);
+    }
+    if (n == 0)
+        return;
+    Oid child_oid = static_cast<Oid>(std::stoul(pg_call([] { return pg::value(0, 1); })));
+    const char *nsp = nullptr, *rel = nullptr;
+    pg_call([&] {
+        rel = get_rel_name(child_oid);
+        nsp = get_namespace_name(get_rel_namespace(child_oid));
+    });
+    std::string child = display_name(nsp ? nsp : "", rel ? rel : "");
+    throw make_error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                     "cascade_delete: rows to delete from " + r.display +
+                         " are in its inheritance child " + child,
+                     "cascade_delete follows the foreign keys and policies of the table it is "
+                     "given; a row of an inheritance child is under the child's own.",
+                     "Call cascade_delete on " + child + " for its rows.");
 }
 
 std::string Cascade::report(bool max_rows_exceeded) const {
@@ -1218,6 +1458,12 @@ std::string Cascade::report(bool max_rows_exceeded) const {
 }
 
 std::string Cascade::run() {
+    // Before any statement: PostgreSQL's own message would name one of ours.
+    if (!req_.dry_run && pg_call([] { return XactReadOnly || RecoveryInProgress(); }))
+        throw make_error(ERRCODE_READ_ONLY_SQL_TRANSACTION,
+                         "cannot execute cascade_delete in a read-only transaction",
+                         "", "A dry run (dry_run => true) works in a read-only transaction and on a "
+                             "hot standby.");
     root_ = m_.table(req_.target);
     load_table(m_, root_);
     if (!T(root_).has_pk && !req_.where)
@@ -1236,12 +1482,28 @@ std::string Cascade::run() {
     for (size_t i = 0; i < m_.edges.size(); ++i)
         if (plan_.in_set[m_.edges[i].parent] && m_.edges[i].action != Action::DoNothing)
             relevant_.push_back(static_cast<int>(i));
-    for (int ei : relevant_)
-        if (!m_.edges[ei].stale.empty())
-            throw make_error(ERRCODE_UNDEFINED_COLUMN, m_.edges[ei].stale,
-                             "The table or column was dropped, renamed or changed type after the "
-                             "policy was set.",
-                             "Drop the policy with cascade_delete_drop_policy() and set it again.");
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (e.stale.empty())
+            continue;
+        if (e.partition)
+            throw make_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, e.stale, "",
+                             "Give the partitioned table a primary key.");
+        throw make_error(ERRCODE_UNDEFINED_COLUMN, e.stale,
+                         e.stale_detail.empty() ? "The table or column was dropped, renamed or "
+                                                  "changed type after the policy was set."
+                                                : e.stale_detail,
+                         "Drop the policy with cascade_delete_drop_policy() and set it again.");
+    }
+    // Tables reached only through partition-tree edges.
+    partition_only_.assign(m_.tables.size(), 0);
+    for (size_t t = 0; t < m_.tables.size(); ++t)
+        partition_only_[t] = plan_.in_set[t] && static_cast<int>(t) != root_;
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (e.action == Action::Cascade && !e.partition)
+            partition_only_[e.child] = 0;
+    }
     for (size_t t = 0; t < m_.tables.size(); ++t)
         if (plan_.in_set[t])
             load_table(m_, static_cast<int>(t));
@@ -1254,6 +1516,7 @@ std::string Cascade::run() {
         t0 = t1;
         pg_call([&] { elog(DEBUG1, "cascade_delete: %s %.3f ms", name, ms); });
     };
+    check_inheritance_children();
     phase("setup");
     lock_policy_children();
     find_virtual_tables();
@@ -1264,7 +1527,12 @@ std::string Cascade::run() {
     if (mem_ && !collect_in_memory(limit))
         mem_ = false;
     if (!mem_) {
-        create_temp_tables();
+        ephemeral_ = req_.dry_run;
+        if (ephemeral_) {
+            one_shot_plans(true); // plans naming this call's ephemeral relations are not kept
+            create_ephemeral_key_sets();
+        } else
+            create_temp_tables();
         phase("key tables");
         collect();
     }
@@ -1280,7 +1548,10 @@ std::string Cascade::run() {
     phase("deletes");
     post_check();
     phase("post-check");
-    clear_temp_tables();
+    if (ephemeral_)
+        one_shot_plans(false);
+    else
+        clear_temp_tables();
     return report(exceeded);
 }
 
@@ -1343,12 +1614,15 @@ std::string run_cascade(const Request &req) {
     // On an error, the (sub)transaction's abort restores the setting.
     int nest = pg_call([] { return pg::no_jit(); });
     try {
+        if (call_depth == 1)
+            trim_plan_cache();
         std::shared_ptr<Model> model = cached_model();
         drop_orphan_key_tables(model->generation);
         Cascade cascade(req, model);
         json = cascade.run();
     } catch (...) {
         --call_depth;
+        one_shot_plans(false);
         throw;
     }
     --call_depth;

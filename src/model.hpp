@@ -23,6 +23,10 @@ struct Table {
     bool has_pk = false;
     bool rls = false;            // row-level security enabled
     bool user_code = false;      // has rules or triggers of its own (not RI triggers)
+    // Foreign keys whose PK-side RI triggers sit on this table (clones of a key
+    // referencing a partitioned ancestor included): see Cascade::queues_nothing.
+    unsigned referenced_by = 0;
+    bool inheritance_children = false; // a plain table with INHERITS children
 
     std::string sql() const;     // "nsp"."rel"
     std::string from() const;    // ONLY "nsp"."rel" (no ONLY for partitioned tables)
@@ -47,7 +51,13 @@ struct Edge {
     // A generic relation: " AND <alias>.col OPERATOR(..) 'value'::type" on the child.
     std::string filter_col, filter_op, filter_literal;
     bool parent_link = false;         // reversed edge of a parent_link policy
+    // A partition-tree edge: rows deleted from parent (an ancestor or a
+    // descendant of child in one partition tree) that are also rows of child.
+    // Collected like a CASCADE, never deleted through child (see
+    // add_partition_edges in catalog.cpp).
+    bool partition = false;
     std::string stale;                // a policy whose columns are gone: the error to raise
+    std::string stale_detail;         // and its DETAIL
 
     // "<p> OP <c>.col" for column i, p an expression for the parent's value.
     std::string match(size_t i, const std::string &p, const std::string &c) const;

@@ -10,6 +10,8 @@ extern "C" {
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "commands/trigger.h"
+#include "utils/rel.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -20,8 +22,10 @@ extern "C" {
 
 PGDLLEXPORT Datum cascade_delete_set_policy(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum cascade_delete_drop_policy(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum cascade_delete_policy_changed(PG_FUNCTION_ARGS);
 PG_FUNCTION_INFO_V1(cascade_delete_set_policy);
 PG_FUNCTION_INFO_V1(cascade_delete_drop_policy);
+PG_FUNCTION_INFO_V1(cascade_delete_policy_changed);
 }
 
 namespace {
@@ -29,8 +33,18 @@ namespace {
 using cd::Action;
 
 // The table must exist, be a plain or partitioned table, and be the caller's.
+// Not a temporary table: it vanishes at the end of its session (or by DISCARD,
+// or ON COMMIT DROP) without the event that drops its policies, and its
+// policies would bind other sessions' deletes to a table they cannot see.
 void check_owned_table(Oid rel, bool must_own) {
     cd::pg::check_is_table(rel);
+    if (get_rel_persistence(rel) == RELPERSISTENCE_TEMP)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("cascade_delete: \"%s\" is a temporary table; policies are for "
+                               "permanent tables only",
+                               get_rel_name(rel)),
+                        errdetail("A temporary table ends with its session without the event that "
+                                  "drops its policies.")));
     if (must_own && !pg_class_ownercheck(rel, GetUserId()))
         aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(rel));
 }
@@ -122,8 +136,8 @@ uint64 exec_as_policy_owner(const char *sql, int nargs, Oid *types, Datum *value
     uint64 n = cd::pg::exec(full, nargs, types, values, nulls, rc);
     cd::pg::restore_search_path(nest);
     SetUserIdAndSecContext(save_user, save_sec);
-    // Every backend's cached table graph must see the change.
-    CacheInvalidateRelcacheByRelid(policy);
+    // Every backend's cached table graph sees the change through the policy
+    // table's trigger (cascade_delete_policy_changed).
     return n;
 }
 
@@ -443,4 +457,16 @@ Datum cascade_delete_drop_policy(PG_FUNCTION_ARGS) {
             return BoolGetDatum(n > 0);
         });
     });
+}
+
+// Statement trigger on the policy table (ENABLE ALWAYS, so logical
+// replication's apply worker and pg_restore fire it too): any committed write,
+// however made, marks every backend's cached table graph stale.
+Datum cascade_delete_policy_changed(PG_FUNCTION_ARGS) {
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("cascade_delete_policy_changed: not called as a trigger")));
+    TriggerData *td = reinterpret_cast<TriggerData *>(fcinfo->context);
+    CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
+    return PointerGetDatum(nullptr);
 }

@@ -24,6 +24,7 @@ ExecutorStart_hook_type prev_executor_start = nullptr;
 // The (relation, constraint) pairs of the next DELETE, held in TopMemoryContext.
 bool armed = false;
 int armed_n = 0;
+int armed_capacity = 0;
 Oid *armed_rels = nullptr;
 Oid *armed_cons = nullptr;
 
@@ -104,15 +105,17 @@ void install() {
 void arm(int n, const Oid *rels, const Oid *cons) {
     if (n <= 0)
         return;
-    if (n > armed_n || armed_rels == nullptr) {
-        MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+    if (n > armed_capacity) {
+        // The new arrays first: if allocating fails, the old ones stay valid.
+        Oid *rels_new = static_cast<Oid *>(MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * n));
+        Oid *cons_new = static_cast<Oid *>(MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * n));
         if (armed_rels) {
             pfree(armed_rels);
             pfree(armed_cons);
         }
-        armed_rels = static_cast<Oid *>(palloc(sizeof(Oid) * n));
-        armed_cons = static_cast<Oid *>(palloc(sizeof(Oid) * n));
-        MemoryContextSwitchTo(old);
+        armed_rels = rels_new;
+        armed_cons = cons_new;
+        armed_capacity = n;
     }
     for (int i = 0; i < n; ++i) {
         armed_rels[i] = rels[i];

@@ -79,22 +79,26 @@ uint64 run_batches(const BatchSpec *spec) {
 // them when the tables they use change.
 namespace {
 std::unordered_map<std::string, SPIPlanPtr> plan_cache;
+bool one_shot = false;
 } // namespace
 
+// Most plans kept; past this the cache is emptied by trim_plan_cache().
+const size_t max_kept_plans = 2000;
+
+void one_shot_plans(bool on) { one_shot = on; }
+
 SPIPlanPtr plan_for(const std::string &sql, const std::vector<Oid> &types, bool generic) {
+    if (one_shot)
+        return pg_call([&] {
+            return pg::prepare(sql.c_str(), static_cast<int>(types.size()),
+                               const_cast<Oid *>(types.data()), generic ? CURSOR_OPT_GENERIC_PLAN : 0);
+        });
     std::string key = sql + (generic ? "\x02" : "");
     for (Oid t : types)
         key += "\x01" + std::to_string(t);
     auto it = plan_cache.find(key);
     if (it != plan_cache.end())
         return it->second;
-    if (plan_cache.size() >= 2000) {
-        for (auto &kv : plan_cache) {
-            SPIPlanPtr p = kv.second;
-            pg_call([&] { SPI_freeplan(p); });
-        }
-        plan_cache.clear();
-    }
     SPIPlanPtr plan = pg_call([&] {
         SPIPlanPtr p = pg::prepare(sql.c_str(), static_cast<int>(types.size()),
                                    const_cast<Oid *>(types.data()),
@@ -104,6 +108,20 @@ SPIPlanPtr plan_for(const std::string &sql, const std::vector<Oid> &types, bool 
     });
     plan_cache.emplace(std::move(key), plan);
     return plan;
+}
+
+// Called only at the start of an outermost call, when no plan of the cache is
+// in use (a call holds plans it fetched; a nested call from a user trigger
+// shares the cache with the call it interrupts).
+void trim_plan_cache() {
+    one_shot = false; // an earlier call's error may have left it on
+    if (plan_cache.size() < max_kept_plans)
+        return;
+    for (auto &kv : plan_cache) {
+        SPIPlanPtr p = kv.second;
+        pg_call([&] { SPI_freeplan(p); });
+    }
+    plan_cache.clear();
 }
 
 // Converts the caller's key argument into one array per identity column of the

@@ -34,6 +34,12 @@ uint64 run_batches(const BatchSpec *spec); // PostgreSQL code only
 // run once per call whose parameters do not change the best plan: the plan
 // cache would otherwise keep choosing custom plans and plan them every time.
 SPIPlanPtr plan_for(const std::string &sql, const std::vector<Oid> &types, bool generic = false);
+// While on, plan_for() prepares plans that are neither kept nor cached (they
+// name relations that live only for one call); freed at SPI_finish.
+void one_shot_plans(bool on);
+// Empties the plan cache when it has grown past its limit. Only where no plan
+// of it can be in use: at the start of an outermost call.
+void trim_plan_cache();
 // Runs generated SQL through a kept plan; returns the rows processed.
 uint64 exec(const std::string &sql, int rc);
 
