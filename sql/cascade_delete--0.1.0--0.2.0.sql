@@ -45,16 +45,22 @@ CREATE TRIGGER cascade_delete_policy_column_numbers
 ALTER TABLE @extschema@.cascade_delete_policy ENABLE ALWAYS TRIGGER cascade_delete_policy_column_numbers;
 
 -- Any committed change of the policy table, however made, is seen by the next
--- call of every session (they cache the table graph).
+-- call of every session (they cache the table graph). Row triggers, because
+-- logical replication's apply worker fires no statement triggers; TRUNCATE has
+-- only a statement trigger.
 CREATE FUNCTION @extschema@.cascade_delete_policy_changed()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'cascade_delete_policy_changed'
 LANGUAGE C;
 REVOKE ALL ON FUNCTION @extschema@.cascade_delete_policy_changed() FROM PUBLIC;
 CREATE TRIGGER cascade_delete_policy_changed
-    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.cascade_delete_policy
+    AFTER INSERT OR UPDATE OR DELETE ON @extschema@.cascade_delete_policy
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.cascade_delete_policy_changed();
+CREATE TRIGGER cascade_delete_policy_truncated
+    AFTER TRUNCATE ON @extschema@.cascade_delete_policy
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cascade_delete_policy_changed();
 ALTER TABLE @extschema@.cascade_delete_policy ENABLE ALWAYS TRIGGER cascade_delete_policy_changed;
+ALTER TABLE @extschema@.cascade_delete_policy ENABLE ALWAYS TRIGGER cascade_delete_policy_truncated;
 
 -- The policies as SQL, for carrying them where pg_dump does not: a dump of
 -- some schemas (-n) does not include the extension's policy table, and a dump

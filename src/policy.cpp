@@ -459,9 +459,10 @@ Datum cascade_delete_drop_policy(PG_FUNCTION_ARGS) {
     });
 }
 
-// Statement trigger on the policy table (ENABLE ALWAYS, so logical
-// replication's apply worker and pg_restore fire it too): any committed write,
-// however made, marks every backend's cached table graph stale.
+// Trigger on the policy table (ENABLE ALWAYS, so that logical replication's
+// apply worker and pg_restore fire it too; a row trigger, since the apply
+// worker fires no statement triggers): any committed write, however made,
+// marks every backend's cached table graph stale.
 Datum cascade_delete_policy_changed(PG_FUNCTION_ARGS) {
     if (!CALLED_AS_TRIGGER(fcinfo))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),

@@ -2,12 +2,12 @@
 # Runs inside pg_virtualenv (PGHOST, PGPORT, PGUSER set): the pg_regress and
 # isolation suites, then every script suite (clients, Django differential test,
 # fuzzer, torture), then a scan of the server log for crashed backends.
-# TEST_SUITES (space-separated: regress clients django fuzz concurrency faults)
+# TEST_SUITES (space-separated: regress clients django fuzz restore replica concurrency faults)
 # picks some; the default is all.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-suites=${TEST_SUITES:-regress clients django fuzz concurrency faults}
+suites=${TEST_SUITES:-regress clients django fuzz restore replica concurrency faults}
 failed=0
 total=0
 bad=0
@@ -19,12 +19,25 @@ want() { [[ " $suites " == *" $1 "* ]]; }
 
 # The pg_regress and isolation suites run twice: with the defaults (small
 # cascades keep their keys in memory) and with cascade_delete.memory_keys = 0
-# (every cascade uses key tables), against the same expected outputs.
-for mode in memory key_tables; do
+# (every cascade uses key tables), against the same expected outputs. Then
+# the pg_regress suite once more in a database whose extension was installed
+# as 0.1.0, given policies, and updated (test/restore checks those policies).
+for mode in memory key_tables updated; do
 if want regress; then
     echo "=== regress ($mode)"
+    args=()
     if [ $mode = key_tables ]; then export PGOPTIONS="-c cascade_delete.memory_keys=0"; fi
-    out=$(make -s installcheck PG_CONFIG="$PG_CONFIG" 2>&1)
+    if [ $mode = updated ]; then
+        psql -X -q -d postgres -c "DROP DATABASE IF EXISTS cd_updated" -c "CREATE DATABASE cd_updated"
+        psql -X -q -v ON_ERROR_STOP=1 -d cd_updated \
+            -c "CREATE EXTENSION cascade_delete VERSION '0.1.0'" \
+            -c "CREATE TABLE up_a (id int PRIMARY KEY); CREATE TABLE up_b (id int PRIMARY KEY, a_id int)" \
+            -c "SELECT cascade_delete_set_policy('up_b', '{a_id}', 'PROTECT', parent => 'up_a')" \
+            -c "ALTER EXTENSION cascade_delete UPDATE" \
+            -c "DROP TABLE up_b, up_a" >/dev/null
+        args=(REGRESS_OPTS="--use-existing --dbname=cd_updated" ISOLATION=)
+    fi
+    out=$(make -s installcheck PG_CONFIG="$PG_CONFIG" "${args[@]}" 2>&1)
     status=$?
     unset PGOPTIONS
     echo "$out"
@@ -69,6 +82,8 @@ run_suite() { # name script [args]
 
 want clients && run_suite clients bash test/clients/run.sh
 want django && run_suite django bash test/django/run.sh
+want restore && run_suite restore /usr/bin/python3 test/restore/run.py
+want replica && run_suite replica /usr/bin/python3 test/replica/run.py
 want fuzz && run_suite fuzz bash test/fuzz/run.sh
 want concurrency && run_suite concurrency bash test/torture/concurrency/run.sh
 want faults && run_suite faults bash test/torture/faults/run.sh

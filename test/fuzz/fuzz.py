@@ -531,6 +531,8 @@ def differ_kind(nat, ext):
     """How native differs from cascade_delete, for the summary."""
     if nat.signature() == ext.signature():
         return 'same outcome, other contents (SET of rows also deleted)'
+    if any(st.code == '0A000' for st in ext.steps):
+        return 'rows of an inheritance child refused'
     nf, ef = failures(nat), failures(ext)
     if nf > ef:
         return 'native refused, cascade_delete did not'

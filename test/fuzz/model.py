@@ -80,6 +80,12 @@ def run(case, snap, roots, max_rows=None):
     rows = {t.name: [r for (_, _, r) in snap[t.name]] for t in case.tables}
     deleted = {t.name: set() for t in case.tables}
     root_ix = [i for i, (ctid, _, _) in enumerate(snap[case.root]) if ctid in roots]
+    if len(root_ix) < len(roots):
+        # a root row of an inheritance child (DELETE FROM root reaches it): refused
+        # before anything else (README, Semantics: inheritance children)
+        res.ok, res.codes = False, {'0A000'}
+        res.why = 'rows in an inheritance child of the root'
+        return res
 
     # child index per FK: referenced key -> child row indexes (all columns non-NULL)
     refs = []
