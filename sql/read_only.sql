@@ -53,6 +53,11 @@ SELECT cascade_delete('sp', 3);
 SELECT cascade_delete_set_policy('sc', '{p_id}', 'SET', value => '2');
 SELECT cascade_delete('sp', 2, dry_run => true);
 SELECT cascade_delete('sp', 1, dry_run => true);
+-- a NULL written into a NOT NULL column: 23502
+CREATE TABLE nn (id int PRIMARY KEY, p_id int NOT NULL REFERENCES sp ON DELETE SET NULL);
+INSERT INTO nn VALUES (30, 2);
+SELECT cascade_delete('sp', 2, dry_run => true);
+SELECT cascade_delete('sp', 2);
 
 SET client_min_messages = warning;
 DROP SCHEMA ro CASCADE;

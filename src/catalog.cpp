@@ -443,7 +443,9 @@ static const char *const TABLE_SQL =
     " (SELECT count(*) FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid = c.oid"
     "   AND NOT EXISTS (SELECT FROM pg_constraint pk WHERE pk.oid = k.conparentid"
     "     AND pk.confrelid = k.confrelid))::text,"
-    " (c.relkind = 'r' AND EXISTS (SELECT FROM pg_inherits h WHERE h.inhparent = c.oid))::text"
+    " (c.relkind = 'r' AND EXISTS (SELECT FROM pg_inherits h WHERE h.inhparent = c.oid))::text,"
+    " ARRAY(SELECT a.relid::oid::text FROM pg_partition_ancestors(c.oid) a"
+    "   WHERE c.relispartition AND a.relid <> c.oid)"
     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1";
 
 void load_table(Model &m, int t) {
@@ -472,6 +474,8 @@ void load_table(Model &m, int t) {
     tab.user_code = pg_call([] { return pg::value(0, 7); })[0] == 't';
     tab.referenced_by = static_cast<unsigned>(std::stoul(pg_call([] { return pg::value(0, 8); })));
     tab.inheritance_children = pg_call([] { return pg::value(0, 9); })[0] == 't';
+    for (const auto &s : to_vector(pg_call([] { return pg::text_array(0, 10); })))
+        tab.partition_ancestors.push_back(static_cast<unsigned>(std::stoul(s)));
     tab.has_pk = !tab.id_cols.empty();
     if (!tab.has_pk) {
         tab.id_cols = {"ctid"};

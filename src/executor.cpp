@@ -25,6 +25,9 @@ extern "C" {
 #include "access/xlog.h"
 #include "storage/bufmgr.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
+#include "access/htup_details.h"
+#include "catalog/pg_attribute.h"
 #include "utils/tuplestore.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/ruleutils.h"
@@ -90,6 +93,15 @@ class Cascade {
     // the keys and policies that reference t, never deleted or counted as t's.
     std::vector<char> partition_only_;
     bool deletes_from(int t) const { return plan_.in_set[t] && !partition_only_[t]; }
+    // Two tables of one partition tree, one an ancestor of the other, can hold
+    // the same row in their key sets (the root's rows reached again through a
+    // key to the tree): the one deleted first takes it.
+    bool same_tree(int a, int b) const;
+    std::vector<int> delete_rank_; // position of each table in the deletion order
+    std::vector<int> deleted_before(int t, bool same_component_only) const;
+    // "EXISTS (a row of u's keys with the identity of alias x, of t's keys)", or "".
+    std::string in_keys_of(int u, int t, const std::string &x, Params *p) const;
+    void discount_rows_deleted_earlier();
     void check_inheritance_children();
     // dedup_[t]: rows of t can be reached more than once (a cycle, or several
     // CASCADE edges into t), so its key table has a primary key and inserts
@@ -150,7 +162,7 @@ class Cascade {
     void check_condition() const;
     void collect();
     void check_blockers();
-    void predict_set_default_refusals();
+    void predict_update_refusals();
     void check_max_rows(bool *exceeded);
     void run_updates();
     void run_deletes();
@@ -855,56 +867,76 @@ void Cascade::check_blockers() {
             blocked_.push_back(std::move(b));
         }
     if (req_.dry_run)
-        predict_set_default_refusals();
+        predict_update_refusals();
 }
 
-// A dry run predicts what the real call's updates make PostgreSQL refuse
-// (23503, at the call or at COMMIT for a deferred key): a SET_DEFAULT or SET
-// value of a real foreign key that finds no row of the referenced table that
-// survives the cascade. Evaluates the column defaults (a volatile default, e.g.
-// nextval(), runs once per row here too).
-void Cascade::predict_set_default_refusals() {
+// A dry run predicts what the real call's updates make PostgreSQL refuse: a
+// NULL written into a NOT NULL column (23502: SET_NULL, or SET_DEFAULT without
+// a default), and a SET_DEFAULT or SET value of a real foreign key that finds
+// no row of the referenced table that survives the cascade (23503, at the call
+// or at COMMIT for a deferred key). Evaluates the column defaults (a volatile
+// default, e.g. nextval(), runs once per row here too).
+void Cascade::predict_update_refusals() {
     for (int ei : relevant_) {
         const Edge &e = m_.edges[ei];
-        if ((e.action != Action::SetDefault && e.action != Action::SetValue) || e.conoid == 0)
+        if (e.action != Action::SetNull && e.action != Action::SetDefault && e.action != Action::SetValue)
             continue;
         load_table(m_, e.child);
         const Table &c = T(e.child);
         const auto &setcols = e.setcols.empty() ? e.cols : e.setcols;
-        std::string any_null, found;
+        std::string any_null, found, not_null_violated;
         for (size_t i = 0; i < e.cols.size(); ++i) {
             std::string value = "t." + quote_ident(e.cols[i]);
             if (std::find(setcols.begin(), setcols.end(), e.cols[i]) != setcols.end()) {
                 Oid rel = c.oid;
                 const char *col = e.cols[i].c_str(), *set_value = e.value.c_str();
-                bool set = e.action == Action::SetValue;
+                Action action = e.action;
+                bool not_null = false;
                 value = pg_call([&] {
                     AttrNumber a = get_attnum(rel, col);
                     Oid typid, collation;
                     int32 typmod;
                     get_atttypetypmodcoll(rel, a, &typid, &typmod, &collation);
+                    HeapTuple tup = SearchSysCacheAttNum(rel, a);
+                    if (HeapTupleIsValid(tup)) {
+                        not_null = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tup))->attnotnull;
+                        ReleaseSysCache(tup);
+                    }
                     char *type = format_type_extended(typid, typmod,
                                                       FORMAT_TYPE_FORCE_QUALIFY | FORMAT_TYPE_TYPEMOD_GIVEN);
-                    if (set)
+                    if (action == Action::SetValue)
                         return psprintf("CAST(%s AS %s)", quote_literal_cstr(set_value), type);
-                    Relation r = relation_open(rel, AccessShareLock);
-                    Node *def = build_column_default(r, a);
-                    relation_close(r, AccessShareLock);
+                    Node *def = nullptr;
+                    if (action == Action::SetDefault) {
+                        Relation r = relation_open(rel, AccessShareLock);
+                        def = build_column_default(r, a);
+                        relation_close(r, AccessShareLock);
+                    }
                     if (def == nullptr)
                         return psprintf("CAST(NULL AS %s)", type);
                     return psprintf("CAST((%s) AS %s)", deparse_expression(def, NIL, false, false), type);
                 });
+                if (not_null)
+                    not_null_violated += std::string(not_null_violated.empty() ? "" : " OR ") + "(" +
+                                         value + ") IS NULL";
             }
             any_null += std::string(i ? " OR " : "") + "(" + value + ") IS NULL";
             found += std::string(i ? " AND " : "") + "q." + quote_ident(e.refcols[i]) + " " +
                      e.eqops[i] + " (" + value + ")";
         }
         Params p;
+        std::vector<std::string> refused;
+        if (!not_null_violated.empty())
+            refused.push_back(not_null_violated);
+        if (e.conoid != 0 && e.action != Action::SetNull)
+            refused.push_back("NOT (" + any_null + ") AND NOT EXISTS (SELECT 1 FROM " +
+                              T(e.parent).from() + " q WHERE " + found +
+                              not_collected(e.parent, "q", &p) + ")");
+        if (refused.empty())
+            continue;
         std::string where = " FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " +
                             keys(e.parent, "p", &p) + " WHERE " + parent_match(e, "p", "t") + ")" +
-                            not_collected(e.child, "t", &p) + " AND NOT (" + any_null +
-                            ") AND NOT EXISTS (SELECT 1 FROM " + T(e.parent).from() + " q WHERE " +
-                            found + not_collected(e.parent, "q", &p) + ")";
+                            not_collected(e.child, "t", &p) + " AND (" + join(refused, " OR ") + ")";
         exec("SELECT pg_catalog.count(*)" + where, SPI_OK_SELECT, p, mem_);
         uint64 count = std::stoull(pg_call([] { return pg::value(0, 1); }));
         if (count == 0)
@@ -1204,6 +1236,68 @@ bool Cascade::delete_in_one_statement() {
     return true;
 }
 
+bool Cascade::same_tree(int a, int b) const {
+    const auto &up_a = T(a).partition_ancestors, &up_b = T(b).partition_ancestors;
+    return std::find(up_a.begin(), up_a.end(), T(b).oid) != up_a.end() ||
+           std::find(up_b.begin(), up_b.end(), T(a).oid) != up_b.end();
+}
+
+// The deleting tables of t's partition tree that delete before t (in t's
+// component only, when same_component_only) and have keys.
+std::vector<int> Cascade::deleted_before(int t, bool same_component_only) const {
+    std::vector<int> out;
+    for (size_t u = 0; u < m_.tables.size(); ++u) {
+        int v = static_cast<int>(u);
+        if (v == t || !deletes_from(v) || collected_[v] == 0 || delete_rank_[v] >= delete_rank_[t] ||
+            !same_tree(t, v) || tmp_cols_[v].empty())
+            continue;
+        if (same_component_only) {
+            bool together = false;
+            for (const auto &comp : plan_.components)
+                if (std::find(comp.begin(), comp.end(), t) != comp.end())
+                    together = std::find(comp.begin(), comp.end(), v) != comp.end();
+            if (!together)
+                continue;
+        }
+        out.push_back(v);
+    }
+    return out;
+}
+
+// Matched by the columns of t's identity (a partition's primary key has its
+// partitioned ancestors' columns), compared with t's operators.
+std::string Cascade::in_keys_of(int u, int t, const std::string &x, Params *p) const {
+    std::string cond;
+    for (size_t i = 0; i < T(t).id_cols.size(); ++i) {
+        const auto &cols = tmp_cols_[u];
+        size_t j = std::find(cols.begin(), cols.end(), T(t).id_cols[i]) - cols.begin();
+        if (j == cols.size())
+            return "false"; // no common identity: not the same rows
+        cond += std::string(i ? " AND " : "") + "y.c" + std::to_string(j) + " " + T(t).id_eqops[i] +
+                " " + x + ".c" + std::to_string(i);
+    }
+    return "EXISTS (SELECT 1 FROM " + keys(u, "y", p) + " WHERE " + cond + ")";
+}
+
+// A dry run counts what the deletes will: a table's rows that a table of its
+// partition tree deleted earlier are not deleted (nor reported) again.
+void Cascade::discount_rows_deleted_earlier() {
+    for (size_t u = 0; u < m_.tables.size(); ++u) {
+        int t = static_cast<int>(u);
+        if (!deletes_from(t) || collected_[t] == 0 || tmp_cols_[t].empty())
+            continue;
+        std::vector<int> earlier = deleted_before(t, false);
+        if (earlier.empty())
+            continue;
+        Params p;
+        std::string any;
+        for (int v : earlier)
+            any += std::string(any.empty() ? "" : " OR ") + in_keys_of(v, t, "x", &p);
+        exec("SELECT pg_catalog.count(*) FROM " + keys(t, "x", &p) + " WHERE " + any, SPI_OK_SELECT, p, mem_);
+        deleted_[t] -= std::stoull(pg_call([] { return pg::value(0, 1); }));
+    }
+}
+
 void Cascade::run_deletes() {
     if (delete_in_one_statement())
         return;
@@ -1215,6 +1309,8 @@ void Cascade::run_deletes() {
             for (int t : comp)
                 if (deletes_from(t))
                     deleted_[t] = collected_[t];
+            if (ci == 0)
+                discount_rows_deleted_earlier();
             continue;
         }
         if (!plan_.cyclic[ci]) {
@@ -1304,9 +1400,13 @@ void Cascade::run_deletes() {
         std::vector<int> tables;
         for (int t : comp)
             if (!partition_only_[t]) {
+                // a row in the keys of an earlier table of this statement is that one's
+                std::string earlier;
+                for (int u : deleted_before(t, true))
+                    earlier += " AND NOT " + in_keys_of(u, t, "k", nullptr);
                 tables.push_back(t);
                 deletes.push_back("DELETE FROM " + T(t).from() + " t USING " + tmp_[t] + " k WHERE " +
-                                  identity(t, "k", "c") + same_version("x"));
+                                  identity(t, "k", "c") + same_version("x") + earlier);
             }
         if (!tables.empty())
             delete_together(tables, deletes, Params(), false);
@@ -1504,6 +1604,11 @@ std::string Cascade::run() {
         if (e.action == Action::Cascade && !e.partition)
             partition_only_[e.child] = 0;
     }
+    delete_rank_.assign(m_.tables.size(), -1);
+    int rank = 0;
+    for (auto ci = plan_.components.size(); ci-- > 0;)
+        for (int t : plan_.components[ci])
+            delete_rank_[t] = rank++;
     for (size_t t = 0; t < m_.tables.size(); ++t)
         if (plan_.in_set[t])
             load_table(m_, static_cast<int>(t));

@@ -27,6 +27,7 @@ struct Table {
     // referencing a partitioned ancestor included): see Cascade::queues_nothing.
     unsigned referenced_by = 0;
     bool inheritance_children = false; // a plain table with INHERITS children
+    std::vector<unsigned> partition_ancestors; // of a partition: its partitioned ancestors
 
     std::string sql() const;     // "nsp"."rel"
     std::string from() const;    // ONLY "nsp"."rel" (no ONLY for partitioned tables)

@@ -183,8 +183,7 @@ def snapshot(cur, case, cond):
     snap = {name: [] for name, _, _ in sources(case)}
     for name, ctid, rel, row in cur.fetchall():
         snap[name].append((ctid, rel, row))
-    root = case.table(case.root)
-    cur.execute("SELECT x.tableoid::int || ':' || x.ctid::text FROM %s x WHERE %s" % (root.qname(), cond))
+    cur.execute("SELECT x.tableoid::int || ':' || x.ctid::text FROM %s x WHERE %s" % (case.root_rel(), cond))
     return snap, {r[0] for r in cur.fetchall()}
 
 
@@ -198,6 +197,16 @@ def regclass_text(t):
     def q(name):
         return name if re.fullmatch(r'[a-z_][a-z0-9_$]*', name) else qi(name)
     return q(t.schema) + '.' + q(t.name)
+
+
+def part_text(case):
+    """The report's name of the partition the delete targets, or None."""
+    if not case.root_part:
+        return None
+    t = case.table(case.root)
+    p = gen.Table(case.root_part)
+    p.schema = t.schema
+    return regclass_text(p)
 
 
 def multiset_minus(a, b):
@@ -318,7 +327,7 @@ def run_native(db, case):
     root = case.table(case.root)
 
     def stmt(cur, i, st):
-        st.call = 'DELETE FROM %s WHERE %s;' % (root.qname(), case.conds[i])
+        st.call = 'DELETE FROM %s WHERE %s;' % (case.root_rel(), case.conds[i])
         cur.execute(st.call)
     return run_steps(db, case, stmt)
 
@@ -326,7 +335,7 @@ def run_native(db, case):
 def ext_call(case, cur, cond, dry):
     """The cascade_delete call for a condition (keys read in the same transaction)."""
     root = case.table(case.root)
-    rq = root.qname()
+    rq = case.root_rel()
     dryarg = ', dry_run => true' if dry else ''
     style = case.seed % 3
     if case.api != 'where':
@@ -413,6 +422,8 @@ def check_reports(case, o, models):
     problems = []
     after = states_after(o)
     names = {regclass_text(t): t.name for t in case.tables}
+    if case.root_part:
+        names[part_text(case)] = case.root      # the root's rows, reported under the partition
     for i, st in enumerate(o.steps):
         if not st.ok or st.snap is None or (i + 1 == len(o.steps) and not o.ok):
             continue
@@ -431,6 +442,8 @@ def check_reports(case, o, models):
             gone = len(before[t.name]) - len(after[i][t.name])
             total += gone
             d = deleted.get(regclass_text(t), 0)
+            if t.name == case.root and case.root_part:
+                d += deleted.get(part_text(case), 0)
             if d != gone:
                 problems.append('call %d: %s: report deleted %d, rows gone %d' % (i + 1, t.name, d, gone))
             changed = len(multiset_minus(after[i][t.name], before[t.name]))
@@ -455,8 +468,13 @@ def check_reports(case, o, models):
                 if o.dry.get('dry_run') is not True:
                     problems.append('dry run report lacks "dry_run": true')
     if case.dry_run and o.steps and not o.steps[0].ok and o.dry is not None and o.dry.get('blocked') \
-            and o.steps[0].code not in ('23503', '54000'):
+            and o.steps[0].code not in ('23503', '23502', '54000'):
         problems.append('dry run reports blockers but the call failed with %s' % o.steps[0].code)
+    # the dry run predicts every refusal of the call (at the call; a deferred key's
+    # refusal at COMMIT too, when the dry run sees it)
+    if case.dry_run and not case.has_triggers('skip') and o.steps and not o.steps[0].ok \
+            and o.steps[0].code in ('23503', '23502') and o.dry is not None and not o.dry.get('blocked'):
+        problems.append('the call was refused (%s) and its dry run predicted no blocker' % o.steps[0].code)
     return problems
 
 
@@ -513,7 +531,8 @@ def run_model(case, ext):
                 i + 1, state_diff('model', m.state, 'cascade_delete', after[i]))
         audit += m.audit
     if (ext.steps and ext.steps[-1].ok) or case.savepoint:
-        commit_ok = model.final_check(case, final_rows) if final_rows is not None else True
+        part_keys = next((m.part_keys for m in models if getattr(m, 'part_keys', None) is not None), None)
+        commit_ok = model.final_check(case, final_rows, part_keys) if final_rows is not None else True
         if commit_ok != ext.ok or (not ext.ok and ext.code != '23503'):
             return models, 'model: commit %s, cascade_delete: %s' % (
                 'ok' if commit_ok else 'fails (a deferred constraint)', ext.brief())
@@ -742,8 +761,9 @@ def shrink(case, dbs, category, budget_s=90, max_tries=400):
                     tt.unique = []
                 progress |= attempt(dropuniq)
             if tb.nparts:
-                progress |= attempt(lambda c, t=t: (setattr(c.table(t), 'nparts', 0),
-                                                    setattr(c.table(t), 'subparts', 0)) and None)
+                progress |= attempt(lambda c, t=t: c.drop_partitions(t))
+            if best.root == t and best.root_part:
+                progress |= attempt(lambda c: setattr(c, 'root_part', None))
             for attr, empty in (('inh_rows', None), ('dropped_col', False), ('indexes', [])):
                 if getattr(tb, attr):
                     progress |= attempt(lambda c, t=t, attr=attr, empty=empty: setattr(c.table(t), attr, empty))
@@ -769,7 +789,7 @@ def repro_sql(case, res):
         return out
     ext_calls = [st.call for st in ext.steps] if ext is not None and ext.steps else []
     for cond in case.conds[len(ext_calls):]:
-        ext_calls.append('SELECT cascade_delete_where(%s, %s)' % (lit('text', root.qname()), lit('text', cond)))
+        ext_calls.append('SELECT cascade_delete_where(%s, %s)' % (lit('text', case.root_rel()), lit('text', cond)))
     out = ['-- cascade_delete differential fuzz failure, seed %d (%s)' % (case.seed, case.describe()),
            '-- category: %s' % res.category]
     for line in res.detail.split(' | '):
@@ -788,7 +808,7 @@ def repro_sql(case, res):
             case.build_sql(),
             '-- 1. PostgreSQL\'s own ON DELETE actions (SET CONSTRAINTS ALL IMMEDIATE = the commit\'s checks)',
             'BEGIN;'] + case.prelude_sql() + steps(
-                ['DELETE FROM %s WHERE %s;' % (root.qname(), c) for c in case.conds]) + [
+                ['DELETE FROM %s WHERE %s;' % (case.root_rel(), c) for c in case.conds]) + [
             'SET CONSTRAINTS ALL IMMEDIATE;',
             dumpq,
             'ROLLBACK;',

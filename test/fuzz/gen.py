@@ -77,12 +77,17 @@ class FK:
         self.action = action            # one of ACTIONS
         self.setcols = setcols          # column list of SET NULL / SET DEFAULT, or None
         self.deferrable = deferrable    # '', 'DEFERRABLE', 'DEFERRABLE INITIALLY DEFERRED'
+        self.parent_part = None         # references this partition of parent (a leaf or sub-partitioned)
+
+    def parent_sql(self, case):
+        parent = case.table(self.parent)
+        return case.part_qname(parent, self.parent_part) if self.parent_part else parent.qname()
 
     def sql(self, case):
         action, defer = self.action, self.deferrable
         s = 'ALTER TABLE %s ADD CONSTRAINT %s FOREIGN KEY (%s) REFERENCES %s (%s) ON DELETE %s' % (
             case.table(self.child).qname(), qi(self.name), ', '.join(map(qi, self.cols)),
-            case.table(self.parent).qname(),
+            self.parent_sql(case),
             ', '.join(map(qi, self.pcols)), action)
         if self.setcols and action in ('SET NULL', 'SET DEFAULT'):
             s += ' (%s)' % ', '.join(map(qi, self.setcols))
@@ -116,6 +121,29 @@ class Case:
         self.dry_run = False
         self.many_dup = False
         self.many_missing = False
+        self.root_part = None           # the delete targets this partition of root (any level)
+
+    @staticmethod
+    def part_qname(t, part):
+        return qi(t.schema) + '.' + qi(part)
+
+    def partitions(self, t):
+        """Names of t's partitions at every level (p0 may itself be partitioned)."""
+        out = []
+        for p in range(t.nparts):
+            out.append('%s_p%d' % (t.name, p))
+            if p == 0 and t.subparts:
+                out += ['%s_p0_%d' % (t.name, q) for q in range(t.subparts)]
+        return out
+
+    def in_part(self, t, part, rel):
+        """Whether a row of table t stored in the leaf rel is a row of part."""
+        return rel == part or (t.subparts and part == '%s_p0' % t.name and rel.startswith(part + '_'))
+
+    def root_rel(self):
+        """The relation the delete targets: the root table, or one of its partitions."""
+        root = self.table(self.root)
+        return self.part_qname(root, self.root_part) if self.root_part else root.qname()
 
     def table(self, name):
         for t in self.tables:
@@ -190,6 +218,14 @@ class Case:
                 vals = ['(%s)' % ', '.join(lit(c.typ, r[c.name]) for c in t.cols) for r in t.inh_rows]
                 out.append('INSERT INTO %s (%s) VALUES\n  %s;' % (t.inh_qname(), ', '.join(map(qi, names)),
                                                                  ',\n  '.join(vals)))
+        # a key to one partition: the values that are not in it become NULL (which
+        # rows a hash partition holds is PostgreSQL's to say)
+        for fk in self.fks:
+            if fk.parent_part:
+                child = self.table(fk.child)
+                out.append('UPDATE %s%s c SET %s WHERE NOT EXISTS (SELECT 1 FROM %s p WHERE %s);' % (
+                    '' if child.nparts else 'ONLY ', child.qname(), ', '.join('%s = NULL' % qi(c) for c in fk.cols), fk.parent_sql(self),
+                    ' AND '.join('p.%s = c.%s' % (qi(pc), qi(c)) for c, pc in zip(fk.cols, fk.pcols))))
         # constraints after the data: any cycle can be loaded
         for fk in self.fks:
             out.append(fk.sql(self))
@@ -207,7 +243,8 @@ class Case:
 
     def describe(self):
         return '%d tables, %d fks, %d rows, root %s, api %s%s%s%s' % (
-            len(self.tables), len(self.fks), sum(len(t.rows) for t in self.tables), self.root, self.api,
+            len(self.tables), len(self.fks), sum(len(t.rows) for t in self.tables),
+            self.root + (' (partition %s)' % self.root_part if self.root_part else ''), self.api,
             '' if self.fast_path else ', fast_path off',
             (', batch_size %d' % self.batch_size if self.batch_size else '') +
             (', memory_keys %d' % self.memory_keys if self.memory_keys is not None else ''),
@@ -254,6 +291,15 @@ class Case:
                 if len(keep) != len(child.rows):
                     child.rows = keep
                     changed = True
+
+    def drop_partitions(self, name):
+        t = self.table(name)
+        t.nparts = t.subparts = 0
+        if self.root == name:
+            self.root_part = None
+        for fk in self.fks:
+            if fk.parent == name:
+                fk.parent_part = None
 
     def drop_table(self, name):
         self.tables = [t for t in self.tables if t.name != name]
@@ -509,6 +555,11 @@ class Gen:
             deferrable = rng.choice(['DEFERRABLE', 'DEFERRABLE INITIALLY DEFERRED'])
         fk = FK('fk%d_%s' % (n, child.name.split(' ')[0]), child.name, cols, parent.name, list(pcols), action,
                 setcols, deferrable)
+        # a key to one partition of a partitioned parent (nullable, own columns only:
+        # values outside the partition are set to NULL before the key is added)
+        if parent.nparts and child is not parent and not reused and \
+                not any(child.col(c).notnull for c in cols) and self.chance2(0.35):
+            fk.parent_part = self.rng2.choice(case.partitions(parent))
         if action not in ('RESTRICT', 'NO ACTION'):
             fk.p_null = rng.choice([0.1, 0.3, 0.5])
         elif self.blockers == 'many':
@@ -649,6 +700,11 @@ class Gen:
             root = case.tables[0]
         else:
             root = rng.choice(referencable)
+        # a partition tree from any level: a leaf or a sub-partitioned partition
+        parted = [t for t in referencable if t.nparts]
+        if parted and self.chance2(0.4):
+            root = self.rng2.choice(parted)
+            case.root_part = self.rng2.choice(case.partitions(root))
         case.root = root.name
         case.conds = [self.make_cond(case, root)]
         if root.pk:

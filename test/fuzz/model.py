@@ -48,6 +48,7 @@ class ModelResult:
         self.updated = {}
         self.why = ''
         self.alts = [self]          # every acceptable answer (see run)
+        self.part_keys = None       # {fk name: referenced keys of the rows in its partition}
 
 
 def deferred_fks(case):
@@ -56,14 +57,23 @@ def deferred_fks(case):
             or (case.defer_all and fk.deferrable.startswith('DEFERRABLE'))}
 
 
-def final_check(case, rows):
+def references_row(case, snap, fk, i):
+    """Whether row i of fk's parent is one fk references: a key to one partition
+    references that partition's rows only."""
+    return not fk.parent_part or case.in_part(case.table(fk.parent), fk.parent_part, snap[fk.parent][i][1])
+
+
+def final_check(case, rows, part_keys=None):
     """The commit's checks of deferred constraints on the final rows
-    ({table: [row]}): True when they pass."""
+    ({table: [row]}): True when they pass. part_keys: {fk name: the referenced
+    keys of the rows in the partition that fk references} (run()'s)."""
     deferred = deferred_fks(case)
     for fk in case.fks:
         if fk.name not in deferred:
             continue
         keys = {tuple(r[c] for c in fk.pcols) for r in rows[fk.parent]}
+        if fk.parent_part:
+            keys &= (part_keys or {}).get(fk.name, set())
         for r in rows[fk.child]:
             k = tuple(r[c] for c in fk.cols)
             if None not in k and k not in keys:
@@ -78,6 +88,10 @@ def run(case, snap, roots, max_rows=None):
     res = ModelResult()
     deferred = deferred_fks(case)
     rows = {t.name: [r for (_, _, r) in snap[t.name]] for t in case.tables}
+    in_parent = lambda fk, i: references_row(case, snap, fk, i)
+    res.part_keys = {fk.name: {tuple(rows[fk.parent][i][c] for c in fk.pcols)
+                               for i in range(len(rows[fk.parent])) if in_parent(fk, i)}
+                     for fk in case.fks if fk.parent_part}
     deleted = {t.name: set() for t in case.tables}
     root_ix = [i for i, (ctid, _, _) in enumerate(snap[case.root]) if ctid in roots]
     if len(root_ix) < len(roots):
@@ -97,9 +111,11 @@ def run(case, snap, roots, max_rows=None):
                 idx.setdefault(k, []).append(j)
         refs.append(idx)
 
-    def referencing(fi, parent_row):
+    def referencing(fi, i):
         fk = case.fks[fi]
-        k = tuple(parent_row[c] for c in fk.pcols)
+        if not in_parent(fk, i):
+            return []
+        k = tuple(rows[fk.parent][i][c] for c in fk.pcols)
         if None in k:
             return []
         return refs[fi].get(k, [])
@@ -111,7 +127,7 @@ def run(case, snap, roots, max_rows=None):
         for fi, fk in enumerate(case.fks):
             if fk.parent != t or fk.action != 'CASCADE':
                 continue
-            for j in referencing(fi, rows[t][i]):
+            for j in referencing(fi, i):
                 if j not in deleted[fk.child]:
                     deleted[fk.child].add(j)
                     work.append((fk.child, j))
@@ -126,7 +142,7 @@ def run(case, snap, roots, max_rows=None):
         if fk.action not in ('RESTRICT', 'NO ACTION'):
             continue
         for i in deleted[fk.parent]:
-            survivors = [j for j in referencing(fi, rows[fk.parent][i]) if j not in deleted[fk.child]]
+            survivors = [j for j in referencing(fi, i) if j not in deleted[fk.child]]
             if survivors:
                 res.ok, res.codes = False, {'23503'}
                 res.why = 'blocked by %s' % fk.name
@@ -151,6 +167,8 @@ def run(case, snap, roots, max_rows=None):
     alts = [finish(case, snap, rows, deleted, refs, set_fis, order, deferred)
             for order in orders]
     alts[0].alts = alts
+    for a in alts:
+        a.part_keys = res.part_keys
     return alts[0]
 
 
@@ -182,7 +200,8 @@ def finish(case, snap, rows, deleted, refs, set_fis, order, deferred):
     def matched(fi, current):
         fk = case.fks[fi]
         src = new if current else rows
-        keys = {tuple(rows[fk.parent][i][c] for c in fk.pcols) for i in deleted[fk.parent]}
+        keys = {tuple(rows[fk.parent][i][c] for c in fk.pcols) for i in deleted[fk.parent]
+                if references_row(case, snap, fk, i)}
         out = []
         for j in range(len(rows[fk.child])):
             if j in deleted[fk.child]:
@@ -206,8 +225,9 @@ def finish(case, snap, rows, deleted, refs, set_fis, order, deferred):
         if not changed[fk.child]:
             continue
         parent_keys = {tuple(new[fk.parent][i][c] for c in fk.pcols)
-                       for i in range(len(rows[fk.parent])) if i not in deleted[fk.parent]}
-        deleted_keys = {tuple(rows[fk.parent][i][c] for c in fk.pcols) for i in deleted[fk.parent]}
+                       for i in range(len(rows[fk.parent])) if i not in deleted[fk.parent] and references_row(case, snap, fk, i)}
+        deleted_keys = {tuple(rows[fk.parent][i][c] for c in fk.pcols) for i in deleted[fk.parent]
+                        if references_row(case, snap, fk, i)}
         for j in changed[fk.child]:
             k = tuple(new[fk.child][j][c] for c in fk.cols)
             if None not in k and k not in parent_keys:
