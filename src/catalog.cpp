@@ -2,6 +2,7 @@
 // from the policy table, and the row identity of each table involved.
 #include "model.hpp"
 #include "pgutil.hpp"
+#include "sql.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -16,7 +17,7 @@ extern "C" {
 
 namespace cd {
 
-std::string Table::sql() const { return quote_ident(nsp) + "." + quote_ident(rel); }
+std::string Table::sql() const { return sql::qualified(nsp, rel); }
 
 std::string Table::from() const { return (relkind == 'p' ? "" : "ONLY ") + sql(); }
 
@@ -34,34 +35,27 @@ const char *action_name(Action a) {
     return "?";
 }
 
-static std::string join(const std::vector<std::string> &v, const std::string &sep) {
-    std::string out;
-    for (size_t i = 0; i < v.size(); ++i)
-        out += (i ? sep : "") + v[i];
-    return out;
-}
-
 std::string Edge::match(size_t i, const std::string &p, const std::string &c) const {
     std::string lhs = p;
     if (i < casts.size() && !casts[i].empty())
         lhs = "CAST(CAST(" + p + " AS pg_catalog.text) AS " + casts[i] + ")";
-    return lhs + " " + eqops[i] + " " + c + "." + quote_ident(cols[i]);
+    return lhs + " " + eqops[i] + " " + c + "." + sql::ident(cols[i]);
 }
 
 std::string Edge::filter(const std::string &c) const {
     if (filter_col.empty())
         return "";
-    return " AND " + c + "." + quote_ident(filter_col) + " " + filter_op + " " + filter_literal;
+    return " AND " + c + "." + sql::ident(filter_col) + " " + filter_op + " " + filter_literal;
 }
 
 std::string Edge::describe(const std::vector<Table> &tables) const {
-    std::string cols_text = "(" + join(cols, ", ") + ")";
+    std::string cols_text = "(" + sql::join(cols, ", ") + ")";
     if (parent_link)
-        return "parent link policy on " + tables[parent].display + "(" + join(refcols, ", ") + ")";
+        return "parent link policy on " + tables[parent].display + "(" + sql::join(refcols, ", ") + ")";
     if (policy)
         return std::string("policy ") + action_name(action) + " on " + tables[child].display +
                cols_text;
-    return "foreign key constraint " + quote_ident(conname) + " on " + tables[child].display +
+    return "foreign key constraint " + sql::ident(conname) + " on " + tables[child].display +
            cols_text;
 }
 
@@ -126,7 +120,7 @@ static const char *const FK_SQL =
 // A relation's name for messages (its OID if it is gone).
 static std::string rel_name(unsigned oid) {
     const char *name = pg_call([&] { return get_rel_name(oid); });
-    return name ? quote_ident(name) : std::to_string(oid);
+    return name ? sql::ident(name) : std::to_string(oid);
 }
 
 static bool same_set(std::vector<std::string> a, std::vector<std::string> b) {
@@ -237,7 +231,7 @@ Model load_model(const std::string &extschema) {
                        "   WHERE u.a IS DISTINCT FROM (SELECT attnum FROM pg_attribute"
                        "     WHERE attrelid = u.r AND attname = u.n AND NOT attisdropped))::text[]"
                        " FROM " +
-                       quote_ident(extschema) +
+                       sql::ident(extschema) +
                        ".cascade_delete_policy p"
                        // A policy whose table is gone (dropped where no event trigger
                        // fires) binds nothing: it is ignored, never an error.
@@ -296,7 +290,7 @@ Model load_model(const std::string &extschema) {
                 });
                 if (op == nullptr) {
                     // Raised only by calls whose cascade reaches this policy.
-                    e.stale = "cascade_delete: policy on " + rel_name(child) + "(" + join(cols, ", ") +
+                    e.stale = "cascade_delete: policy on " + rel_name(child) + "(" + sql::join(cols, ", ") +
                               ") refers to a missing or incomparable column";
                     op = "";
                 }
@@ -327,9 +321,9 @@ Model load_model(const std::string &extschema) {
             target = &m.edges.back();
         }
         if (!moved.empty()) {
-            target->stale = "cascade_delete: policy on " + rel_name(child) + "(" + join(cols, ", ") +
+            target->stale = "cascade_delete: policy on " + rel_name(child) + "(" + sql::join(cols, ", ") +
                             ") refers to columns renamed, dropped or replaced since it was set";
-            target->stale_detail = join(moved, "; ") + ".";
+            target->stale_detail = sql::join(moved, "; ") + ".";
         }
         target->policy = true;
         target->action = action;

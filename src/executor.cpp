@@ -5,6 +5,7 @@
 #include "cascade.hpp"
 #include "model.hpp"
 #include "pgutil.hpp"
+#include "sql.hpp"
 #include "ri_bypass.hpp"
 #include "statements.hpp"
 
@@ -191,16 +192,6 @@ uint64 exec_bypassing(SPIPlanPtr plan, const std::string &sql, const Params &p,
     });
 }
 
-// "ROWS FROM (unnest($first), ...) AS k(k0, ...)": n key columns as array parameters.
-std::string param_rows(size_t n, size_t first = 1) {
-    std::string arrays, names;
-    for (size_t i = 0; i < n; ++i) {
-        arrays += std::string(i ? ", " : "") + "pg_catalog.unnest($" + std::to_string(first + i) + ")";
-        names += std::string(i ? ", " : "") + "k" + std::to_string(i);
-    }
-    return "ROWS FROM (" + arrays + ") AS k(" + names + ")";
-}
-
 // Every key table also keeps x, the collected row version's xmin: a delete
 // takes only that version (see changed_rows()).
 std::string Cascade::tmp_names(int t) const {
@@ -213,7 +204,7 @@ std::string Cascade::tmp_names(int t) const {
 std::string Cascade::source(int t, const std::string &q) const {
     std::string out;
     for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
-        out += q + "." + quote_ident(tmp_cols_[t][i]) + ", ";
+        out += q + "." + sql::ident(tmp_cols_[t][i]) + ", ";
     return out + q + ".xmin";
 }
 
@@ -227,7 +218,7 @@ std::string Cascade::same_version(const std::string &x) const {
 std::string Cascade::identity(int t, const std::string &k, const std::string &prefix) const {
     std::string out;
     for (size_t i = 0; i < T(t).id_cols.size(); ++i)
-        out += std::string(i ? " AND " : "") + "t." + quote_ident(T(t).id_cols[i]) + " " +
+        out += std::string(i ? " AND " : "") + "t." + sql::ident(T(t).id_cols[i]) + " " +
                T(t).id_eqops[i] + " " + k + "." + prefix + std::to_string(i);
     return out;
 }
@@ -235,7 +226,7 @@ std::string Cascade::identity(int t, const std::string &k, const std::string &pr
 std::string Cascade::aliased(int t) const {
     std::string out;
     for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
-        out += "t." + quote_ident(tmp_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
+        out += "t." + sql::ident(tmp_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
     // memory mode also keeps r, the version's ctid, for deletes by TID scan
     return out + "t.xmin AS x" + (mem_ ? ", t.ctid AS r" : "");
 }
@@ -291,7 +282,7 @@ std::string Cascade::any_match(const Edge &e, const std::string &c, Params *p) c
     Oid child_array = array_types(column_types(T(e.child).oid, e.cols))[0];
     if (child_array != arr_type_[e.parent][j])
         return "";
-    return c + "." + quote_ident(e.cols[0]) + " " + e.eqops[0] + " ANY (" +
+    return c + "." + sql::ident(e.cols[0]) + " " + e.eqops[0] + " ANY (" +
            arr_param(e.parent, j, p) + ")" +
            e.filter(c);
 }
@@ -317,7 +308,7 @@ std::string Cascade::not_collected(int t, const std::string &alias, Params *p) c
     std::string cond;
     for (size_t i = 0; i < T(t).id_cols.size(); ++i)
         cond += std::string(i ? " AND " : "") + "d.c" + std::to_string(i) + " " + T(t).id_eqops[i] +
-                " " + alias + "." + quote_ident(T(t).id_cols[i]);
+                " " + alias + "." + sql::ident(T(t).id_cols[i]);
     return " AND NOT EXISTS (SELECT 1 FROM " + keys(t, "d", p) + " WHERE " + cond + ")";
 }
 
@@ -423,7 +414,7 @@ void Cascade::create_temp_tables() {
         snprintf(hash, sizeof(hash), "%016zx", std::hash<std::string>{}(shape));
         std::string name = "cascade_delete_" + std::to_string(call_depth) + "_" +
                            std::to_string(T(t).oid) + "_" + hash;
-        tmp_[t] = "pg_temp." + quote_ident(name);
+        tmp_[t] = "pg_temp." + sql::ident(name);
         tmp_name_[t] = name;
         // Its size in pages, or -1 if it does not exist (yet, or after DISCARD TEMP).
         long pages = pg_call([&] {
@@ -446,7 +437,7 @@ void Cascade::create_temp_tables() {
                 exec("DELETE FROM " + tmp_[t], SPI_OK_DELETE);
             continue;
         }
-        exec_once("CREATE TEMP TABLE " + quote_ident(name) + " AS SELECT " + select +
+        exec_once("CREATE TEMP TABLE " + sql::ident(name) + " AS SELECT " + select +
                  "0::pg_catalog.int4 AS gen FROM " + T(t).from() + " t WITH NO DATA",
              SPI_OK_UTILITY);
         if (dedup_[t])
@@ -509,7 +500,7 @@ bool Cascade::collect_in_memory(uint64 limit) {
             // ... WHERE; as the first CTE it cannot see the others.
             std::string cols;
             for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
-                cols += r.sql() + "." + quote_ident(tmp_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
+                cols += r.sql() + "." + sql::ident(tmp_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
             body = "SELECT " + cols + r.sql() + ".xmin AS x, " + r.sql() + ".ctid AS r FROM " + r.from() + " WHERE (" +
                    req_.condition + ")" + lim;
         } else if (t == root_) {
@@ -526,11 +517,11 @@ bool Cascade::collect_in_memory(uint64 limit) {
                 p.add(arrays[i], false, types[i]); // $1..$n
             // A semi-join: a key given twice still names one row (= ANY too).
             if (n == 1)
-                body = "SELECT " + aliased(t) + " FROM " + r.from() + " t WHERE t." + quote_ident(r.id_cols[0]) +
+                body = "SELECT " + aliased(t) + " FROM " + r.from() + " t WHERE t." + sql::ident(r.id_cols[0]) +
                        " " + r.id_eqops[0] + " ANY ($1)" + lim;
             else
                 body = "SELECT " + aliased(t) + " FROM " + r.from() + " t WHERE EXISTS (SELECT 1 FROM " +
-                       param_rows(n) + " WHERE " + identity(t, "k", "k") + ")" + lim;
+                       sql::param_rows(n) + " WHERE " + identity(t, "k", "k") + ")" + lim;
         } else {
             // UNION: a row reached through two edges is collected once.
             for (int ei : relevant_) {
@@ -676,7 +667,7 @@ void Cascade::create_ephemeral_key_sets() {
         if (!plan_.in_set[t] || virtual_edge_[t] >= 0)
             continue;
         std::string name = "cascade_delete_keys_" + std::to_string(t);
-        tmp_[t] = quote_ident(name);
+        tmp_[t] = sql::ident(name);
         std::string shape = "SELECT " + aliased(static_cast<int>(t)) + ", 0::pg_catalog.int4 AS gen FROM " +
                             T(t).from() + " t WHERE false";
         const char *text = shape.c_str(), *cname = name.c_str();
@@ -715,7 +706,7 @@ void Cascade::collect_roots() {
     int n = static_cast<int>(r.id_cols.size());
     // A semi-join: a key given twice still names one row.
     std::string query = "SELECT " + source(root_, "t") + ", 0 FROM " + r.from() +
-                        " t WHERE EXISTS (SELECT 1 FROM " + param_rows(n) + " WHERE " +
+                        " t WHERE EXISTS (SELECT 1 FROM " + sql::param_rows(n) + " WHERE " +
                         identity(root_, "k", "k") + ")";
     std::vector<Oid> pktypes(r.id_types.begin(), r.id_types.end());
     std::vector<Oid> types = array_types(pktypes);
@@ -824,11 +815,11 @@ void Cascade::check_blockers() {
                 continue;
             load_table(m_, e.child);
             const Table &c = T(e.child);
-            std::string key = c.id_cols.size() == 1 ? "t." + quote_ident(c.id_cols[0]) + "::pg_catalog.text"
+            std::string key = c.id_cols.size() == 1 ? "t." + sql::ident(c.id_cols[0]) + "::pg_catalog.text"
                                                     : "ROW(";
             if (c.id_cols.size() > 1) {
                 for (size_t i = 0; i < c.id_cols.size(); ++i)
-                    key += std::string(i ? ", " : "") + "t." + quote_ident(c.id_cols[i]);
+                    key += std::string(i ? ", " : "") + "t." + sql::ident(c.id_cols[i]);
                 key += ")::pg_catalog.text";
             }
             Params p;
@@ -838,7 +829,7 @@ void Cascade::check_blockers() {
                                 (survivor ? not_collected(e.child, "t", &p) : "");
             std::string order;
             for (size_t i = 0; i < c.id_cols.size(); ++i)
-                order += std::string(i ? ", " : "") + "t." + quote_ident(c.id_cols[i]);
+                order += std::string(i ? ", " : "") + "t." + sql::ident(c.id_cols[i]);
             // Counted first, planned for the whole join: usually nothing blocks,
             // and a LIMIT would invite a nested loop betting on an early match.
             exec("SELECT pg_catalog.count(*)" + where, SPI_OK_SELECT, p, mem_);
@@ -855,7 +846,7 @@ void Cascade::check_blockers() {
                     (protect ? " reference" : " that would not be deleted reference") +
                     (b.count == 1 ? "s" : "") + " rows being deleted from " + T(e.parent).display +
                     "; " + (c.has_pk ? "key" : "ctid") + (n == 1 ? "" : "s") + ": " +
-                    join(b.keys, ", ") + (b.count > n ? ", ..." : "") + ".";
+                    sql::join(b.keys, ", ") + (b.count > n ? ", ..." : "") + ".";
                 throw make_error(
                     ERRCODE_FOREIGN_KEY_VIOLATION,
                     "delete from table " + T(e.parent).display + " is blocked by " + e.describe(m_.tables),
@@ -886,7 +877,7 @@ void Cascade::predict_update_refusals() {
         const auto &setcols = e.setcols.empty() ? e.cols : e.setcols;
         std::string any_null, found, not_null_violated;
         for (size_t i = 0; i < e.cols.size(); ++i) {
-            std::string value = "t." + quote_ident(e.cols[i]);
+            std::string value = "t." + sql::ident(e.cols[i]);
             if (std::find(setcols.begin(), setcols.end(), e.cols[i]) != setcols.end()) {
                 Oid rel = c.oid;
                 const char *col = e.cols[i].c_str(), *set_value = e.value.c_str();
@@ -921,7 +912,7 @@ void Cascade::predict_update_refusals() {
                                          value + ") IS NULL";
             }
             any_null += std::string(i ? " OR " : "") + "(" + value + ") IS NULL";
-            found += std::string(i ? " AND " : "") + "q." + quote_ident(e.refcols[i]) + " " +
+            found += std::string(i ? " AND " : "") + "q." + sql::ident(e.refcols[i]) + " " +
                      e.eqops[i] + " (" + value + ")";
         }
         Params p;
@@ -936,15 +927,15 @@ void Cascade::predict_update_refusals() {
             continue;
         std::string where = " FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " +
                             keys(e.parent, "p", &p) + " WHERE " + parent_match(e, "p", "t") + ")" +
-                            not_collected(e.child, "t", &p) + " AND (" + join(refused, " OR ") + ")";
+                            not_collected(e.child, "t", &p) + " AND (" + sql::join(refused, " OR ") + ")";
         exec("SELECT pg_catalog.count(*)" + where, SPI_OK_SELECT, p, mem_);
         uint64 count = std::stoull(pg_call([] { return pg::value(0, 1); }));
         if (count == 0)
             continue;
         std::string key, order;
         for (size_t i = 0; i < c.id_cols.size(); ++i) {
-            key += std::string(i ? ", " : "") + "t." + quote_ident(c.id_cols[i]);
-            order += std::string(i ? ", " : "") + "t." + quote_ident(c.id_cols[i]);
+            key += std::string(i ? ", " : "") + "t." + sql::ident(c.id_cols[i]);
+            order += std::string(i ? ", " : "") + "t." + sql::ident(c.id_cols[i]);
         }
         key = c.id_cols.size() == 1 ? key + "::pg_catalog.text" : "ROW(" + key + ")::pg_catalog.text";
         uint64 n = exec("SELECT " + key + where + " ORDER BY " + order + " LIMIT 10", SPI_OK_SELECT, p, mem_);
@@ -1006,7 +997,7 @@ void Cascade::run_updates() {
         }
         std::string set, match, cursor;
         for (size_t i = 0; i < setcols.size(); ++i)
-            set += std::string(i ? ", " : "") + quote_ident(setcols[i]) + " = " +
+            set += std::string(i ? ", " : "") + sql::ident(setcols[i]) + " = " +
                    (e.action == Action::SetNull      ? "NULL"
                     : e.action == Action::SetDefault ? "DEFAULT"
                                                      : value_ref);
@@ -1023,7 +1014,7 @@ void Cascade::run_updates() {
             match += std::string(i ? " AND " : "") + e.match(i, "k.k" + std::to_string(i), "t");
             cursor += std::string(i ? ", " : "") + tcol(e.parent, e.refcols[i]);
         }
-        std::string stmt = "UPDATE " + c.from() + " t SET " + set + " FROM " + param_rows(n) +
+        std::string stmt = "UPDATE " + c.from() + " t SET " + set + " FROM " + sql::param_rows(n) +
                            " WHERE " + match + e.filter("t") + not_collected(e.child, "t", nullptr);
         std::string cur = "SELECT " + cursor + " FROM " + tmp_[e.parent];
         bool with_value = e.action == Action::SetValue;
@@ -1367,7 +1358,7 @@ void Cascade::run_deletes() {
                 if (!e)
                     cursor += ", x";
                 std::string stmt = "DELETE FROM " + T(t).from() + " t USING " +
-                                   param_rows(e ? nk : nk + 1) + " WHERE " + match(true);
+                                   sql::param_rows(e ? nk : nk + 1) + " WHERE " + match(true);
                 std::string cur = "SELECT " + cursor + " FROM " + tmp_[src];
                 std::vector<Oid> elem =
                     e ? column_types(T(src).oid, e->refcols)
@@ -1479,7 +1470,7 @@ void Cascade::check_inheritance_children() {
         int nk = static_cast<int>(r.id_cols.size());
         std::vector<Oid> pktypes(r.id_types.begin(), r.id_types.end());
         std::string sql = "SELECT t.tableoid::pg_catalog.oid::pg_catalog.text FROM " + r.sql() +
-                          " t WHERE " + other + " AND EXISTS (SELECT 1 FROM " + param_rows(nk) +
+                          " t WHERE " + other + " AND EXISTS (SELECT 1 FROM " + sql::param_rows(nk) +
                           " WHERE " + identity(root_, "k", "k") + ") LIMIT 1";
         std::string table = r.display;
         Params p;
@@ -1702,7 +1693,7 @@ void drop_orphan_key_tables(unsigned long generation) {
         bool gone = pg_call([&] { return get_rel_name(rel) == nullptr; });
         if (!gone)
             continue;
-        exec_once("DROP TABLE pg_temp." + quote_ident(name), SPI_OK_UTILITY);
+        exec_once("DROP TABLE pg_temp." + sql::ident(name), SPI_OK_UTILITY);
         last_fill[name] = Fill{1}; // the DROP rolls back with the transaction
     }
 }

@@ -189,16 +189,6 @@ std::vector<std::string> to_vector(CStrings s) {
     return out;
 }
 
-std::string quote_ident(const std::string &name) {
-    std::string out = "\"";
-    for (char c : name) {
-        if (c == '"')
-            out += '"';
-        out += c;
-    }
-    return out + "\"";
-}
-
 std::string display_name(const std::string &nsp, const std::string &rel) {
     const char *q = pg_call([&] {
         return psprintf("%s.%s", quote_identifier(nsp.c_str()), quote_identifier(rel.c_str()));

@@ -3,6 +3,7 @@
 // policy table as its owner (the table itself is not writable by others).
 #include "model.hpp"
 #include "pgutil.hpp"
+#include "sql.hpp"
 
 extern "C" {
 #include "access/htup_details.h"

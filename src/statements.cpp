@@ -222,13 +222,6 @@ Datum text_to_datum(const char *text, Oid type) {
     return OidInputFunctionCall(infunc, const_cast<char *>(text), ioparam, -1);
 }
 
-std::string join(const std::vector<std::string> &v, const std::string &sep) {
-    std::string out;
-    for (size_t i = 0; i < v.size(); ++i)
-        out += (i ? sep : "") + v[i];
-    return out;
-}
-
 // Runs generated SQL through a kept plan.
 uint64 exec(const std::string &sql, int rc) { return exec(sql, rc, Params()); }
 

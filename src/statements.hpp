@@ -71,6 +71,5 @@ char *column_signature(Oid rel, int n, const char *const *cols);
 
 std::vector<Oid> array_types(const std::vector<Oid> &elems);
 std::vector<Oid> column_types(Oid rel, const std::vector<std::string> &cols);
-std::string join(const std::vector<std::string> &v, const std::string &sep);
 
 } // namespace cd

@@ -8,10 +8,11 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-# The extension's build, then what the suites beyond pg_regress use: psycopg2,
+# The extension's build and its unit tests (GoogleTest), then what the suites
+# beyond pg_regress use: psycopg2,
 # Django and SQLAlchemy (Django differential test, fuzzer, clients, torture),
 # node and npm (node-postgres client test; any installed node will do).
-packages=(postgresql-15 postgresql-server-dev-15 postgresql-common libboost-graph-dev g++ make
+packages=(postgresql-15 postgresql-server-dev-15 postgresql-common libboost-graph-dev g++ make libgtest-dev
           python3 python3-psycopg2 python3-django python3-sqlalchemy
           ${EXTRA_PACKAGES:-})
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
