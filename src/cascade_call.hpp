@@ -1,0 +1,168 @@
+// The state of one cascade_delete call and its phases. Each phase is defined
+// in its own file: key_sets.cpp (where keys live), collect.cpp, check.cpp,
+// mutate.cpp, verify.cpp, report.cpp; executor.cpp runs them in order.
+#pragma once
+
+#include "cascade.hpp"
+#include "model.hpp"
+#include "pgutil.hpp"
+#include "statements.hpp"
+
+extern "C" {
+#include "utils/queryenvironment.h"
+#include "utils/tuplestore.h"
+}
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace cd {
+
+
+struct Blocker {
+    int edge;
+    uint64 count;
+    std::vector<std::string> keys;
+};
+
+// Nesting depth of cascade_delete calls (a user trigger may call it again):
+// each depth has its own key tables.
+extern int call_depth;
+
+// Key tables keep a small call's rows until the next call that uses them
+// clears them, with one DELETE (a commit's ON COMMIT DELETE ROWS truncation
+// measured slower); more than 1000 rows are truncated at the end of the call.
+// This remembers, per table, how many rows a call left (or 1 after a
+// truncation). Clearing is transactional: a rollback can bring rows back, so
+// the count is never lowered to zero once a table has been used.
+struct Fill {
+    uint64 rows;
+};
+extern std::unordered_map<std::string, Fill> last_fill;
+
+class Cascade {
+  public:
+    Cascade(const Request &req, std::shared_ptr<Model> model) : req_(req), model_(model), m_(*model) {}
+    std::string run();
+
+  private:
+    // The phases' entry points, in the order run() calls them.
+    void refuse_in_read_only() const;
+    void setup();
+    void collect_keys();
+    void release_key_sets();
+    const Request &req_;
+    std::shared_ptr<Model> model_; // keeps the cached model alive during the call
+    Model &m_;
+    Plan plan_;
+    int root_ = -1;
+    std::vector<std::string> tmp_;                    // temp table per table ("" if none)
+    std::vector<std::string> tmp_name_;               // its unqualified name
+    std::vector<std::vector<std::string>> tmp_cols_;  // its source columns, identity first
+    std::vector<uint64> collected_, deleted_, updated_;
+    std::vector<int> relevant_; // edges from a table of the set, other than DO_NOTHING
+    // virtual_edge_[t] >= 0: t is a leaf reached by that one CASCADE edge and
+    // nobody needs its keys, so it gets no key table and is deleted straight
+    // from its parent's keys.
+    std::vector<int> virtual_edge_;
+    std::vector<int> incoming_; // relevant CASCADE edges into each table
+    // partition_only_[t]: t is reached only through partition-tree edges: its
+    // keys are rows deleted through another table of its tree, collected for
+    // the keys and policies that reference t, never deleted or counted as t's.
+    std::vector<char> partition_only_;
+    bool deletes_from(int t) const { return plan_.in_set[t] && !partition_only_[t]; }
+    // Two tables of one partition tree, one an ancestor of the other, can hold
+    // the same row in their key sets (the root's rows reached again through a
+    // key to the tree): the one deleted first takes it.
+    bool same_tree(int a, int b) const;
+    std::vector<int> delete_rank_; // position of each table in the deletion order
+    std::vector<int> deleted_before(int t, bool same_component_only) const;
+    // "EXISTS (a row of u's keys with the identity of alias x, of t's keys)", or "".
+    std::string in_keys_of(int u, int t, const std::string &x, Params *p) const;
+    void discount_rows_deleted_earlier();
+    void check_inheritance_children();
+    // dedup_[t]: rows of t can be reached more than once (a cycle, or several
+    // CASCADE edges into t), so its key table has a primary key and inserts
+    // skip conflicts; elsewhere each row is reached once and plain inserts
+    // into an unindexed table are about four times cheaper.
+    std::vector<char> dedup_;
+    std::string conflict(int t) const { return dedup_[t] ? " ON CONFLICT DO NOTHING" : ""; }
+    std::vector<Blocker> blocked_;
+    // Memory mode (small acyclic cascades): no key tables; each table's keys
+    // are arrays (never NULL), one per key column, then x and r, passed to
+    // statements as parameters. Allocated in the SPI procedure context (freed
+    // at SPI_finish).
+    bool mem_ = false;
+    // Dry runs that need more than memory mode: key sets as ephemeral named
+    // relations (tuplestores that spill to temporary files, read by name in
+    // SQL like a trigger's transition tables), so nothing is written: a dry
+    // run works in a read-only transaction and on a hot standby.
+    bool ephemeral_ = false;
+    std::vector<Tuplestorestate *> store_;
+    std::vector<EphemeralNamedRelation> enr_;
+    void create_ephemeral_key_sets();
+    // Adds the rows of query (key columns, x, gen) to t's key set: INSERT INTO
+    // its key table, or appended to its ephemeral relation; without the rows
+    // t has already when t's keys are deduplicated. Returns the rows added.
+    enum class Run { Kept, KeptGeneric, Once };
+    uint64 store_keys(int t, const std::string &query, const Params &p, Run how);
+    std::vector<std::vector<Datum>> arr_;
+    std::vector<std::vector<Oid>> arr_type_;
+    std::string arr_param(int t, size_t i, Params *p) const { return p->add(arr_[t][i], false, arr_type_[t][i]); }
+
+    const Table &T(int t) const { return m_.tables[t]; }
+    std::string tcol(int t, const std::string &src) const;
+    // t's collected keys as a FROM item with columns c0, c1, ..., x; in memory
+    // mode unnest() of array parameters added to p.
+    std::string keys(int t, const std::string &alias, Params *p) const;
+    std::string key_arrays_of(int t, const std::string &alias, bool with_x = false) const;
+    std::string tmp_names(int t) const;                      // c0, c1, ...
+    // " AND t.xmin = k.<x>": the row is still the version that was collected.
+    std::string same_version(const std::string &x) const;
+    // "t.col OP ANY ($n)" for e's child rows referencing t's keys in memory,
+    // when e has one column of the key's own type; else "".
+    std::string any_match(const Edge &e, const std::string &c, Params *p) const;
+    // "t.id0 OP k.<prefix>0 AND ...": t's rows whose identity is in k
+    std::string identity(int t, const std::string &k, const std::string &prefix) const;
+    std::string source(int t, const std::string &q) const;   // q.col0, q.col1, ...
+    std::string aliased(int t) const;                        // t.col AS c0, ...
+    void analyze_if_large(int t);
+    std::string parent_match(const Edge &e, const std::string &p, const std::string &c) const;
+    std::string not_collected(int t, const std::string &alias, Params *p) const;
+    void find_virtual_tables();
+    uint64 count_referencing(const Edge &e, bool survivors_only);
+    void prepare_keys();
+    bool memory_mode_possible() const;
+    bool collect_in_memory(uint64 limit);
+    void create_temp_tables();
+    void clear_temp_tables();
+    void collect_roots();
+    void check_condition() const;
+    void collect();
+    void check_blockers();
+    void predict_update_refusals();
+    void check_max_rows(bool *exceeded);
+    void run_updates();
+    void run_deletes();
+    bool delete_in_one_statement();
+    void delete_together(const std::vector<int> &tables, const std::vector<std::string> &deletes,
+                         const Params &p, bool generic);
+    void bypass_for(int t, std::vector<Oid> *rels, std::vector<Oid> *cons);
+    bool queues_nothing(int t, size_t bypassed) const;
+    void post_check();
+    void lock_policy_children();
+    uint64 changed_rows(int t);
+    std::vector<int> bypassed_; // edges whose RI triggers the deletes left out
+    std::vector<int> rechecked_; // policy-only edges checked again (lock_policy_tables)
+    std::string report(bool max_rows_exceeded) const;
+};
+
+// Runs a kept plan with the RI triggers of rels / cons left out (see ri_bypass).
+uint64 exec_bypassing(SPIPlanPtr plan, const std::string &sql, const Params &p,
+                      const std::vector<Oid> &rels, const std::vector<Oid> &cons, int rc);
+// Drops the key tables of tables dropped since the model was last read.
+void drop_orphan_key_tables(unsigned long generation);
+
+} // namespace cd

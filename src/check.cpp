@@ -1,0 +1,240 @@
+// Check: PROTECT, RESTRICT / NO ACTION, what a dry run predicts of the
+// updates, cascade_delete.max_rows; and the locks of lock_policy_tables. Runs
+// after collecting and before anything changes.
+#include "cascade_call.hpp"
+#include "cascade.hpp"
+#include "model.hpp"
+#include "pgutil.hpp"
+#include "sql.hpp"
+#include "ri_bypass.hpp"
+#include "statements.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/array.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "catalog/namespace.h"
+#include "lib/stringinfo.h"
+#include "access/relation.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "access/htup_details.h"
+#include "catalog/pg_attribute.h"
+#include "utils/tuplestore.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/ruleutils.h"
+#include "executor/tuptable.h"
+#include "executor/executor.h"
+#include "utils/queryenvironment.h"
+}
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <unordered_map>
+
+namespace cd {
+
+void Cascade::check_blockers() {
+    // PROTECT first (Django raises it while collecting), then the survivor checks.
+    for (int pass = 0; pass < 2; ++pass)
+        for (int ei : relevant_) {
+            const Edge &e = m_.edges[ei];
+            bool protect = e.action == Action::Protect;
+            bool survivor = e.action == Action::Restrict || e.action == Action::NoAction;
+            if (pass == 0 ? !protect : !survivor)
+                continue;
+            load_table(m_, e.child);
+            const Table &c = T(e.child);
+            std::string key = c.id_cols.size() == 1 ? "t." + sql::ident(c.id_cols[0]) + "::pg_catalog.text"
+                                                    : "ROW(";
+            if (c.id_cols.size() > 1) {
+                for (size_t i = 0; i < c.id_cols.size(); ++i)
+                    key += std::string(i ? ", " : "") + "t." + sql::ident(c.id_cols[i]);
+                key += ")::pg_catalog.text";
+            }
+            Params p;
+            std::string parents = keys(e.parent, "p", &p);
+            std::string where = " FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " + parents +
+                                " WHERE " + parent_match(e, "p", "t") + ")" +
+                                (survivor ? not_collected(e.child, "t", &p) : "");
+            std::string order;
+            for (size_t i = 0; i < c.id_cols.size(); ++i)
+                order += std::string(i ? ", " : "") + "t." + sql::ident(c.id_cols[i]);
+            // Counted first, planned for the whole join: usually nothing blocks,
+            // and a LIMIT would invite a nested loop betting on an early match.
+            exec("SELECT pg_catalog.count(*)" + where, SPI_OK_SELECT, p, mem_);
+            uint64 count = std::stoull(pg_call([] { return pg::value(0, 1); }));
+            if (count == 0)
+                continue;
+            uint64 n = exec("SELECT " + key + where + " ORDER BY " + order + " LIMIT 10", SPI_OK_SELECT, p, mem_);
+            Blocker b{ei, count, {}};
+            for (uint64 r = 0; r < n; ++r)
+                b.keys.push_back(pg_call([&] { return pg::value(r, 1); }));
+            if (!req_.dry_run) {
+                std::string detail =
+                    std::to_string(b.count) + (b.count == 1 ? " row" : " rows") + " of " + c.display +
+                    (protect ? " reference" : " that would not be deleted reference") +
+                    (b.count == 1 ? "s" : "") + " rows being deleted from " + T(e.parent).display +
+                    "; " + (c.has_pk ? "key" : "ctid") + (n == 1 ? "" : "s") + ": " +
+                    sql::join(b.keys, ", ") + (b.count > n ? ", ..." : "") + ".";
+                throw make_error(
+                    ERRCODE_FOREIGN_KEY_VIOLATION,
+                    "delete from table " + T(e.parent).display + " is blocked by " + e.describe(m_.tables),
+                    detail,
+                    protect ? "PROTECT refuses the delete while any referencing row exists."
+                            : "Delete or update the referencing rows first, or change the policy "
+                              "with cascade_delete_set_policy().");
+            }
+            blocked_.push_back(std::move(b));
+        }
+    if (req_.dry_run)
+        predict_update_refusals();
+}
+
+// A dry run predicts what the real call's updates make PostgreSQL refuse: a
+// NULL written into a NOT NULL column (23502: SET_NULL, or SET_DEFAULT without
+// a default), and a SET_DEFAULT or SET value of a real foreign key that finds
+// no row of the referenced table that survives the cascade (23503, at the call
+// or at COMMIT for a deferred key). Evaluates the column defaults (a volatile
+// default, e.g. nextval(), runs once per row here too).
+void Cascade::predict_update_refusals() {
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (e.action != Action::SetNull && e.action != Action::SetDefault && e.action != Action::SetValue)
+            continue;
+        load_table(m_, e.child);
+        const Table &c = T(e.child);
+        const auto &setcols = e.setcols.empty() ? e.cols : e.setcols;
+        std::string any_null, found, not_null_violated;
+        for (size_t i = 0; i < e.cols.size(); ++i) {
+            std::string value = "t." + sql::ident(e.cols[i]);
+            if (std::find(setcols.begin(), setcols.end(), e.cols[i]) != setcols.end()) {
+                Oid rel = c.oid;
+                const char *col = e.cols[i].c_str(), *set_value = e.value.c_str();
+                Action action = e.action;
+                bool not_null = false;
+                value = pg_call([&] {
+                    AttrNumber a = get_attnum(rel, col);
+                    Oid typid, collation;
+                    int32 typmod;
+                    get_atttypetypmodcoll(rel, a, &typid, &typmod, &collation);
+                    HeapTuple tup = SearchSysCacheAttNum(rel, a);
+                    if (HeapTupleIsValid(tup)) {
+                        not_null = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tup))->attnotnull;
+                        ReleaseSysCache(tup);
+                    }
+                    char *type = format_type_extended(typid, typmod,
+                                                      FORMAT_TYPE_FORCE_QUALIFY | FORMAT_TYPE_TYPEMOD_GIVEN);
+                    if (action == Action::SetValue)
+                        return psprintf("CAST(%s AS %s)", quote_literal_cstr(set_value), type);
+                    Node *def = nullptr;
+                    if (action == Action::SetDefault) {
+                        Relation r = relation_open(rel, AccessShareLock);
+                        def = build_column_default(r, a);
+                        relation_close(r, AccessShareLock);
+                    }
+                    if (def == nullptr)
+                        return psprintf("CAST(NULL AS %s)", type);
+                    return psprintf("CAST((%s) AS %s)", deparse_expression(def, NIL, false, false), type);
+                });
+                if (not_null)
+                    not_null_violated += std::string(not_null_violated.empty() ? "" : " OR ") + "(" +
+                                         value + ") IS NULL";
+            }
+            any_null += std::string(i ? " OR " : "") + "(" + value + ") IS NULL";
+            found += std::string(i ? " AND " : "") + "q." + sql::ident(e.refcols[i]) + " " +
+                     e.eqops[i] + " (" + value + ")";
+        }
+        Params p;
+        std::vector<std::string> refused;
+        if (!not_null_violated.empty())
+            refused.push_back(not_null_violated);
+        if (e.conoid != 0 && e.action != Action::SetNull)
+            refused.push_back("NOT (" + any_null + ") AND NOT EXISTS (SELECT 1 FROM " +
+                              T(e.parent).from() + " q WHERE " + found +
+                              not_collected(e.parent, "q", &p) + ")");
+        if (refused.empty())
+            continue;
+        std::string where = " FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " +
+                            keys(e.parent, "p", &p) + " WHERE " + parent_match(e, "p", "t") + ")" +
+                            not_collected(e.child, "t", &p) + " AND (" + sql::join(refused, " OR ") + ")";
+        exec("SELECT pg_catalog.count(*)" + where, SPI_OK_SELECT, p, mem_);
+        uint64 count = std::stoull(pg_call([] { return pg::value(0, 1); }));
+        if (count == 0)
+            continue;
+        std::string key, order;
+        for (size_t i = 0; i < c.id_cols.size(); ++i) {
+            key += std::string(i ? ", " : "") + "t." + sql::ident(c.id_cols[i]);
+            order += std::string(i ? ", " : "") + "t." + sql::ident(c.id_cols[i]);
+        }
+        key = c.id_cols.size() == 1 ? key + "::pg_catalog.text" : "ROW(" + key + ")::pg_catalog.text";
+        uint64 n = exec("SELECT " + key + where + " ORDER BY " + order + " LIMIT 10", SPI_OK_SELECT, p, mem_);
+        Blocker b{ei, count, {}};
+        for (uint64 r = 0; r < n; ++r)
+            b.keys.push_back(pg_call([&] { return pg::value(r, 1); }));
+        blocked_.push_back(std::move(b));
+    }
+}
+
+void Cascade::check_max_rows(bool *exceeded) {
+    *exceeded = false;
+    if (max_rows <= 0)
+        return;
+    uint64 total = 0;
+    for (size_t t = 0; t < collected_.size(); ++t)
+        if (deletes_from(static_cast<int>(t)))
+            total += collected_[t];
+    if (total <= static_cast<uint64>(max_rows))
+        return;
+    if (req_.dry_run) {
+        *exceeded = true;
+        return;
+    }
+    std::string detail;
+    for (size_t t = 0; t < collected_.size(); ++t)
+        if (collected_[t] && deletes_from(static_cast<int>(t)))
+            detail += (detail.empty() ? "" : ", ") + T(t).display + ": " + std::to_string(collected_[t]);
+    throw make_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                     "cascade_delete would delete " + std::to_string(total) +
+                         " rows, more than cascade_delete.max_rows (" + std::to_string(max_rows) + ")",
+                     "Rows per table: " + detail + ".",
+                     "Check the policies, or raise cascade_delete.max_rows (0 turns the limit off).");
+}
+
+// Foreign keys that exist only as policies have no trigger to stop a
+// concurrent insert of a row referencing a row this call deletes. With
+// cascade_delete.lock_policy_tables, their tables are locked against writers
+// (SHARE ROW EXCLUSIVE, which also conflicts with itself, so two calls queue
+// instead of deadlocking on an upgrade) before any row is collected, and
+// post_check() looks at them again with the latest snapshot, for callers
+// whose snapshot predates the lock (REPEATABLE READ).
+void Cascade::lock_policy_children() {
+    if (!lock_policy_tables || req_.dry_run)
+        return;
+    std::vector<int> tables;
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (!e.policy || e.conoid != 0 || e.parent_link)
+            continue;
+        rechecked_.push_back(ei);
+        if (std::find(tables.begin(), tables.end(), e.child) == tables.end())
+            tables.push_back(e.child);
+    }
+    // One order for every caller.
+    std::sort(tables.begin(), tables.end(), [&](int a, int b) { return T(a).oid < T(b).oid; });
+    for (int t : tables)
+        exec_once("LOCK TABLE " + T(t).sql() + " IN SHARE ROW EXCLUSIVE MODE", SPI_OK_UTILITY);
+}
+
+} // namespace cd

@@ -1,0 +1,408 @@
+// Collect: the keys of every row the cascade reaches, referenced tables
+// first; in memory mode with one statement, else one INSERT ... SELECT per
+// edge into the key sets, to a fixpoint inside cycles.
+#include "cascade_call.hpp"
+#include "cascade.hpp"
+#include "model.hpp"
+#include "pgutil.hpp"
+#include "sql.hpp"
+#include "ri_bypass.hpp"
+#include "statements.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/array.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "catalog/namespace.h"
+#include "lib/stringinfo.h"
+#include "access/relation.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "access/htup_details.h"
+#include "catalog/pg_attribute.h"
+#include "utils/tuplestore.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/ruleutils.h"
+#include "executor/tuptable.h"
+#include "executor/executor.h"
+#include "utils/queryenvironment.h"
+}
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <unordered_map>
+
+namespace cd {
+
+// Where the keys live and their collection: memory mode when the cascade has
+// no cycle and fits (one statement, nothing written); else key tables, or
+// ephemeral relations for a dry run.
+void Cascade::collect_keys() {
+    find_virtual_tables();
+    prepare_keys();
+    // Memory mode while every table has at most this many keys: one batch each.
+    uint64 limit = static_cast<uint64>(std::min(memory_keys, batch_size));
+    mem_ = memory_mode_possible(); // read by the statements collect_in_memory() builds
+    if (mem_ && collect_in_memory(limit))
+        return;
+    mem_ = false;
+    ephemeral_ = req_.dry_run;
+    if (ephemeral_) {
+        one_shot_plans(true); // plans naming this call's ephemeral relations are not kept
+        create_ephemeral_key_sets();
+    } else
+        create_temp_tables();
+    collect();
+}
+
+void Cascade::find_virtual_tables() {
+    size_t n = m_.tables.size();
+    virtual_edge_.assign(n, -1);
+    incoming_.assign(n, 0);
+    std::vector<int> last(n, -1);
+    std::vector<char> needed(n, 0);
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        needed[e.parent] = 1; // its keys are joined by some edge
+        if (e.partition)
+            needed[e.child] = 1; // rows of its tree, never deleted through it
+        if (e.action == Action::Cascade) {
+            ++incoming_[e.child];
+            last[e.child] = ei;
+        } else if (e.action != Action::Protect)
+            needed[e.child] = 1; // SET_* and survivor checks exclude its collected rows
+    }
+    for (size_t c = 0; c < plan_.components.size(); ++c) {
+        if (plan_.cyclic[c])
+            continue;
+        int t = plan_.components[c][0];
+        if (t != root_ && incoming_[t] == 1 && !needed[t])
+            virtual_edge_[t] = last[t];
+    }
+}
+
+// Rows of e's child referencing rows collected in e's parent (only those not
+// collected themselves, when survivors_only).
+uint64 Cascade::count_referencing(const Edge &e, bool survivors_only) {
+    Params p;
+    std::string from = keys(e.parent, "p", &p);
+    exec("SELECT pg_catalog.count(*) FROM " + T(e.child).from() + " t WHERE EXISTS (SELECT 1 FROM " +
+             from + " WHERE " + parent_match(e, "p", "t") + ")" +
+             (survivors_only ? not_collected(e.child, "t", &p) : ""),
+         SPI_OK_SELECT, p, mem_);
+    return std::stoull(pg_call([] { return pg::value(0, 1); }));
+}
+
+// Memory mode is for cascades without cycles (their fixpoint needs key
+// tables); whether the keys are few enough shows while collecting them.
+bool Cascade::memory_mode_possible() const {
+    if (memory_keys <= 0)
+        return false;
+    for (size_t c = 0; c < plan_.components.size(); ++c)
+        if (plan_.cyclic[c])
+            return false;
+    return true;
+}
+
+// Collects every table's keys with one statement: a chain of CTEs in
+// collection order (the root's rows, then each table's rows joined to its
+// parents' CTEs), each branch limited to limit + 1 rows, returning one row of
+// arrays. Nothing is written, so when a table has more than limit keys the
+// call just starts over with key tables (returns false).
+bool Cascade::collect_in_memory(uint64 limit) {
+    Params p;
+    const Table &r = T(root_);
+    std::string lim = " LIMIT " + std::to_string(limit + 1);
+    std::string with, aggs;
+    std::vector<int> order; // tables in the result's column order
+    for (const auto &comp : plan_.components) {
+        int t = comp[0]; // no cycles: one table per component
+        if (virtual_edge_[t] >= 0)
+            continue;
+        std::string body;
+        if (t == root_ && req_.where) {
+            // The condition sees the table under its own name, as in DELETE
+            // ... WHERE; as the first CTE it cannot see the others.
+            std::string cols;
+            for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
+                cols += r.sql() + "." + sql::ident(tmp_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
+            body = "SELECT " + cols + r.sql() + ".xmin AS x, " + r.sql() + ".ctid AS r FROM " + r.from() + " WHERE (" +
+                   req_.condition + ")" + lim;
+        } else if (t == root_) {
+            int n = static_cast<int>(r.id_cols.size());
+            std::vector<Oid> pktypes(r.id_types.begin(), r.id_types.end());
+            std::vector<Oid> types = array_types(pktypes);
+            std::string table = r.display;
+            std::vector<Datum> arrays(n);
+            pg_call([&] {
+                key_arrays(req_.key, req_.key_type, req_.many, n, pktypes.data(), table.c_str(),
+                           arrays.data());
+            });
+            for (int i = 0; i < n; ++i)
+                p.add(arrays[i], false, types[i]); // $1..$n
+            // A semi-join: a key given twice still names one row (= ANY too).
+            if (n == 1)
+                body = "SELECT " + aliased(t) + " FROM " + r.from() + " t WHERE t." + sql::ident(r.id_cols[0]) +
+                       " " + r.id_eqops[0] + " ANY ($1)" + lim;
+            else
+                body = "SELECT " + aliased(t) + " FROM " + r.from() + " t WHERE EXISTS (SELECT 1 FROM " +
+                       sql::param_rows(n) + " WHERE " + identity(t, "k", "k") + ")" + lim;
+        } else {
+            // UNION: a row reached through two edges is collected once.
+            for (int ei : relevant_) {
+                const Edge &e = m_.edges[ei];
+                if (e.action != Action::Cascade || e.child != t)
+                    continue;
+                body += std::string(body.empty() ? "" : " UNION ") + "(SELECT " + aliased(t) + " FROM " +
+                        T(t).from() + " t JOIN k" + std::to_string(e.parent) + " p ON " +
+                        parent_match(e, "p", "t") + lim + ")";
+            }
+        }
+        with += std::string(with.empty() ? "WITH " : ", ") + "k" + std::to_string(t) + " AS MATERIALIZED (" + body + ")";
+        // ARRAY() of a column per sublink: each reads the CTE's stored rows
+        // in the same order, so the arrays line up (cheaper to start than
+        // array_agg()s).
+        for (size_t i = 0; i <= tmp_cols_[t].size() + 1; ++i)
+            aggs += std::string(aggs.empty() ? "" : ", ") + "ARRAY(SELECT " +
+                    (i < tmp_cols_[t].size() ? "c" + std::to_string(i)
+                     : i == tmp_cols_[t].size() ? std::string("x")
+                                                : std::string("r")) +
+                    " FROM k" + std::to_string(t) + ")";
+        order.push_back(t);
+    }
+    std::string sql = with + " SELECT " + aggs;
+    if (req_.where) {
+        // Holds the caller's text: planned once, not kept.
+        check_condition();
+        pg_call([&] {
+            pg::exec(sql.c_str(), 0, nullptr, nullptr, nullptr, SPI_OK_SELECT);
+        });
+    } else
+        exec(sql, SPI_OK_SELECT, p, true);
+    size_t n = m_.tables.size();
+    arr_.assign(n, {});
+    arr_type_.assign(n, {});
+    bool fits = true;
+    int col = 0;
+    for (int t : order) {
+        size_t ncols = tmp_cols_[t].size() + 2; // key columns, x, r
+        arr_[t].resize(ncols);
+        arr_type_[t].resize(ncols);
+        uint64 count = 0;
+        pg_call([&] {
+            for (size_t i = 0; i < ncols; ++i) {
+                bool isnull;
+                Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col + 1 + static_cast<int>(i), &isnull);
+                if (isnull) // ARRAY() of no rows is an empty array
+                    elog(ERROR, "cascade_delete: NULL key array");
+                arr_type_[t][i] = SPI_gettypeid(SPI_tuptable->tupdesc, col + 1 + static_cast<int>(i));
+                // copied out of the result, which the next statement may free
+                arr_[t][i] = datumCopy(d, false, -1);
+                if (i == 0) {
+                    ArrayType *a = DatumGetArrayTypeP(arr_[t][i]);
+                    count = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+                }
+            }
+        });
+        col += static_cast<int>(ncols);
+        collected_[t] = count;
+        if (count > limit)
+            fits = false;
+    }
+    pg_call([] { SPI_freetuptable(SPI_tuptable); });
+    if (!fits) {
+        collected_.assign(n, 0);
+        return false;
+    }
+    if (req_.dry_run || max_rows > 0)
+        for (int ei : relevant_) {
+            const Edge &e = m_.edges[ei];
+            if (e.action == Action::Cascade && virtual_edge_[e.child] == ei)
+                collected_[e.child] = count_referencing(e, false);
+        }
+    return true;
+}
+
+// The caller's condition parsed on its own first, so that its errors quote
+// the condition and not the statement it becomes part of.
+void Cascade::check_condition() const {
+    std::string check = "SELECT FROM " + T(root_).from() + " WHERE (" + req_.condition + ")";
+    pg_call([&] { SPI_freeplan(pg::prepare(check.c_str(), 0, nullptr)); });
+}
+
+// A plain table's INHERITS children: DELETE FROM parent deletes their rows
+// too, under the children's own foreign keys and policies, which a cascade
+// from the parent does not follow. Refused when a child holds a row the call
+// names, rather than deleting less than the user sees.
+void Cascade::check_inheritance_children() {
+    const Table &r = T(root_);
+    if (!r.inheritance_children)
+        return;
+    std::string other = "t.tableoid OPERATOR(pg_catalog.<>) " + std::to_string(r.oid) + "::pg_catalog.oid";
+    uint64 n;
+    if (req_.where) {
+        check_condition();
+        // the condition sees the table under its own name, as in DELETE ... WHERE
+        n = exec_once("SELECT " + r.sql() + ".tableoid::pg_catalog.oid::pg_catalog.text FROM " +
+                          r.sql() + " WHERE (" + req_.condition + ") AND " + r.sql() +
+                          ".tableoid OPERATOR(pg_catalog.<>) " + std::to_string(r.oid) +
+                          "::pg_catalog.oid LIMIT 1",
+                      SPI_OK_SELECT);
+    } else {
+        int nk = static_cast<int>(r.id_cols.size());
+        std::vector<Oid> pktypes(r.id_types.begin(), r.id_types.end());
+        std::string sql = "SELECT t.tableoid::pg_catalog.oid::pg_catalog.text FROM " + r.sql() +
+                          " t WHERE " + other + " AND EXISTS (SELECT 1 FROM " + sql::param_rows(nk) +
+                          " WHERE " + identity(root_, "k", "k") + ") LIMIT 1";
+        std::string table = r.display;
+        Params p;
+        std::vector<Oid> types = array_types(pktypes);
+        std::vector<Datum> arrays(nk);
+        pg_call([&] {
+            key_arrays(req_.key, req_.key_type, req_.many, nk, pktypes.data(), table.c_str(),
+                       arrays.data());
+        });
+        for (int i = 0; i < nk; ++i)
+            p.add(arrays[i], false, types[i]);
+        n = exec(sql, SPI_OK_SELECT, p);
+    }
+    if (n == 0)
+        return;
+    Oid child_oid = static_cast<Oid>(std::stoul(pg_call([] { return pg::value(0, 1); })));
+    const char *nsp = nullptr, *rel = nullptr;
+    pg_call([&] {
+        rel = get_rel_name(child_oid);
+        nsp = get_namespace_name(get_rel_namespace(child_oid));
+    });
+    std::string child = display_name(nsp ? nsp : "", rel ? rel : "");
+    throw make_error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                     "cascade_delete: rows to delete from " + r.display +
+                         " are in its inheritance child " + child,
+                     "cascade_delete follows the foreign keys and policies of the table it is "
+                     "given; a row of an inheritance child is under the child's own.",
+                     "Call cascade_delete on " + child + " for its rows.");
+}
+
+void Cascade::collect_roots() {
+    const Table &r = T(root_);
+    if (req_.where) {
+        check_condition();
+        // The condition sees the table under its own name, as in DELETE ... WHERE.
+        collected_[root_] += store_keys(root_, "SELECT " + source(root_, r.sql()) + ", 0 FROM " +
+                                                   r.from() + " WHERE (" + req_.condition + ")",
+                                        Params(), Run::Once);
+        return;
+    }
+    int n = static_cast<int>(r.id_cols.size());
+    // A semi-join: a key given twice still names one row.
+    std::string query = "SELECT " + source(root_, "t") + ", 0 FROM " + r.from() +
+                        " t WHERE EXISTS (SELECT 1 FROM " + sql::param_rows(n) + " WHERE " +
+                        identity(root_, "k", "k") + ")";
+    std::vector<Oid> pktypes(r.id_types.begin(), r.id_types.end());
+    std::vector<Oid> types = array_types(pktypes);
+    std::string table = r.display;
+    std::vector<Datum> arrays(n);
+    pg_call([&] {
+        key_arrays(req_.key, req_.key_type, req_.many, n, pktypes.data(), table.c_str(),
+                   arrays.data());
+    });
+    Params p;
+    for (int i = 0; i < n; ++i)
+        p.add(arrays[i], false, types[i]);
+    collected_[root_] += store_keys(root_, query, p, Run::KeptGeneric);
+}
+
+void Cascade::collect() {
+    for (size_t ci = 0; ci < plan_.components.size(); ++ci) {
+        const auto &comp = plan_.components[ci];
+        auto inside = [&](int t) { return std::find(comp.begin(), comp.end(), t) != comp.end(); };
+        if (inside(root_))
+            collect_roots();
+        std::vector<std::string> internal; // statements of the fixpoint: $1 new gen, $2 old gen
+        std::vector<int> internal_child, internal_edges;
+        for (int ei : relevant_) {
+            const Edge &e = m_.edges[ei];
+            if (e.action != Action::Cascade || !inside(e.child))
+                continue;
+            if (virtual_edge_[e.child] == ei) {
+                // Counted only where the count is needed before deleting.
+                if (req_.dry_run || max_rows > 0)
+                    collected_[e.child] = count_referencing(e, false);
+                continue;
+            }
+            std::string base = "SELECT " + source(e.child, "t") + ", ";
+            if (!inside(e.parent))
+                collected_[e.child] += store_keys(
+                    e.child,
+                    base + "0 FROM " + T(e.child).from() + " t JOIN " + keys(e.parent, "p", nullptr) +
+                        " ON " + parent_match(e, "p", "t"),
+                    Params(), Run::Kept);
+            else {
+                internal.push_back(base + "$1 FROM " + T(e.child).from() + " t JOIN " +
+                                   tmp_[e.parent] + " p ON " + parent_match(e, "p", "t") +
+                                   " WHERE p.gen OPERATOR(pg_catalog.=) $2");
+                internal_child.push_back(e.child);
+                internal_edges.push_back(ei);
+            }
+        }
+        if (internal.empty()) {
+            for (int t : comp)
+                analyze_if_large(t);
+            continue;
+        }
+        if (comp.size() == 1 && internal_edges.size() == 1) {
+            // One table referencing itself through one edge: a single recursive
+            // query (UNION, so cycles in the data end) follows it to the bottom.
+            const Edge &e = m_.edges[internal_edges[0]];
+            int t = e.child;
+            std::string cols = tmp_names(t);
+            // Each round has few rows; OFFSET 0 keeps the LATERAL subquery from
+            // being flattened, so every parent row probes the child index
+            // instead of a hash join rescanning the whole table per round.
+            std::string csel;
+            for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
+                csel += "s.c" + std::to_string(i) + ", ";
+            csel += "s.x";
+            collected_[t] += store_keys(
+                t,
+                "WITH RECURSIVE p(" + cols + ") AS (SELECT " + cols + " FROM " + tmp_[t] +
+                    " UNION SELECT " + csel + " FROM p, LATERAL (SELECT " + aliased(t) + " FROM " +
+                    T(t).from() + " t WHERE " + parent_match(e, "p", "t") + " OFFSET 0) s) SELECT " +
+                    cols + ", 1 FROM p",
+                Params(), Run::Kept);
+            analyze_if_large(t);
+            continue;
+        }
+        // Semi-naive fixpoint: each round follows the edges from the rows the
+        // previous round added, until a round adds nothing.
+        for (int gen = 0;; ++gen) {
+            uint64 added = 0;
+            for (size_t i = 0; i < internal.size(); ++i) {
+                pg_call([] { CHECK_FOR_INTERRUPTS(); });
+                Params p;
+                p.add(Int32GetDatum(gen + 1), false, INT4OID);
+                p.add(Int32GetDatum(gen), false, INT4OID);
+                uint64 n = store_keys(internal_child[i], internal[i], p, Run::KeptGeneric);
+                collected_[internal_child[i]] += n;
+                added += n;
+            }
+            if (added == 0)
+                break;
+        }
+        for (int t : comp)
+            analyze_if_large(t);
+    }
+}
+
+} // namespace cd

@@ -1,0 +1,446 @@
+// Where a call keeps the keys of the rows it collects: the columns of each
+// table's key set, key tables (temporary tables kept for the session),
+// ephemeral named relations (dry runs), arrays in memory mode; and the
+// FROM items and conditions that read them.
+#include "cascade_call.hpp"
+#include "cascade.hpp"
+#include "model.hpp"
+#include "pgutil.hpp"
+#include "sql.hpp"
+#include "ri_bypass.hpp"
+#include "statements.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/array.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "catalog/namespace.h"
+#include "lib/stringinfo.h"
+#include "access/relation.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "access/htup_details.h"
+#include "catalog/pg_attribute.h"
+#include "utils/tuplestore.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/ruleutils.h"
+#include "executor/tuptable.h"
+#include "executor/executor.h"
+#include "utils/queryenvironment.h"
+}
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <unordered_map>
+
+namespace cd {
+
+// Every key table also keeps x, the collected row version's xmin: a delete
+// takes only that version (see changed_rows()).
+std::string Cascade::tmp_names(int t) const {
+    std::string out;
+    for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
+        out += "c" + std::to_string(i) + ", ";
+    return out + "x";
+}
+
+std::string Cascade::source(int t, const std::string &q) const {
+    std::string out;
+    for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
+        out += q + "." + sql::ident(tmp_cols_[t][i]) + ", ";
+    return out + q + ".xmin";
+}
+
+// Every update of a row makes a version with another xmin, which
+// READ COMMITTED's re-check of a row changed while a delete waited for it
+// compares like any other condition.
+std::string Cascade::same_version(const std::string &x) const {
+    return " AND t.xmin OPERATOR(pg_catalog.=) k." + x;
+}
+
+std::string Cascade::identity(int t, const std::string &k, const std::string &prefix) const {
+    std::string out;
+    for (size_t i = 0; i < T(t).id_cols.size(); ++i)
+        out += std::string(i ? " AND " : "") + "t." + sql::ident(T(t).id_cols[i]) + " " +
+               T(t).id_eqops[i] + " " + k + "." + prefix + std::to_string(i);
+    return out;
+}
+
+std::string Cascade::aliased(int t) const {
+    std::string out;
+    for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
+        out += "t." + sql::ident(tmp_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
+    // memory mode also keeps r, the version's ctid, for deletes by TID scan
+    return out + "t.xmin AS x" + (mem_ ? ", t.ctid AS r" : "");
+}
+
+// t's collected keys as unnest() of arrays, a FROM item with columns c0, c1,
+// ... (each array ordered by the identity, so that they line up).
+// With x only where a delete needs the row versions (one array less to build).
+std::string Cascade::key_arrays_of(int t, const std::string &alias, bool with_x) const {
+    size_t nid = T(t).id_cols.size();
+    std::string order = " ORDER BY ", arrays, names;
+    for (size_t i = 0; i < nid; ++i)
+        order += std::string(i ? ", " : "") + "c" + std::to_string(i);
+    size_t n = tmp_cols_[t].size();
+    for (size_t i = 0; i < n + (with_x ? 1 : 0); ++i) {
+        std::string col = i < n ? "c" + std::to_string(i) : std::string("x");
+        arrays += std::string(i ? ", " : "") + "pg_catalog.unnest((SELECT pg_catalog.array_agg(" +
+                  col + order + ") FROM " + tmp_[t] + "))";
+        names += std::string(i ? ", " : "") + col;
+    }
+    return "ROWS FROM (" + arrays + ") AS " + alias + "(" + names + ")";
+}
+
+// t's collected keys as a FROM item with columns c0, c1, ... A small key
+// table has no statistics, and the planner would guess it at ten pages (over a
+// thousand rows) and hash-join the whole referencing table; as unnest() of
+// arrays it is guessed small and probed through indexes. A large one has been
+// analyzed and is joined as it is.
+std::string Cascade::keys(int t, const std::string &alias, Params *p) const {
+    if (!mem_)
+        return collected_[t] >= 1000 ? tmp_[t] + " " + alias : key_arrays_of(t, alias);
+    std::string arrays, names;
+    size_t n = tmp_cols_[t].size();
+    for (size_t i = 0; i <= n; ++i) {
+        arrays += std::string(i ? ", " : "") + "pg_catalog.unnest(" +
+                  arr_param(t, i, p) + ")";
+        names += std::string(i ? ", " : "") + (i < n ? "c" + std::to_string(i) : std::string("x"));
+    }
+    return "ROWS FROM (" + arrays + ") AS " + alias + "(" + names + ")";
+}
+
+// A scalar-array comparison is one index scan (or a filter) where a join with
+// unnest() is a nested loop over a hashed function scan: the cheaper plan to
+// start for the few keys memory mode holds. Only for one column compared with
+// the same type, so that the operator read parent-to-child also reads
+// child-to-parent.
+std::string Cascade::any_match(const Edge &e, const std::string &c, Params *p) const {
+    if (!mem_ || e.cols.size() != 1 || (!e.casts.empty() && !e.casts[0].empty()))
+        return "";
+    const auto &cols = tmp_cols_[e.parent];
+    size_t j = std::find(cols.begin(), cols.end(), e.refcols[0]) - cols.begin();
+    if (j >= cols.size() || arr_[e.parent].size() <= j)
+        return "";
+    Oid child_array = array_types(column_types(T(e.child).oid, e.cols))[0];
+    if (child_array != arr_type_[e.parent][j])
+        return "";
+    return c + "." + sql::ident(e.cols[0]) + " " + e.eqops[0] + " ANY (" +
+           arr_param(e.parent, j, p) + ")" +
+           e.filter(c);
+}
+
+std::string Cascade::tcol(int t, const std::string &src) const {
+    const auto &cols = tmp_cols_[t];
+    auto it = std::find(cols.begin(), cols.end(), src);
+    return "c" + std::to_string(it - cols.begin());
+}
+
+// "p.c0 OP c.fk0 AND ...": parent rows (temp table alias p) matched by child rows.
+std::string Cascade::parent_match(const Edge &e, const std::string &p, const std::string &c) const {
+    std::string out;
+    for (size_t i = 0; i < e.cols.size(); ++i)
+        out += std::string(i ? " AND " : "") + e.match(i, p + "." + tcol(e.parent, e.refcols[i]), c);
+    return out + e.filter(c);
+}
+
+// " AND NOT EXISTS (rows of t's temp table with the identity of alias)", or "".
+std::string Cascade::not_collected(int t, const std::string &alias, Params *p) const {
+    if (!plan_.in_set[t])
+        return "";
+    std::string cond;
+    for (size_t i = 0; i < T(t).id_cols.size(); ++i)
+        cond += std::string(i ? " AND " : "") + "d.c" + std::to_string(i) + " " + T(t).id_eqops[i] +
+                " " + alias + "." + sql::ident(T(t).id_cols[i]);
+    return " AND NOT EXISTS (SELECT 1 FROM " + keys(t, "d", p) + " WHERE " + cond + ")";
+}
+
+// Matched by the columns of t's identity (a partition's primary key has its
+// partitioned ancestors' columns), compared with t's operators.
+std::string Cascade::in_keys_of(int u, int t, const std::string &x, Params *p) const {
+    std::string cond;
+    for (size_t i = 0; i < T(t).id_cols.size(); ++i) {
+        const auto &cols = tmp_cols_[u];
+        size_t j = std::find(cols.begin(), cols.end(), T(t).id_cols[i]) - cols.begin();
+        if (j == cols.size())
+            return "false"; // no common identity: not the same rows
+        cond += std::string(i ? " AND " : "") + "y.c" + std::to_string(j) + " " + T(t).id_eqops[i] +
+                " " + x + ".c" + std::to_string(i);
+    }
+    return "EXISTS (SELECT 1 FROM " + keys(u, "y", p) + " WHERE " + cond + ")";
+}
+
+// The key columns of each table of the set (identity first, then the columns
+// its referencing tables' foreign keys point to), whichever mode keeps them.
+void Cascade::prepare_keys() {
+    size_t n = m_.tables.size();
+    tmp_.assign(n, "");
+    tmp_name_.assign(n, "");
+    tmp_cols_.assign(n, {});
+    collected_.assign(n, 0);
+    deleted_.assign(n, 0);
+    updated_.assign(n, 0);
+    std::vector<char> cyclic(n, 0);
+    for (size_t c = 0; c < plan_.components.size(); ++c)
+        for (int t : plan_.components[c])
+            cyclic[t] = plan_.cyclic[c];
+    dedup_.assign(n, 0);
+    for (size_t t = 0; t < n; ++t)
+        dedup_[t] = cyclic[t] || incoming_[t] > 1;
+    for (size_t t = 0; t < n; ++t) {
+        if (!plan_.in_set[t] || virtual_edge_[t] >= 0)
+            continue;
+        if (T(t).relkind == 'p' && !T(t).has_pk)
+            throw make_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                             "cascade_delete: partitioned table " + T(t).display +
+                                 " has no primary key",
+                             "Rows of a partitioned table are identified by its primary key.");
+        tmp_cols_[t] = T(t).id_cols;
+        for (int e : relevant_)
+            if (m_.edges[e].parent == static_cast<int>(t))
+                for (const auto &c : m_.edges[e].refcols)
+                    if (std::find(tmp_cols_[t].begin(), tmp_cols_[t].end(), c) == tmp_cols_[t].end())
+                        tmp_cols_[t].push_back(c);
+    }
+}
+
+// Key tables: one per table of the set that needs its keys, created once per
+// session and emptied for each call that uses it.
+void Cascade::create_temp_tables() {
+    size_t n = m_.tables.size();
+    std::vector<char> cyclic(n, 0);
+    for (size_t c = 0; c < plan_.components.size(); ++c)
+        for (int t : plan_.components[c])
+            cyclic[t] = plan_.cyclic[c];
+    for (size_t t = 0; t < n; ++t) {
+        if (!plan_.in_set[t] || virtual_edge_[t] >= 0)
+            continue;
+        std::string select = aliased(static_cast<int>(t)) + ", ", pk;
+        for (size_t i = 0; i < T(t).id_cols.size(); ++i)
+            pk += std::string(i ? ", " : "") + "c" + std::to_string(i);
+        // Key tables live for the session and are reused (empty at the start
+        // of every call): creating and dropping them per call would churn the
+        // catalog. The name carries what the table's shape depends on.
+        std::vector<const char *> colptrs;
+        for (const auto &c : tmp_cols_[t])
+            colptrs.push_back(c.c_str());
+        Oid reloid = T(t).oid;
+        std::string shape = select + pk + (dedup_[t] ? "u" : "") + (cyclic[t] ? "g" : "") +
+                            pg_call([&] {
+                                return column_signature(reloid, static_cast<int>(colptrs.size()),
+                                                        colptrs.data());
+                            });
+        char hash[17];
+        snprintf(hash, sizeof(hash), "%016zx", std::hash<std::string>{}(shape));
+        std::string name = "cascade_delete_" + std::to_string(call_depth) + "_" +
+                           std::to_string(T(t).oid) + "_" + hash;
+        tmp_[t] = "pg_temp." + sql::ident(name);
+        tmp_name_[t] = name;
+        // Its size in pages, or -1 if it does not exist (yet, or after DISCARD TEMP).
+        long pages = pg_call([&] {
+            Oid rel = get_relname_relid(name.c_str(), LookupCreationNamespace("pg_temp"));
+            if (!OidIsValid(rel))
+                return -1L;
+            Relation r = relation_open(rel, AccessShareLock);
+            long n = static_cast<long>(RelationGetNumberOfBlocks(r));
+            relation_close(r, AccessShareLock);
+            return n;
+        });
+        if (pages >= 0) {
+            // Over 1 MB (a large set, or dead rows of failed calls, which
+            // nothing vacuums): TRUNCATE, a new file. Else DELETE what an
+            // earlier call left.
+            auto it = last_fill.find(name);
+            if (pages > 128)
+                exec_once("TRUNCATE " + tmp_[t], SPI_OK_UTILITY);
+            else if (it != last_fill.end() && it->second.rows > 0)
+                exec("DELETE FROM " + tmp_[t], SPI_OK_DELETE);
+            continue;
+        }
+        exec_once("CREATE TEMP TABLE " + sql::ident(name) + " AS SELECT " + select +
+                 "0::pg_catalog.int4 AS gen FROM " + T(t).from() + " t WITH NO DATA",
+             SPI_OK_UTILITY);
+        if (dedup_[t])
+            exec_once("ALTER TABLE " + tmp_[t] + " ADD PRIMARY KEY (" + pk + ")", SPI_OK_UTILITY);
+        if (cyclic[t])
+            exec_once("CREATE INDEX ON " + tmp_[t] + " (gen)", SPI_OK_UTILITY);
+    }
+}
+
+// At the end of a successful call: ephemeral relations go with the SPI
+// connection; key tables are left for the next call to clear (see last_fill).
+void Cascade::release_key_sets() {
+    if (ephemeral_)
+        one_shot_plans(false);
+    else if (!mem_)
+        clear_temp_tables();
+}
+
+// Remembers which key tables this call filled (see last_fill).
+void Cascade::clear_temp_tables() {
+    for (size_t t = 0; t < tmp_.size(); ++t) {
+        if (tmp_[t].empty() || collected_[t] == 0)
+            continue;
+        if (collected_[t] > 1000) {
+            // Large: give the space back now (a new file, no dead rows).
+            exec_once("TRUNCATE " + tmp_[t], SPI_OK_UTILITY);
+            last_fill[tmp_name_[t]] = Fill{1};
+        } else
+            last_fill[tmp_name_[t]] = Fill{collected_[t]};
+    }
+}
+
+// Statistics for a key table that holds many rows, so that the statements
+// joining it are planned from its real size (a new temp table has none).
+void Cascade::analyze_if_large(int t) {
+    if (!ephemeral_ && !tmp_[t].empty() && collected_[t] >= 1000)
+        exec_once("ANALYZE " + tmp_[t], SPI_OK_UTILITY);
+}
+
+uint64 Cascade::store_keys(int t, const std::string &query, const Params &p, Run how) {
+    if (!ephemeral_) {
+        std::string sql = "INSERT INTO " + tmp_[t] + " (" + tmp_names(t) + ", gen) " + query + conflict(t);
+        if (how == Run::Once)
+            return exec_once(sql, SPI_OK_INSERT);
+        return exec(sql, SPI_OK_INSERT, p, how == Run::KeptGeneric);
+    }
+    std::string names = tmp_names(t) + ", gen", sql = "SELECT * FROM (" + query + ") s(" + names + ")";
+    if (dedup_[t]) {
+        // what ON CONFLICT DO NOTHING does for a key table's primary key
+        std::string on, same;
+        for (size_t i = 0; i < T(t).id_cols.size(); ++i) {
+            on += std::string(i ? ", " : "") + "s.c" + std::to_string(i);
+            same += std::string(i ? " AND " : "") + "d.c" + std::to_string(i) + " " + T(t).id_eqops[i] +
+                    " s.c" + std::to_string(i);
+        }
+        sql = "SELECT DISTINCT ON (" + on + ") s.* FROM (" + query + ") s(" + names +
+              ") WHERE NOT EXISTS (SELECT 1 FROM " + tmp_[t] + " d WHERE " + same + ")";
+    }
+    Tuplestorestate *store = store_[t];
+    EphemeralNamedRelation enr = enr_[t];
+    const char *text = sql.c_str();
+    return pg_call([&] {
+        // Read into a tuplestore of its own first: the query may read t's set.
+        SPIPlanPtr plan = pg::prepare(text, static_cast<int>(p.types.size()),
+                                      const_cast<Oid *>(p.types.data()));
+        Portal portal = SPI_cursor_open(nullptr, plan, const_cast<Datum *>(p.values.data()),
+                                        p.nulls.data(), true);
+        Tuplestorestate *added = tuplestore_begin_heap(false, false, work_mem);
+        uint64 n = 0;
+        for (;;) {
+            SPI_cursor_fetch(portal, true, 1000);
+            if (SPI_processed == 0)
+                break;
+            for (uint64 r = 0; r < SPI_processed; ++r)
+                tuplestore_puttuple(added, SPI_tuptable->vals[r]);
+            n += SPI_processed;
+            SPI_freetuptable(SPI_tuptable);
+        }
+        SPI_cursor_close(portal);
+        SPI_freeplan(plan);
+        TupleTableSlot *slot = MakeSingleTupleTableSlot(enr->md.tupdesc, &TTSOpsMinimalTuple);
+        while (tuplestore_gettupleslot(added, true, false, slot))
+            tuplestore_puttupleslot(store, slot);
+        ExecDropSingleTupleTableSlot(slot);
+        tuplestore_end(added);
+        enr->md.enrtuples += static_cast<double>(n); // the planner's row estimate
+        return n;
+    });
+}
+
+// One ephemeral named relation per table that needs keys, with a key table's
+// columns (c0, c1, ..., x, gen), registered with this call's SPI connection
+// and freed with it.
+void Cascade::create_ephemeral_key_sets() {
+    size_t n = m_.tables.size();
+    store_.assign(n, nullptr);
+    enr_.assign(n, nullptr);
+    for (size_t t = 0; t < n; ++t) {
+        if (!plan_.in_set[t] || virtual_edge_[t] >= 0)
+            continue;
+        std::string name = "cascade_delete_keys_" + std::to_string(t);
+        tmp_[t] = sql::ident(name);
+        std::string shape = "SELECT " + aliased(static_cast<int>(t)) + ", 0::pg_catalog.int4 AS gen FROM " +
+                            T(t).from() + " t WHERE false";
+        const char *text = shape.c_str(), *cname = name.c_str();
+        EphemeralNamedRelation enr = nullptr;
+        Tuplestorestate *store = pg_call([&] {
+            pg::exec(text, 0, nullptr, nullptr, nullptr, SPI_OK_SELECT);
+            enr = static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
+            enr->md.name = pstrdup(cname);
+            enr->md.reliddesc = InvalidOid;
+            enr->md.tupdesc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+            enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+            enr->md.enrtuples = 0;
+            Tuplestorestate *ts = tuplestore_begin_heap(true, false, work_mem);
+            enr->reldata = ts;
+            SPI_freetuptable(SPI_tuptable);
+            int rc = SPI_register_relation(enr);
+            if (rc != SPI_OK_REL_REGISTER)
+                elog(ERROR, "cascade_delete: SPI_register_relation failed: %s", SPI_result_code_string(rc));
+            return ts;
+        });
+        store_[t] = store;
+        enr_[t] = enr;
+    }
+}
+
+// Key tables whose table is gone (the name carries its OID), dropped when the
+// model has been read again, which a dropped table of the model causes: a
+// session that creates and drops tables would otherwise keep one key table
+// per dropped table until it ends.
+static unsigned long last_generation = 0;
+void drop_orphan_key_tables(unsigned long generation) {
+    if (generation == last_generation || call_depth != 1 || pg_call([] { return XactReadOnly; }))
+        return;
+    last_generation = generation;
+    uint64 n = exec_once("SELECT c.relname::pg_catalog.text FROM pg_catalog.pg_class c"
+                         " WHERE c.relnamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema()"
+                         " AND c.relkind OPERATOR(pg_catalog.=) 'r'"
+                         // made under another role (a SECURITY DEFINER caller): not ours to drop now
+                         " AND c.relowner OPERATOR(pg_catalog.=) (SELECT u.oid FROM pg_catalog.pg_roles u"
+                         "   WHERE u.rolname OPERATOR(pg_catalog.=) CURRENT_USER)"
+                         " AND c.relname OPERATOR(pg_catalog.~~) 'cascade\\_delete\\_%'",
+                         SPI_OK_SELECT);
+    std::vector<std::string> names;
+    for (uint64 r = 0; r < n; ++r)
+        names.push_back(pg_call([&] { return pg::value(r, 1); }));
+    for (const auto &name : names) {
+        // cascade_delete_<depth>_<table oid>_<shape hash>
+        size_t a = name.find('_', std::string("cascade_delete_").size());
+        size_t b = a == std::string::npos ? a : name.find('_', a + 1);
+        if (b == std::string::npos || b == a + 1 || b - a - 1 > 10)
+            continue;
+        std::string digits = name.substr(a + 1, b - a - 1);
+        std::string depth = name.substr(std::string("cascade_delete_").size(),
+                                        a - std::string("cascade_delete_").size());
+        std::string hash = name.substr(b + 1);
+        // exactly our names: a table of the caller's that happens to share the prefix stays
+        if (digits.find_first_not_of("0123456789") != std::string::npos || depth.empty() ||
+            depth.find_first_not_of("0123456789") != std::string::npos || hash.size() != 16 ||
+            hash.find_first_not_of("0123456789abcdef") != std::string::npos)
+            continue;
+        unsigned long oid = std::stoul(digits);
+        if (oid > 0xFFFFFFFFUL)
+            continue;
+        Oid rel = static_cast<Oid>(oid);
+        bool gone = pg_call([&] { return get_rel_name(rel) == nullptr; });
+        if (!gone)
+            continue;
+        exec_once("DROP TABLE pg_temp." + sql::ident(name), SPI_OK_UTILITY);
+        last_fill[name] = Fill{1}; // the DROP rolls back with the transaction
+    }
+}
+
+} // namespace cd

@@ -1,0 +1,427 @@
+// Mutate: SET_* updates, then deletes, referencing tables first, each
+// delete strategy a function of its own; the fast path's choice of RI
+// triggers to leave out.
+#include "cascade_call.hpp"
+#include "cascade.hpp"
+#include "model.hpp"
+#include "pgutil.hpp"
+#include "sql.hpp"
+#include "ri_bypass.hpp"
+#include "statements.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/array.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "catalog/namespace.h"
+#include "lib/stringinfo.h"
+#include "access/relation.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "access/htup_details.h"
+#include "catalog/pg_attribute.h"
+#include "utils/tuplestore.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/ruleutils.h"
+#include "executor/tuptable.h"
+#include "executor/executor.h"
+#include "utils/queryenvironment.h"
+}
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <unordered_map>
+
+namespace cd {
+
+// Runs a kept plan with the RI triggers of rels / cons left out (see ri_bypass).
+uint64 exec_bypassing(SPIPlanPtr plan, const std::string &sql, const Params &p,
+                      const std::vector<Oid> &rels, const std::vector<Oid> &cons, int rc) {
+    return pg_call([&] {
+        ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
+        uint64 n = pg::exec_plan(plan, sql.c_str(), const_cast<Datum *>(p.values.data()),
+                                 p.nulls.data(), rc);
+        ri::disarm();
+        return n;
+    });
+}
+
+void Cascade::run_updates() {
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (e.action != Action::SetNull && e.action != Action::SetDefault &&
+            e.action != Action::SetValue)
+            continue;
+        load_table(m_, e.child);
+        const Table &c = T(e.child);
+        if (req_.dry_run) {
+            updated_[e.child] += count_referencing(e, true);
+            continue;
+        }
+        const auto &setcols = e.setcols.empty() ? e.cols : e.setcols;
+        int n = static_cast<int>(e.cols.size());
+        // SET(value)'s parameter: after the key arrays of a batch; in memory
+        // mode the first, before the keys.
+        Params p;
+        std::string value_ref = "$" + std::to_string(n + 1);
+        if (mem_ && e.action == Action::SetValue) {
+            Oid vtype = e.value_type;
+            const std::string &value = e.value;
+            Datum v = pg_call([&] { return text_to_datum(value.c_str(), vtype); });
+            value_ref = p.add(v, false, vtype);
+        }
+        std::string set, match, cursor;
+        for (size_t i = 0; i < setcols.size(); ++i)
+            set += std::string(i ? ", " : "") + sql::ident(setcols[i]) + " = " +
+                   (e.action == Action::SetNull      ? "NULL"
+                    : e.action == Action::SetDefault ? "DEFAULT"
+                                                     : value_ref);
+        if (mem_) {
+            // One statement with the keys as parameters (a batch at most).
+            std::string from = keys(e.parent, "k", &p);
+            std::string skip = not_collected(e.child, "t", &p);
+            updated_[e.child] += exec("UPDATE " + c.from() + " t SET " + set + " FROM " + from + " WHERE " +
+                                          parent_match(e, "k", "t") + skip,
+                                      SPI_OK_UPDATE, p, true);
+            continue;
+        }
+        for (int i = 0; i < n; ++i) {
+            match += std::string(i ? " AND " : "") + e.match(i, "k.k" + std::to_string(i), "t");
+            cursor += std::string(i ? ", " : "") + tcol(e.parent, e.refcols[i]);
+        }
+        std::string stmt = "UPDATE " + c.from() + " t SET " + set + " FROM " + sql::param_rows(n) +
+                           " WHERE " + match + e.filter("t") + not_collected(e.child, "t", nullptr);
+        std::string cur = "SELECT " + cursor + " FROM " + tmp_[e.parent];
+        bool with_value = e.action == Action::SetValue;
+        Oid vtype = e.value_type;
+        const std::string &value = e.value;
+        std::vector<Oid> types = array_types(column_types(T(e.parent).oid, e.refcols));
+        if (with_value)
+            types.push_back(vtype);
+        SPIPlanPtr cursor_plan = plan_for(cur, {}), stmt_plan = plan_for(stmt, types);
+        updated_[e.child] += pg_call([&] {
+            Datum v = with_value ? text_to_datum(value.c_str(), vtype) : (Datum)0;
+            BatchSpec spec{cursor_plan, stmt_plan,    stmt.c_str(), with_value ? 1 : 0, &v,
+                           batch_size,  SPI_OK_UPDATE, 0,           nullptr,           nullptr};
+            return run_batches(&spec);
+        });
+    }
+}
+
+// The fast path for deletes from t: the foreign keys referencing t whose
+// referencing rows this call has handled (deleted, updated, or checked to be
+// absent). Not for partitioned tables (their partitions carry cloned
+// triggers) nor for referencing tables under row-level security (PostgreSQL's
+// own check, run as the owner, sees rows the caller's statements cannot).
+void Cascade::bypass_for(int t, std::vector<Oid> *rels, std::vector<Oid> *cons) {
+    if (!fast_path || T(t).relkind != 'r')
+        return;
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (e.parent != t || e.conoid == 0 || T(e.child).rls)
+            continue;
+        rels->push_back(T(t).oid);
+        cons->push_back(e.conoid);
+        if (std::find(bypassed_.begin(), bypassed_.end(), ei) == bypassed_.end())
+            bypassed_.push_back(ei);
+    }
+}
+
+// Deleting rows of t queues no after-trigger event, so that nothing grows
+// with the rows of one statement and batches would only cost: t has no
+// triggers or rules of its own, is a plain table, and the fast path leaves out
+// the RI triggers of every foreign key referencing it (bypassed: how many
+// bypass_for() found for t).
+bool Cascade::queues_nothing(int t, size_t bypassed) const {
+    if (!fast_path || T(t).relkind != 'r' || T(t).user_code)
+        return false;
+    return T(t).referenced_by == bypassed;
+}
+
+// Deletes from several tables in one statement, a data-modifying CTE each
+// (deletes[i]: "DELETE FROM <table> t ... WHERE ..." for tables[i]), with the
+// fast path's RI triggers left out; then each table's count, and rows changed
+// since they were collected (see changed_rows()).
+void Cascade::delete_together(const std::vector<int> &tables, const std::vector<std::string> &deletes,
+                              const Params &p, bool generic) {
+    std::string with, select;
+    std::vector<Oid> rels, cons;
+    for (size_t i = 0; i < tables.size(); ++i) {
+        with += std::string(i ? ", " : "") + "d" + std::to_string(i) + " AS (" + deletes[i] + " RETURNING 1)";
+        select += std::string(i ? ", " : "") + "(SELECT pg_catalog.count(*) FROM d" + std::to_string(i) + ")";
+        bypass_for(tables[i], &rels, &cons);
+    }
+    std::string sql = "WITH " + with + " SELECT " + select;
+    exec_bypassing(plan_for(sql, p.types, generic), sql, p, rels, cons, SPI_OK_SELECT);
+    for (size_t i = 0; i < tables.size(); ++i)
+        deleted_[tables[i]] = std::stoull(pg_call([&] { return pg::value(0, static_cast<int>(i) + 1); }));
+    for (int t : tables)
+        if (virtual_edge_[t] < 0 && deleted_[t] < collected_[t])
+            deleted_[t] += changed_rows(t);
+}
+
+// Memory mode, when no table of the set has triggers or rules of its own
+// (they would see the other tables before their rows go), the fast path is on
+// and no table is partitioned: every delete in one statement, one
+// data-modifying CTE per table. Returns false when it does not apply.
+bool Cascade::delete_in_one_statement() {
+    if (!mem_ || req_.dry_run || !fast_path)
+        return false;
+    std::vector<int> tables;
+    for (auto ci = plan_.components.size(); ci-- > 0;) {
+        int t = plan_.components[ci][0];
+        if (partition_only_[t])
+            continue;
+        if (T(t).relkind != 'r' || T(t).user_code)
+            return false;
+        if (virtual_edge_[t] >= 0 || collected_[t] > 0)
+            tables.push_back(t);
+    }
+    Params p;
+    std::vector<std::string> deletes;
+    for (int t : tables) {
+        int ve = virtual_edge_[t];
+        std::string match;
+        std::string from;
+        if (ve >= 0) {
+            const Edge &e = m_.edges[ve];
+            match = any_match(e, "t", &p);
+            if (match.empty()) {
+                from = " USING " + keys(e.parent, "k", &p);
+                match = parent_match(e, "k", "t");
+            }
+        } else {
+            // By the collected versions' ctids: a TID scan; and their xmins,
+            // which READ COMMITTED's re-check of a row updated while the
+            // delete waited for it compares (a re-check of the TID condition
+            // alone passes on some PostgreSQL 15 releases). Such a row is left
+            // for changed_rows().
+            size_t xi = tmp_cols_[t].size(), ri = xi + 1;
+            match = "t.ctid OPERATOR(pg_catalog.=) ANY (" + arr_param(t, ri, &p) +
+                    ") AND t.xmin OPERATOR(pg_catalog.=) ANY (" + arr_param(t, xi, &p) + ")";
+        }
+        deletes.push_back("DELETE FROM " + T(t).from() + " t" + from + " WHERE " + match);
+    }
+    if (!tables.empty())
+        delete_together(tables, deletes, p, true);
+    return true;
+}
+
+bool Cascade::same_tree(int a, int b) const {
+    const auto &up_a = T(a).partition_ancestors, &up_b = T(b).partition_ancestors;
+    return std::find(up_a.begin(), up_a.end(), T(b).oid) != up_a.end() ||
+           std::find(up_b.begin(), up_b.end(), T(a).oid) != up_b.end();
+}
+
+// The deleting tables of t's partition tree that delete before t (in t's
+// component only, when same_component_only) and have keys.
+std::vector<int> Cascade::deleted_before(int t, bool same_component_only) const {
+    std::vector<int> out;
+    for (size_t u = 0; u < m_.tables.size(); ++u) {
+        int v = static_cast<int>(u);
+        if (v == t || !deletes_from(v) || collected_[v] == 0 || delete_rank_[v] >= delete_rank_[t] ||
+            !same_tree(t, v) || tmp_cols_[v].empty())
+            continue;
+        if (same_component_only) {
+            bool together = false;
+            for (const auto &comp : plan_.components)
+                if (std::find(comp.begin(), comp.end(), t) != comp.end())
+                    together = std::find(comp.begin(), comp.end(), v) != comp.end();
+            if (!together)
+                continue;
+        }
+        out.push_back(v);
+    }
+    return out;
+}
+
+// A dry run counts what the deletes will: a table's rows that a table of its
+// partition tree deleted earlier are not deleted (nor reported) again.
+void Cascade::discount_rows_deleted_earlier() {
+    for (size_t u = 0; u < m_.tables.size(); ++u) {
+        int t = static_cast<int>(u);
+        if (!deletes_from(t) || collected_[t] == 0 || tmp_cols_[t].empty())
+            continue;
+        std::vector<int> earlier = deleted_before(t, false);
+        if (earlier.empty())
+            continue;
+        Params p;
+        std::string any;
+        for (int v : earlier)
+            any += std::string(any.empty() ? "" : " OR ") + in_keys_of(v, t, "x", &p);
+        exec("SELECT pg_catalog.count(*) FROM " + keys(t, "x", &p) + " WHERE " + any, SPI_OK_SELECT, p, mem_);
+        deleted_[t] -= std::stoull(pg_call([] { return pg::value(0, 1); }));
+    }
+}
+
+void Cascade::run_deletes() {
+    if (delete_in_one_statement())
+        return;
+    // hash_mem: about 64 bytes per key in a hash table
+    size_t hash_keys = pg_call([] { return get_hash_memory_limit(); }) / 64;
+    for (auto ci = plan_.components.size(); ci-- > 0;) {
+        const auto &comp = plan_.components[ci];
+        if (req_.dry_run) {
+            for (int t : comp)
+                if (deletes_from(t))
+                    deleted_[t] = collected_[t];
+            if (ci == 0)
+                discount_rows_deleted_earlier();
+            continue;
+        }
+        if (!plan_.cyclic[ci]) {
+            int t = comp[0];
+            int ve = virtual_edge_[t];
+            if ((ve < 0 && collected_[t] == 0) || partition_only_[t])
+                continue;
+            // Keys: t's own identity, or for a virtual table its parent's
+            // referenced columns matched against t's foreign key.
+            const Edge *e = ve >= 0 ? &m_.edges[ve] : nullptr;
+            int src = e ? e->parent : t;
+            size_t nk = e ? e->cols.size() : T(t).id_cols.size();
+            // match(arrays): t's rows named by the key columns in k: k0, ... as
+            // array parameters, else the key table's own columns
+            // (for a virtual table, the columns are named after the parent's).
+            auto match = [&](bool arrays) {
+                if (!e)
+                    return identity(t, "k", arrays ? "k" : "c") +
+                           same_version(arrays ? "k" + std::to_string(nk) : "x");
+                if (!arrays)
+                    return parent_match(*e, "k", "t");
+                std::string out;
+                for (size_t i = 0; i < nk; ++i)
+                    out += std::string(i ? " AND " : "") + e->match(i, "k.k" + std::to_string(i), "t");
+                return out + e->filter("t");
+            };
+            std::vector<Oid> rels, cons;
+            bypass_for(t, &rels, &cons);
+            auto start = std::chrono::steady_clock::now();
+            if (!mem_ && collected_[src] >= 1000 && collected_[src] <= hash_keys &&
+                queues_nothing(t, rels.size())) {
+                // Nothing to bound: one statement joining the (analyzed) key
+                // table, planned for its real size, e.g. a hash join over a
+                // sequential scan where most of the table goes. Only while the
+                // keys fit one in-memory hash table (work_mem x
+                // hash_mem_multiplier): a hash join that spills to disk was
+                // measured slower than index probes in batches (1,000,000 keys:
+                // 13.2 s against 8.5 s).
+                std::string all = "DELETE FROM " + T(t).from() + " t USING " + tmp_[src] + " k WHERE " + match(false);
+                deleted_[t] = exec_bypassing(plan_for(all, {}), all, Params(), rels, cons, SPI_OK_DELETE);
+            } else if (mem_ || collected_[src] <= static_cast<uint64>(batch_size)) {
+                // One batch: the keys go into arrays inside the statement itself,
+                // no cursor (and unnest() is guessed small, see keys()); in
+                // memory mode they are its parameters.
+                Params p;
+                std::string from = mem_ ? keys(src, "k", &p) : key_arrays_of(src, "k", !e);
+                std::string one = "DELETE FROM " + T(t).from() + " t USING " + from + " WHERE " + match(false);
+                deleted_[t] = exec_bypassing(plan_for(one, p.types, mem_), one, p, rels, cons, SPI_OK_DELETE);
+            } else {
+                std::string cursor;
+                for (size_t i = 0; i < nk; ++i)
+                    cursor += std::string(i ? ", " : "") +
+                              (e ? tcol(src, e->refcols[i]) : "c" + std::to_string(i));
+                if (!e)
+                    cursor += ", x";
+                std::string stmt = "DELETE FROM " + T(t).from() + " t USING " +
+                                   sql::param_rows(e ? nk : nk + 1) + " WHERE " + match(true);
+                std::string cur = "SELECT " + cursor + " FROM " + tmp_[src];
+                std::vector<Oid> elem =
+                    e ? column_types(T(src).oid, e->refcols)
+                      : std::vector<Oid>(T(t).id_types.begin(), T(t).id_types.end());
+                if (!e)
+                    elem.push_back(XIDOID);
+                SPIPlanPtr cursor_plan = plan_for(cur, {}),
+                           stmt_plan = plan_for(stmt, array_types(elem));
+                deleted_[t] = pg_call([&] {
+                    BatchSpec spec{cursor_plan,   stmt_plan,
+                                   stmt.c_str(),  0,
+                                   nullptr,       batch_size,
+                                   SPI_OK_DELETE, static_cast<int>(rels.size()),
+                                   rels.data(),   cons.data()};
+                    return run_batches(&spec);
+                });
+            }
+            if (!e && deleted_[t] < collected_[t])
+                deleted_[t] += changed_rows(t);
+            double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+            pg_call([&] {
+                elog(DEBUG1, "cascade_delete: deleted %llu rows of %s in %.3f ms",
+                     static_cast<unsigned long long>(deleted_[t]), T(t).display.c_str(), ms);
+            });
+            continue;
+        }
+        // A cycle: all its rows go in one statement, so that the end-of-statement
+        // checks of immediate constraints inside the cycle see them all gone.
+        std::vector<std::string> deletes;
+        std::vector<int> tables;
+        for (int t : comp)
+            if (!partition_only_[t]) {
+                // a row in the keys of an earlier table of this statement is that one's
+                std::string earlier;
+                for (int u : deleted_before(t, true))
+                    earlier += " AND NOT " + in_keys_of(u, t, "k", nullptr);
+                tables.push_back(t);
+                deletes.push_back("DELETE FROM " + T(t).from() + " t USING " + tmp_[t] + " k WHERE " +
+                                  identity(t, "k", "c") + same_version("x") + earlier);
+            }
+        if (!tables.empty())
+            delete_together(tables, deletes, Params(), false);
+    }
+}
+
+// Deletes take a collected row only in the version that was collected: in READ
+// COMMITTED, PostgreSQL re-checks a row changed while the delete waited for it
+// against the statement's conditions, and a match on its key alone would
+// delete a row that a concurrent transaction moved out of the cascade (and its
+// subtree, already deleted). Called when fewer rows of t were deleted than
+// collected: rows deleted concurrently, or kept by a BEFORE trigger, are fine;
+// a row another transaction changed fails the call with 40001 (nothing is
+// deleted; retry); rows this transaction's own triggers changed are deleted now.
+uint64 Cascade::changed_rows(int t) {
+    std::string where = " WHERE " + identity(t, "k", "c") + " AND NOT (t.xmin OPERATOR(pg_catalog.=) k.x)";
+    Params p;
+    std::string k = mem_ ? keys(t, "k", &p) : collected_[t] >= 1000 ? tmp_[t] + " k" : key_arrays_of(t, "k", true);
+    uint64 n = exec("SELECT t.xmin FROM " + T(t).from() + " t, " + k + where, SPI_OK_SELECT, p);
+    if (n == 0)
+        return 0;
+    bool others = pg_call([&] {
+        for (uint64 r = 0; r < n; ++r) {
+            bool isnull;
+            Datum x = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+            if (!TransactionIdIsCurrentTransactionId(DatumGetTransactionId(x)))
+                return true;
+        }
+        return false;
+    });
+    if (others)
+        throw make_error(ERRCODE_T_R_SERIALIZATION_FAILURE,
+                         "could not serialize access: rows of table " + T(t).display +
+                             " changed after cascade_delete collected them",
+                         "A concurrent transaction updated " + std::to_string(n) +
+                             (n == 1 ? " row" : " rows") + " that the cascade was about to delete.",
+                         "Retry the transaction.");
+    std::vector<Oid> rels, cons;
+    bypass_for(t, &rels, &cons);
+    std::string sql = "DELETE FROM " + T(t).from() + " t USING " + k + where;
+    return pg_call([&] {
+        ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
+        uint64 d = pg::exec(sql.c_str(), static_cast<int>(p.values.size()),
+                            const_cast<Oid *>(p.types.data()), const_cast<Datum *>(p.values.data()),
+                            p.nulls.data(), SPI_OK_DELETE);
+        ri::disarm();
+        return d;
+    });
+}
+
+} // namespace cd
