@@ -27,21 +27,6 @@ struct Blocker {
     std::vector<std::string> keys;
 };
 
-// Nesting depth of cascade_delete calls (a user trigger may call it again):
-// each depth has its own key tables.
-extern int call_depth;
-
-// Key tables keep a small call's rows until the next call that uses them
-// clears them, with one DELETE (a commit's ON COMMIT DELETE ROWS truncation
-// measured slower); more than 1000 rows are truncated at the end of the call.
-// This remembers, per table, how many rows a call left (or 1 after a
-// truncation). Clearing is transactional: a rollback can bring rows back, so
-// the count is never lowered to zero once a table has been used.
-struct Fill {
-    uint64 rows;
-};
-extern std::unordered_map<std::string, Fill> last_fill;
-
 class Cascade {
   public:
     Cascade(const Request &req, std::shared_ptr<Model> model) : req_(req), model_(model), m_(*model) {}
@@ -53,6 +38,7 @@ class Cascade {
     void setup();
     void collect_keys();
     void release_key_sets();
+    void add_root_keys(Params *p) const;
     const Request &req_;
     std::shared_ptr<Model> model_; // keeps the cached model alive during the call
     Model &m_;

@@ -2,6 +2,7 @@
 // from the policy table, and the row identity of each table involved.
 #include "model.hpp"
 #include "pgutil.hpp"
+#include "session.hpp"
 #include "sql.hpp"
 
 extern "C" {
@@ -20,20 +21,6 @@ namespace cd {
 std::string Table::sql() const { return sql::qualified(nsp, rel); }
 
 std::string Table::from() const { return (relkind == 'p' ? "" : "ONLY ") + sql(); }
-
-const char *action_name(Action a) {
-    switch (a) {
-    case Action::Cascade: return "CASCADE";
-    case Action::Protect: return "PROTECT";
-    case Action::Restrict: return "RESTRICT";
-    case Action::NoAction: return "NO ACTION";
-    case Action::SetNull: return "SET_NULL";
-    case Action::SetDefault: return "SET_DEFAULT";
-    case Action::SetValue: return "SET";
-    case Action::DoNothing: return "DO_NOTHING";
-    }
-    return "?";
-}
 
 std::string Edge::match(size_t i, const std::string &p, const std::string &c) const {
     std::string lhs = p;
@@ -79,26 +66,6 @@ static Action catalog_action(char c) {
     case 'd': return Action::SetDefault;
     default: return Action::NoAction;
     }
-}
-
-Action parse_action(const std::string &name, bool *ok) {
-    static const struct {
-        const char *name;
-        Action action;
-    } names[] = {{"CASCADE", Action::Cascade},        {"PROTECT", Action::Protect},
-                 {"RESTRICT", Action::Restrict},      {"SET_NULL", Action::SetNull},
-                 {"SET_DEFAULT", Action::SetDefault}, {"SET", Action::SetValue},
-                 {"DO_NOTHING", Action::DoNothing}};
-    std::string up;
-    for (char c : name)
-        up += (c == ' ' || c == '-') ? '_' : static_cast<char>(toupper(static_cast<unsigned char>(c)));
-    for (const auto &n : names)
-        if (up == n.name) {
-            *ok = true;
-            return n.action;
-        }
-    *ok = false;
-    return Action::DoNothing;
 }
 
 static const char *const FK_SQL =
@@ -373,19 +340,16 @@ Model load_model(const std::string &extschema) {
 }
 
 namespace {
-std::shared_ptr<Model> model_cache;
-bool model_stale = true;
 
 // Any relation of the model (or the policy table, or a full reset): stale.
 // Called by PostgreSQL's invalidation processing: no allocation, no error.
 void relcache_changed(Datum, Oid relid) {
-    if (!OidIsValid(relid) || !model_cache ||
-        model_cache->index.find(relid) != model_cache->index.end() ||
-        relid == model_cache->policy_table)
-        model_stale = true;
+    const auto &m = session.model;
+    if (!OidIsValid(relid) || !m || m->index.find(relid) != m->index.end() || relid == m->policy_table)
+        session.model_stale = true;
 }
 
-void syscache_changed(Datum, int, uint32) { model_stale = true; }
+void syscache_changed(Datum, int, uint32) { session.model_stale = true; }
 } // namespace
 
 void register_model_invalidation() {
@@ -400,23 +364,22 @@ std::shared_ptr<Model> cached_model() {
     // Changes committed by other sessions since this transaction last took a
     // lock (a call may take none before this point).
     pg_call([] { AcceptInvalidationMessages(); });
-    if (model_stale || !model_cache) {
+    if (session.model_stale || !session.model) {
         // Cleared first: if reading fails, the next call reads again.
-        model_cache.reset();
-        model_stale = false;
+        session.model.reset();
+        session.model_stale = false;
         Oid ns = pg_call([] { return pg::extension_schema(); });
         std::string extschema = pg_call([&] { return get_namespace_name(ns); });
         auto m = std::make_shared<Model>(load_model(extschema));
-        static unsigned long generations = 0;
-        m->generation = ++generations;
+        m->generation = ++session.models_read;
         // Moving the extension to another schema moves this table too, and
         // that change marks the model stale.
         m->policy_table = pg_call([&] { return get_relname_relid("cascade_delete_policy", ns); });
-        if (!model_stale)
-            model_cache = m;
+        if (!session.model_stale)
+            session.model = m;
         return m;
     }
-    return model_cache;
+    return session.model;
 }
 
 static const char *const TABLE_SQL =

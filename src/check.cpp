@@ -2,6 +2,7 @@
 // updates, cascade_delete.max_rows; and the locks of lock_policy_tables. Runs
 // after collecting and before anything changes.
 #include "cascade_call.hpp"
+#include "limits.hpp"
 #include "cascade.hpp"
 #include "model.hpp"
 #include "pgutil.hpp"
@@ -77,7 +78,9 @@ void Cascade::check_blockers() {
             uint64 count = std::stoull(pg_call([] { return pg::value(0, 1); }));
             if (count == 0)
                 continue;
-            uint64 n = exec("SELECT " + key + where + " ORDER BY " + order + " LIMIT 10", SPI_OK_SELECT, p, mem_);
+            uint64 n = exec("SELECT " + key + where + " ORDER BY " + order + " LIMIT " +
+                            std::to_string(limits::kBlockerSampleKeys),
+                        SPI_OK_SELECT, p, mem_);
             Blocker b{ei, count, {}};
             for (uint64 r = 0; r < n; ++r)
                 b.keys.push_back(pg_call([&] { return pg::value(r, 1); }));
@@ -179,7 +182,9 @@ void Cascade::predict_update_refusals() {
             order += std::string(i ? ", " : "") + "t." + sql::ident(c.id_cols[i]);
         }
         key = c.id_cols.size() == 1 ? key + "::pg_catalog.text" : "ROW(" + key + ")::pg_catalog.text";
-        uint64 n = exec("SELECT " + key + where + " ORDER BY " + order + " LIMIT 10", SPI_OK_SELECT, p, mem_);
+        uint64 n = exec("SELECT " + key + where + " ORDER BY " + order + " LIMIT " +
+                            std::to_string(limits::kBlockerSampleKeys),
+                        SPI_OK_SELECT, p, mem_);
         Blocker b{ei, count, {}};
         for (uint64 r = 0; r < n; ++r)
             b.keys.push_back(pg_call([&] { return pg::value(r, 1); }));

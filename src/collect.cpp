@@ -45,6 +45,21 @@ extern "C" {
 
 namespace cd {
 
+// The caller's keys as one array parameter per identity column of the root.
+void Cascade::add_root_keys(Params *p) const {
+    const Table &r = T(root_);
+    int n = static_cast<int>(r.id_cols.size());
+    std::vector<Oid> pktypes(r.id_types.begin(), r.id_types.end());
+    std::vector<Oid> types = array_types(pktypes);
+    std::string table = r.display;
+    std::vector<Datum> arrays(n);
+    pg_call([&] {
+        key_arrays(req_.key, req_.key_type, req_.many, n, pktypes.data(), table.c_str(), arrays.data());
+    });
+    for (int i = 0; i < n; ++i)
+        p->add(arrays[i], false, types[i]);
+}
+
 // Where the keys live and their collection: memory mode when the cascade has
 // no cycle and fits (one statement, nothing written); else key tables, or
 // ephemeral relations for a dry run.
@@ -141,16 +156,7 @@ bool Cascade::collect_in_memory(uint64 limit) {
                    req_.condition + ")" + lim;
         } else if (t == root_) {
             int n = static_cast<int>(r.id_cols.size());
-            std::vector<Oid> pktypes(r.id_types.begin(), r.id_types.end());
-            std::vector<Oid> types = array_types(pktypes);
-            std::string table = r.display;
-            std::vector<Datum> arrays(n);
-            pg_call([&] {
-                key_arrays(req_.key, req_.key_type, req_.many, n, pktypes.data(), table.c_str(),
-                           arrays.data());
-            });
-            for (int i = 0; i < n; ++i)
-                p.add(arrays[i], false, types[i]); // $1..$n
+            add_root_keys(&p); // $1..$n
             // A semi-join: a key given twice still names one row (= ANY too).
             if (n == 1)
                 body = "SELECT " + aliased(t) + " FROM " + r.from() + " t WHERE t." + sql::ident(r.id_cols[0]) +
@@ -181,15 +187,15 @@ bool Cascade::collect_in_memory(uint64 limit) {
                     " FROM k" + std::to_string(t) + ")";
         order.push_back(t);
     }
-    std::string sql = with + " SELECT " + aggs;
+    std::string query_text = with + " SELECT " + aggs;
     if (req_.where) {
         // Holds the caller's text: planned once, not kept.
         check_condition();
         pg_call([&] {
-            pg::exec(sql.c_str(), 0, nullptr, nullptr, nullptr, SPI_OK_SELECT);
+            pg::exec(query_text.c_str(), 0, nullptr, nullptr, nullptr, SPI_OK_SELECT);
         });
     } else
-        exec(sql, SPI_OK_SELECT, p, true);
+        exec(query_text, SPI_OK_SELECT, p, true);
     size_t n = m_.tables.size();
     arr_.assign(n, {});
     arr_type_.assign(n, {});
@@ -261,21 +267,12 @@ void Cascade::check_inheritance_children() {
                       SPI_OK_SELECT);
     } else {
         int nk = static_cast<int>(r.id_cols.size());
-        std::vector<Oid> pktypes(r.id_types.begin(), r.id_types.end());
-        std::string sql = "SELECT t.tableoid::pg_catalog.oid::pg_catalog.text FROM " + r.sql() +
+        std::string query_text = "SELECT t.tableoid::pg_catalog.oid::pg_catalog.text FROM " + r.sql() +
                           " t WHERE " + other + " AND EXISTS (SELECT 1 FROM " + sql::param_rows(nk) +
                           " WHERE " + identity(root_, "k", "k") + ") LIMIT 1";
-        std::string table = r.display;
         Params p;
-        std::vector<Oid> types = array_types(pktypes);
-        std::vector<Datum> arrays(nk);
-        pg_call([&] {
-            key_arrays(req_.key, req_.key_type, req_.many, nk, pktypes.data(), table.c_str(),
-                       arrays.data());
-        });
-        for (int i = 0; i < nk; ++i)
-            p.add(arrays[i], false, types[i]);
-        n = exec(sql, SPI_OK_SELECT, p);
+        add_root_keys(&p);
+        n = exec(query_text, SPI_OK_SELECT, p);
     }
     if (n == 0)
         return;
@@ -309,17 +306,8 @@ void Cascade::collect_roots() {
     std::string query = "SELECT " + source(root_, "t") + ", 0 FROM " + r.from() +
                         " t WHERE EXISTS (SELECT 1 FROM " + sql::param_rows(n) + " WHERE " +
                         identity(root_, "k", "k") + ")";
-    std::vector<Oid> pktypes(r.id_types.begin(), r.id_types.end());
-    std::vector<Oid> types = array_types(pktypes);
-    std::string table = r.display;
-    std::vector<Datum> arrays(n);
-    pg_call([&] {
-        key_arrays(req_.key, req_.key_type, req_.many, n, pktypes.data(), table.c_str(),
-                   arrays.data());
-    });
     Params p;
-    for (int i = 0; i < n; ++i)
-        p.add(arrays[i], false, types[i]);
+    add_root_keys(&p);
     collected_[root_] += store_keys(root_, query, p, Run::KeptGeneric);
 }
 

@@ -2,6 +2,7 @@
 // its phases (src/README.md draws them), run_cascade its SPI connection and
 // the call's nesting depth.
 #include "cascade_call.hpp"
+#include "session.hpp"
 #include "cascade.hpp"
 #include "model.hpp"
 #include "pgutil.hpp"
@@ -44,9 +45,6 @@ extern "C" {
 #include <unordered_map>
 
 namespace cd {
-
-int call_depth = 0;
-std::unordered_map<std::string, Fill> last_fill;
 
 namespace {
 // Phase timings at DEBUG1 (SET client_min_messages = debug1 to see them).
@@ -153,22 +151,22 @@ std::string run_cascade(const Request &req) {
             elog(ERROR, "cascade_delete: SPI_connect failed");
     });
     std::string json;
-    ++call_depth;
+    ++session.call_depth;
     // On an error, the (sub)transaction's abort restores the setting.
     int nest = pg_call([] { return pg::no_jit(); });
     try {
-        if (call_depth == 1)
+        if (session.call_depth == 1)
             trim_plan_cache();
         std::shared_ptr<Model> model = cached_model();
         drop_orphan_key_tables(model->generation);
         Cascade cascade(req, model);
         json = cascade.run();
     } catch (...) {
-        --call_depth;
+        --session.call_depth;
         one_shot_plans(false);
         throw;
     }
-    --call_depth;
+    --session.call_depth;
     pg_call([&] { pg::restore_search_path(nest); });
     pg_call([] { SPI_finish(); });
     return json;

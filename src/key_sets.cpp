@@ -3,6 +3,8 @@
 // ephemeral named relations (dry runs), arrays in memory mode; and the
 // FROM items and conditions that read them.
 #include "cascade_call.hpp"
+#include "session.hpp"
+#include "limits.hpp"
 #include "cascade.hpp"
 #include "model.hpp"
 #include "pgutil.hpp"
@@ -110,7 +112,7 @@ std::string Cascade::key_arrays_of(int t, const std::string &alias, bool with_x)
 // analyzed and is joined as it is.
 std::string Cascade::keys(int t, const std::string &alias, Params *p) const {
     if (!mem_)
-        return collected_[t] >= 1000 ? tmp_[t] + " " + alias : key_arrays_of(t, alias);
+        return collected_[t] >= limits::kAnalyzedKeySet ? tmp_[t] + " " + alias : key_arrays_of(t, alias);
     std::string arrays, names;
     size_t n = tmp_cols_[t].size();
     for (size_t i = 0; i <= n; ++i) {
@@ -243,7 +245,7 @@ void Cascade::create_temp_tables() {
                             });
         char hash[17];
         snprintf(hash, sizeof(hash), "%016zx", std::hash<std::string>{}(shape));
-        std::string name = "cascade_delete_" + std::to_string(call_depth) + "_" +
+        std::string name = "cascade_delete_" + std::to_string(session.call_depth) + "_" +
                            std::to_string(T(t).oid) + "_" + hash;
         tmp_[t] = "pg_temp." + sql::ident(name);
         tmp_name_[t] = name;
@@ -261,10 +263,10 @@ void Cascade::create_temp_tables() {
             // Over 1 MB (a large set, or dead rows of failed calls, which
             // nothing vacuums): TRUNCATE, a new file. Else DELETE what an
             // earlier call left.
-            auto it = last_fill.find(name);
-            if (pages > 128)
+            auto it = session.key_table_rows.find(name);
+            if (pages > limits::kTruncatePages)
                 exec_once("TRUNCATE " + tmp_[t], SPI_OK_UTILITY);
-            else if (it != last_fill.end() && it->second.rows > 0)
+            else if (it != session.key_table_rows.end() && it->second > 0)
                 exec("DELETE FROM " + tmp_[t], SPI_OK_DELETE);
             continue;
         }
@@ -279,7 +281,7 @@ void Cascade::create_temp_tables() {
 }
 
 // At the end of a successful call: ephemeral relations go with the SPI
-// connection; key tables are left for the next call to clear (see last_fill).
+// connection; key tables are left for the next call to clear (see Session).
 void Cascade::release_key_sets() {
     if (ephemeral_)
         one_shot_plans(false);
@@ -287,35 +289,35 @@ void Cascade::release_key_sets() {
         clear_temp_tables();
 }
 
-// Remembers which key tables this call filled (see last_fill).
+// Remembers which key tables this call filled (Session::key_table_rows).
 void Cascade::clear_temp_tables() {
     for (size_t t = 0; t < tmp_.size(); ++t) {
         if (tmp_[t].empty() || collected_[t] == 0)
             continue;
-        if (collected_[t] > 1000) {
+        if (collected_[t] > limits::kTruncateAfterCall) {
             // Large: give the space back now (a new file, no dead rows).
             exec_once("TRUNCATE " + tmp_[t], SPI_OK_UTILITY);
-            last_fill[tmp_name_[t]] = Fill{1};
+            session.key_table_rows[tmp_name_[t]] = 1;
         } else
-            last_fill[tmp_name_[t]] = Fill{collected_[t]};
+            session.key_table_rows[tmp_name_[t]] = collected_[t];
     }
 }
 
 // Statistics for a key table that holds many rows, so that the statements
 // joining it are planned from its real size (a new temp table has none).
 void Cascade::analyze_if_large(int t) {
-    if (!ephemeral_ && !tmp_[t].empty() && collected_[t] >= 1000)
+    if (!ephemeral_ && !tmp_[t].empty() && collected_[t] >= limits::kAnalyzedKeySet)
         exec_once("ANALYZE " + tmp_[t], SPI_OK_UTILITY);
 }
 
 uint64 Cascade::store_keys(int t, const std::string &query, const Params &p, Run how) {
     if (!ephemeral_) {
-        std::string sql = "INSERT INTO " + tmp_[t] + " (" + tmp_names(t) + ", gen) " + query + conflict(t);
+        std::string query_text = "INSERT INTO " + tmp_[t] + " (" + tmp_names(t) + ", gen) " + query + conflict(t);
         if (how == Run::Once)
-            return exec_once(sql, SPI_OK_INSERT);
-        return exec(sql, SPI_OK_INSERT, p, how == Run::KeptGeneric);
+            return exec_once(query_text, SPI_OK_INSERT);
+        return exec(query_text, SPI_OK_INSERT, p, how == Run::KeptGeneric);
     }
-    std::string names = tmp_names(t) + ", gen", sql = "SELECT * FROM (" + query + ") s(" + names + ")";
+    std::string names = tmp_names(t) + ", gen", query_text = "SELECT * FROM (" + query + ") s(" + names + ")";
     if (dedup_[t]) {
         // what ON CONFLICT DO NOTHING does for a key table's primary key
         std::string on, same;
@@ -324,12 +326,12 @@ uint64 Cascade::store_keys(int t, const std::string &query, const Params &p, Run
             same += std::string(i ? " AND " : "") + "d.c" + std::to_string(i) + " " + T(t).id_eqops[i] +
                     " s.c" + std::to_string(i);
         }
-        sql = "SELECT DISTINCT ON (" + on + ") s.* FROM (" + query + ") s(" + names +
+        query_text = "SELECT DISTINCT ON (" + on + ") s.* FROM (" + query + ") s(" + names +
               ") WHERE NOT EXISTS (SELECT 1 FROM " + tmp_[t] + " d WHERE " + same + ")";
     }
     Tuplestorestate *store = store_[t];
     EphemeralNamedRelation enr = enr_[t];
-    const char *text = sql.c_str();
+    const char *text = query_text.c_str();
     return pg_call([&] {
         // Read into a tuplestore of its own first: the query may read t's set.
         SPIPlanPtr plan = pg::prepare(text, static_cast<int>(p.types.size()),
@@ -339,7 +341,7 @@ uint64 Cascade::store_keys(int t, const std::string &query, const Params &p, Run
         Tuplestorestate *added = tuplestore_begin_heap(false, false, work_mem);
         uint64 n = 0;
         for (;;) {
-            SPI_cursor_fetch(portal, true, 1000);
+            SPI_cursor_fetch(portal, true, limits::kEphemeralFetchRows);
             if (SPI_processed == 0)
                 break;
             for (uint64 r = 0; r < SPI_processed; ++r)
@@ -400,11 +402,10 @@ void Cascade::create_ephemeral_key_sets() {
 // model has been read again, which a dropped table of the model causes: a
 // session that creates and drops tables would otherwise keep one key table
 // per dropped table until it ends.
-static unsigned long last_generation = 0;
 void drop_orphan_key_tables(unsigned long generation) {
-    if (generation == last_generation || call_depth != 1 || pg_call([] { return XactReadOnly; }))
+    if (generation == session.orphans_checked || session.call_depth != 1 || pg_call([] { return XactReadOnly; }))
         return;
-    last_generation = generation;
+    session.orphans_checked = generation;
     uint64 n = exec_once("SELECT c.relname::pg_catalog.text FROM pg_catalog.pg_class c"
                          " WHERE c.relnamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema()"
                          " AND c.relkind OPERATOR(pg_catalog.=) 'r'"
@@ -439,7 +440,7 @@ void drop_orphan_key_tables(unsigned long generation) {
         if (!gone)
             continue;
         exec_once("DROP TABLE pg_temp." + sql::ident(name), SPI_OK_UTILITY);
-        last_fill[name] = Fill{1}; // the DROP rolls back with the transaction
+        session.key_table_rows[name] = 1; // the DROP rolls back with the transaction
     }
 }
 

@@ -68,7 +68,6 @@ struct Edge {
     std::string describe(const std::vector<Table> &tables) const; // for messages
 };
 
-const char *action_name(Action a);
 
 struct Model {
     std::vector<Table> tables;
@@ -97,7 +96,3 @@ void load_table(Model &m, int t);
 
 } // namespace cd
 
-namespace cd {
-// Parses a Django action name (case-insensitive; "set null" and "set-null" too).
-Action parse_action(const std::string &name, bool *ok);
-}

@@ -2,6 +2,7 @@
 // delete strategy a function of its own; the fast path's choice of RI
 // triggers to leave out.
 #include "cascade_call.hpp"
+#include "limits.hpp"
 #include "cascade.hpp"
 #include "model.hpp"
 #include "pgutil.hpp"
@@ -46,11 +47,11 @@ extern "C" {
 namespace cd {
 
 // Runs a kept plan with the RI triggers of rels / cons left out (see ri_bypass).
-uint64 exec_bypassing(SPIPlanPtr plan, const std::string &sql, const Params &p,
+uint64 exec_bypassing(SPIPlanPtr plan, const std::string &query_text, const Params &p,
                       const std::vector<Oid> &rels, const std::vector<Oid> &cons, int rc) {
     return pg_call([&] {
         ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
-        uint64 n = pg::exec_plan(plan, sql.c_str(), const_cast<Datum *>(p.values.data()),
+        uint64 n = pg::exec_plan(plan, query_text.c_str(), const_cast<Datum *>(p.values.data()),
                                  p.nulls.data(), rc);
         ri::disarm();
         return n;
@@ -162,8 +163,8 @@ void Cascade::delete_together(const std::vector<int> &tables, const std::vector<
         select += std::string(i ? ", " : "") + "(SELECT pg_catalog.count(*) FROM d" + std::to_string(i) + ")";
         bypass_for(tables[i], &rels, &cons);
     }
-    std::string sql = "WITH " + with + " SELECT " + select;
-    exec_bypassing(plan_for(sql, p.types, generic), sql, p, rels, cons, SPI_OK_SELECT);
+    std::string query_text = "WITH " + with + " SELECT " + select;
+    exec_bypassing(plan_for(query_text, p.types, generic), query_text, p, rels, cons, SPI_OK_SELECT);
     for (size_t i = 0; i < tables.size(); ++i)
         deleted_[tables[i]] = std::stoull(pg_call([&] { return pg::value(0, static_cast<int>(i) + 1); }));
     for (int t : tables)
@@ -268,8 +269,7 @@ void Cascade::discount_rows_deleted_earlier() {
 void Cascade::run_deletes() {
     if (delete_in_one_statement())
         return;
-    // hash_mem: about 64 bytes per key in a hash table
-    size_t hash_keys = pg_call([] { return get_hash_memory_limit(); }) / 64;
+    size_t hash_keys = pg_call([] { return get_hash_memory_limit(); }) / limits::kHashBytesPerKey;
     for (auto ci = plan_.components.size(); ci-- > 0;) {
         const auto &comp = plan_.components[ci];
         if (req_.dry_run) {
@@ -307,7 +307,7 @@ void Cascade::run_deletes() {
             std::vector<Oid> rels, cons;
             bypass_for(t, &rels, &cons);
             auto start = std::chrono::steady_clock::now();
-            if (!mem_ && collected_[src] >= 1000 && collected_[src] <= hash_keys &&
+            if (!mem_ && collected_[src] >= limits::kAnalyzedKeySet && collected_[src] <= hash_keys &&
                 queues_nothing(t, rels.size())) {
                 // Nothing to bound: one statement joining the (analyzed) key
                 // table, planned for its real size, e.g. a hash join over a
@@ -391,7 +391,7 @@ void Cascade::run_deletes() {
 uint64 Cascade::changed_rows(int t) {
     std::string where = " WHERE " + identity(t, "k", "c") + " AND NOT (t.xmin OPERATOR(pg_catalog.=) k.x)";
     Params p;
-    std::string k = mem_ ? keys(t, "k", &p) : collected_[t] >= 1000 ? tmp_[t] + " k" : key_arrays_of(t, "k", true);
+    std::string k = mem_ ? keys(t, "k", &p) : collected_[t] >= limits::kAnalyzedKeySet ? tmp_[t] + " k" : key_arrays_of(t, "k", true);
     uint64 n = exec("SELECT t.xmin FROM " + T(t).from() + " t, " + k + where, SPI_OK_SELECT, p);
     if (n == 0)
         return 0;
@@ -413,10 +413,10 @@ uint64 Cascade::changed_rows(int t) {
                          "Retry the transaction.");
     std::vector<Oid> rels, cons;
     bypass_for(t, &rels, &cons);
-    std::string sql = "DELETE FROM " + T(t).from() + " t USING " + k + where;
+    std::string query_text = "DELETE FROM " + T(t).from() + " t USING " + k + where;
     return pg_call([&] {
         ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
-        uint64 d = pg::exec(sql.c_str(), static_cast<int>(p.values.size()),
+        uint64 d = pg::exec(query_text.c_str(), static_cast<int>(p.values.size()),
                             const_cast<Oid *>(p.types.data()), const_cast<Datum *>(p.values.data()),
                             p.nulls.data(), SPI_OK_DELETE);
         ri::disarm();

@@ -7,6 +7,7 @@
 #include <boost/graph/strong_components.hpp>
 #include <boost/graph/topological_sort.hpp>
 
+#include <cctype>
 #include <iterator>
 #include <set>
 #include <stdexcept>
@@ -22,6 +23,37 @@ namespace cd {
 
 namespace {
 using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS>;
+}
+
+namespace {
+// Every action and its name, once.
+const struct {
+    Action action;
+    const char *name;
+} action_names[] = {{Action::Cascade, "CASCADE"},      {Action::Protect, "PROTECT"},
+                    {Action::Restrict, "RESTRICT"},    {Action::NoAction, "NO ACTION"},
+                    {Action::SetNull, "SET_NULL"},     {Action::SetDefault, "SET_DEFAULT"},
+                    {Action::SetValue, "SET"},         {Action::DoNothing, "DO_NOTHING"}};
+} // namespace
+
+const char *action_name(Action a) {
+    for (const auto &n : action_names)
+        if (n.action == a)
+            return n.name;
+    return "?";
+}
+
+Action parse_action(const std::string &name, bool *ok) {
+    std::string up;
+    for (char c : name)
+        up += (c == ' ' || c == '-') ? '_' : static_cast<char>(toupper(static_cast<unsigned char>(c)));
+    for (const auto &n : action_names)
+        if (n.action != Action::NoAction && up == n.name) {
+            *ok = true;
+            return n.action;
+        }
+    *ok = false;
+    return Action::DoNothing;
 }
 
 Plan make_plan(int n_tables, const std::vector<PlanEdge> &edges, int root) {

@@ -3,6 +3,7 @@
 // Boost.Graph; this header must stay free of PostgreSQL includes.
 #pragma once
 
+#include <string>
 #include <vector>
 
 namespace cd {
@@ -18,6 +19,13 @@ enum class Action {
     SetValue,   // set them to a given value (Django SET(value))
     DoNothing,  // not handled here; a real constraint, if any, decides
 };
+
+// The action's name as policies store it and reports show it ("SET_NULL";
+// "NO ACTION" for PostgreSQL's own check, which no policy sets).
+const char *action_name(Action a);
+// Parses a Django action name (case-insensitive; "set null" and "set-null"
+// too); NO ACTION is not one.
+Action parse_action(const std::string &name, bool *ok);
 
 struct PlanEdge {
     int parent; // referenced table

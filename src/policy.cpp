@@ -352,8 +352,6 @@ void set_policy(const Args &a, Action action) {
                         errmsg("only action SET takes a value")));
     cd::pg::restore_search_path(nest);
 
-    static const char *const canonical[] = {"CASCADE",  "PROTECT",     "RESTRICT", "NO ACTION",
-                                            "SET_NULL", "SET_DEFAULT", "SET",      "DO_NOTHING"};
     Datum *cnum = static_cast<Datum *>(palloc(sizeof(Datum) * n));
     Datum *pnum = static_cast<Datum *>(palloc(sizeof(Datum) * n));
     for (int i = 0; i < n; ++i) {
@@ -365,7 +363,7 @@ void set_policy(const Args &a, Action action) {
     Oid *t9 = t11;
     Datum v9[11] = {ObjectIdGetDatum(a.child),
                    names_array(n, cols),
-                   CStringGetTextDatum(canonical[static_cast<int>(action)]),
+                   CStringGetTextDatum(cd::action_name(action)),
                    a.value ? CStringGetTextDatum(a.value) : (Datum)0,
                    ObjectIdGetDatum(parent),
                    names_array(n, pcols),

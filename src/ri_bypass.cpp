@@ -4,6 +4,7 @@
 // those keys set-based, see Cascade::post_check). Other statements, including
 // those run by user triggers during the cascade, are untouched.
 #include "ri_bypass.hpp"
+#include "session.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -21,16 +22,10 @@ namespace {
 
 ExecutorStart_hook_type prev_executor_start = nullptr;
 
-// The (relation, constraint) pairs of the next DELETE, held in TopMemoryContext.
-bool armed = false;
-int armed_n = 0;
-int armed_capacity = 0;
-Oid *armed_rels = nullptr;
-Oid *armed_cons = nullptr;
 
 bool is_armed_pair(Oid rel, Oid con) {
-    for (int i = 0; i < armed_n; ++i)
-        if (armed_rels[i] == rel && armed_cons[i] == con)
+    for (int i = 0; i < session.fast_path.n; ++i)
+        if (session.fast_path.rels[i] == rel && session.fast_path.cons[i] == con)
             return true;
     return false;
 }
@@ -67,9 +62,9 @@ void executor_start(QueryDesc *qd, int eflags) {
     // Consumed by the first statement to start after arm(), which is
     // cascade_delete's own (a DELETE, or a SELECT whose CTEs delete): nothing
     // else runs between arm() and its ExecutorStart.
-    bool mine = armed;
+    bool mine = session.fast_path.armed;
     if (mine)
-        armed = false;
+        session.fast_path.armed = false;
     if (prev_executor_start)
         prev_executor_start(qd, eflags);
     else
@@ -85,12 +80,12 @@ void executor_start(QueryDesc *qd, int eflags) {
 // DELETE of this backend armed.
 void reset_on_abort(XactEvent event, void *) {
     if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-        armed = false;
+        session.fast_path.armed = false;
 }
 
 void reset_on_subabort(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
     if (event == SUBXACT_EVENT_ABORT_SUB)
-        armed = false;
+        session.fast_path.armed = false;
 }
 
 } // namespace
@@ -105,26 +100,26 @@ void install() {
 void arm(int n, const Oid *rels, const Oid *cons) {
     if (n <= 0)
         return;
-    if (n > armed_capacity) {
+    if (n > session.fast_path.capacity) {
         // The new arrays first: if allocating fails, the old ones stay valid.
         Oid *rels_new = static_cast<Oid *>(MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * n));
         Oid *cons_new = static_cast<Oid *>(MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * n));
-        if (armed_rels) {
-            pfree(armed_rels);
-            pfree(armed_cons);
+        if (session.fast_path.rels) {
+            pfree(session.fast_path.rels);
+            pfree(session.fast_path.cons);
         }
-        armed_rels = rels_new;
-        armed_cons = cons_new;
-        armed_capacity = n;
+        session.fast_path.rels = rels_new;
+        session.fast_path.cons = cons_new;
+        session.fast_path.capacity = n;
     }
     for (int i = 0; i < n; ++i) {
-        armed_rels[i] = rels[i];
-        armed_cons[i] = cons[i];
+        session.fast_path.rels[i] = rels[i];
+        session.fast_path.cons[i] = cons[i];
     }
-    armed_n = n;
-    armed = true;
+    session.fast_path.n = n;
+    session.fast_path.armed = true;
 }
 
-void disarm() { armed = false; }
+void disarm() { session.fast_path.armed = false; }
 
 } // namespace cd::ri

@@ -3,6 +3,9 @@
 // key argument into arrays of the key's types.
 #include "statements.hpp"
 
+#include "limits.hpp"
+#include "session.hpp"
+
 #include "ri_bypass.hpp"
 
 extern "C" {
@@ -78,17 +81,12 @@ uint64 run_batches(const BatchSpec *spec) {
 // otherwise cost more than their execution. PostgreSQL's plan cache replans
 // them when the tables they use change.
 namespace {
-std::unordered_map<std::string, SPIPlanPtr> plan_cache;
-bool one_shot = false;
 } // namespace
 
-// Most plans kept; past this the cache is emptied by trim_plan_cache().
-const size_t max_kept_plans = 2000;
-
-void one_shot_plans(bool on) { one_shot = on; }
+void one_shot_plans(bool on) { session.one_shot_plans = on; }
 
 SPIPlanPtr plan_for(const std::string &sql, const std::vector<Oid> &types, bool generic) {
-    if (one_shot)
+    if (session.one_shot_plans)
         return pg_call([&] {
             return pg::prepare(sql.c_str(), static_cast<int>(types.size()),
                                const_cast<Oid *>(types.data()), generic ? CURSOR_OPT_GENERIC_PLAN : 0);
@@ -96,8 +94,8 @@ SPIPlanPtr plan_for(const std::string &sql, const std::vector<Oid> &types, bool 
     std::string key = sql + (generic ? "\x02" : "");
     for (Oid t : types)
         key += "\x01" + std::to_string(t);
-    auto it = plan_cache.find(key);
-    if (it != plan_cache.end())
+    auto it = session.plans.find(key);
+    if (it != session.plans.end())
         return it->second;
     SPIPlanPtr plan = pg_call([&] {
         SPIPlanPtr p = pg::prepare(sql.c_str(), static_cast<int>(types.size()),
@@ -106,7 +104,7 @@ SPIPlanPtr plan_for(const std::string &sql, const std::vector<Oid> &types, bool 
         SPI_keepplan(p);
         return p;
     });
-    plan_cache.emplace(std::move(key), plan);
+    session.plans.emplace(std::move(key), plan);
     return plan;
 }
 
@@ -114,14 +112,14 @@ SPIPlanPtr plan_for(const std::string &sql, const std::vector<Oid> &types, bool 
 // in use (a call holds plans it fetched; a nested call from a user trigger
 // shares the cache with the call it interrupts).
 void trim_plan_cache() {
-    one_shot = false; // an earlier call's error may have left it on
-    if (plan_cache.size() < max_kept_plans)
+    session.one_shot_plans = false; // an earlier call's error may have left it on
+    if (session.plans.size() < limits::kMaxKeptPlans)
         return;
-    for (auto &kv : plan_cache) {
+    for (auto &kv : session.plans) {
         SPIPlanPtr p = kv.second;
         pg_call([&] { SPI_freeplan(p); });
     }
-    plan_cache.clear();
+    session.plans.clear();
 }
 
 // Converts the caller's key argument into one array per identity column of the

@@ -77,3 +77,25 @@ TEST(Plan, RejectsOutOfRange) {
     EXPECT_THROW(make_plan(1, {}, 1), std::logic_error);
     EXPECT_THROW(make_plan(2, {{0, 2, Action::Cascade}}, 0), std::logic_error);
 }
+
+TEST(Actions, NamesRoundTrip) {
+    for (Action a : {Action::Cascade, Action::Protect, Action::Restrict, Action::SetNull,
+                     Action::SetDefault, Action::SetValue, Action::DoNothing}) {
+        bool ok = false;
+        EXPECT_EQ(cd::parse_action(cd::action_name(a), &ok), a);
+        EXPECT_TRUE(ok);
+    }
+    EXPECT_STREQ(cd::action_name(Action::NoAction), "NO ACTION");
+}
+
+TEST(Actions, DjangoSpellings) {
+    bool ok = false;
+    EXPECT_EQ(cd::parse_action("set null", &ok), Action::SetNull);
+    EXPECT_TRUE(ok);
+    EXPECT_EQ(cd::parse_action("Set-Default", &ok), Action::SetDefault);
+    EXPECT_TRUE(ok);
+    cd::parse_action("NO ACTION", &ok); // PostgreSQL's, not a policy's
+    EXPECT_FALSE(ok);
+    cd::parse_action("cascades", &ok);
+    EXPECT_FALSE(ok);
+}

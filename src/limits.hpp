@@ -1,0 +1,34 @@
+// The thresholds of the executor, each named once, with the reason for its
+// value. The settings users change are GUCs (entry.cpp, README "Settings").
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace cd::limits {
+
+// A key set of at least this many rows is analyzed and joined as a table; a
+// smaller one enters statements as unnest() of arrays, which the planner
+// guesses small (it would guess an unanalyzed table at ten pages, over a
+// thousand rows, and hash-join the whole referencing table).
+inline constexpr std::uint64_t kAnalyzedKeySet = 1000;
+// A key table filled with more rows than this is truncated at the end of the
+// call (a new file, no dead rows); a smaller one is left for the next call's
+// DELETE, which measured cheaper than ON COMMIT truncation.
+inline constexpr std::uint64_t kTruncateAfterCall = 1000;
+// A key table of more pages than this at the start of a call (a large set, or
+// dead rows of failed calls, which nothing vacuums) is truncated, not emptied
+// by DELETE: 1 MB.
+inline constexpr long kTruncatePages = 128;
+// Bytes one key takes in an in-memory hash table: a one-statement delete
+// joins a key table only while its keys fit hash_mem (a spilling hash join
+// measured slower than batches: 13.2 s against 8.6 s at 1,000,000 keys).
+inline constexpr std::size_t kHashBytesPerKey = 64;
+// Keys of blocking rows named in an error's DETAIL and in a dry run's report.
+inline constexpr int kBlockerSampleKeys = 10;
+// Rows fetched per cursor round when a dry run fills an ephemeral key set.
+inline constexpr long kEphemeralFetchRows = 1000;
+// Prepared plans kept per backend before the cache is emptied (statements.cpp).
+inline constexpr std::size_t kMaxKeptPlans = 2000;
+
+} // namespace cd::limits
