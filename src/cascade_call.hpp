@@ -44,9 +44,13 @@ class Cascade {
     Model &m_;
     Plan plan_;
     int root_ = -1;
-    std::vector<std::string> tmp_;                    // temp table per table ("" if none)
-    std::vector<std::string> tmp_name_;               // its unqualified name
-    std::vector<std::vector<std::string>> tmp_cols_;  // its source columns, identity first
+    // Per table: its key set as SQL names it (a key table "pg_temp"."...", or an
+    // ephemeral relation; "" in memory mode and for tables without keys), the
+    // key table's unqualified name, and the columns a key set keeps (its
+    // identity first, then the columns referencing tables' keys point to).
+    std::vector<std::string> key_set_;
+    std::vector<std::string> key_table_name_;
+    std::vector<std::vector<std::string>> key_cols_;
     std::vector<uint64> collected_, deleted_, updated_;
     std::vector<int> relevant_; // edges from a table of the set, other than DO_NOTHING
     // virtual_edge_[t] >= 0: t is a leaf reached by that one CASCADE edge and
@@ -104,7 +108,7 @@ class Cascade {
     // mode unnest() of array parameters added to p.
     std::string keys(int t, const std::string &alias, Params *p) const;
     std::string key_arrays_of(int t, const std::string &alias, bool with_x = false) const;
-    std::string tmp_names(int t) const;                      // c0, c1, ...
+    std::string key_col_list(int t) const;                      // c0, c1, ...
     // " AND t.xmin = k.<x>": the row is still the version that was collected.
     std::string same_version(const std::string &x) const;
     // "t.col OP ANY ($n)" for e's child rows referencing t's keys in memory,
@@ -122,8 +126,8 @@ class Cascade {
     void prepare_keys();
     bool memory_mode_possible() const;
     bool collect_in_memory(uint64 limit);
-    void create_temp_tables();
-    void clear_temp_tables();
+    void create_key_tables();
+    void note_key_table_rows();
     void collect_roots();
     void check_condition() const;
     void collect();

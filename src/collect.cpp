@@ -77,7 +77,7 @@ void Cascade::collect_keys() {
         one_shot_plans(true); // plans naming this call's ephemeral relations are not kept
         create_ephemeral_key_sets();
     } else
-        create_temp_tables();
+        create_key_tables();
     collect();
 }
 
@@ -150,8 +150,8 @@ bool Cascade::collect_in_memory(uint64 limit) {
             // The condition sees the table under its own name, as in DELETE
             // ... WHERE; as the first CTE it cannot see the others.
             std::string cols;
-            for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
-                cols += r.sql() + "." + sql::ident(tmp_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
+            for (size_t i = 0; i < key_cols_[t].size(); ++i)
+                cols += r.sql() + "." + sql::ident(key_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
             body = "SELECT " + cols + r.sql() + ".xmin AS x, " + r.sql() + ".ctid AS r FROM " + r.from() + " WHERE (" +
                    req_.condition + ")" + lim;
         } else if (t == root_) {
@@ -179,10 +179,10 @@ bool Cascade::collect_in_memory(uint64 limit) {
         // ARRAY() of a column per sublink: each reads the CTE's stored rows
         // in the same order, so the arrays line up (cheaper to start than
         // array_agg()s).
-        for (size_t i = 0; i <= tmp_cols_[t].size() + 1; ++i)
+        for (size_t i = 0; i <= key_cols_[t].size() + 1; ++i)
             aggs += std::string(aggs.empty() ? "" : ", ") + "ARRAY(SELECT " +
-                    (i < tmp_cols_[t].size() ? "c" + std::to_string(i)
-                     : i == tmp_cols_[t].size() ? std::string("x")
+                    (i < key_cols_[t].size() ? "c" + std::to_string(i)
+                     : i == key_cols_[t].size() ? std::string("x")
                                                 : std::string("r")) +
                     " FROM k" + std::to_string(t) + ")";
         order.push_back(t);
@@ -202,7 +202,7 @@ bool Cascade::collect_in_memory(uint64 limit) {
     bool fits = true;
     int col = 0;
     for (int t : order) {
-        size_t ncols = tmp_cols_[t].size() + 2; // key columns, x, r
+        size_t ncols = key_cols_[t].size() + 2; // key columns, x, r
         arr_[t].resize(ncols);
         arr_type_[t].resize(ncols);
         uint64 count = 0;
@@ -338,7 +338,7 @@ void Cascade::collect() {
                     Params(), Run::Kept);
             else {
                 internal.push_back(base + "$1 FROM " + T(e.child).from() + " t JOIN " +
-                                   tmp_[e.parent] + " p ON " + parent_match(e, "p", "t") +
+                                   key_set_[e.parent] + " p ON " + parent_match(e, "p", "t") +
                                    " WHERE p.gen OPERATOR(pg_catalog.=) $2");
                 internal_child.push_back(e.child);
                 internal_edges.push_back(ei);
@@ -354,17 +354,17 @@ void Cascade::collect() {
             // query (UNION, so cycles in the data end) follows it to the bottom.
             const Edge &e = m_.edges[internal_edges[0]];
             int t = e.child;
-            std::string cols = tmp_names(t);
+            std::string cols = key_col_list(t);
             // Each round has few rows; OFFSET 0 keeps the LATERAL subquery from
             // being flattened, so every parent row probes the child index
             // instead of a hash join rescanning the whole table per round.
             std::string csel;
-            for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
+            for (size_t i = 0; i < key_cols_[t].size(); ++i)
                 csel += "s.c" + std::to_string(i) + ", ";
             csel += "s.x";
             collected_[t] += store_keys(
                 t,
-                "WITH RECURSIVE p(" + cols + ") AS (SELECT " + cols + " FROM " + tmp_[t] +
+                "WITH RECURSIVE p(" + cols + ") AS (SELECT " + cols + " FROM " + key_set_[t] +
                     " UNION SELECT " + csel + " FROM p, LATERAL (SELECT " + aliased(t) + " FROM " +
                     T(t).from() + " t WHERE " + parent_match(e, "p", "t") + " OFFSET 0) s) SELECT " +
                     cols + ", 1 FROM p",

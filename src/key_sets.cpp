@@ -50,17 +50,17 @@ namespace cd {
 
 // Every key table also keeps x, the collected row version's xmin: a delete
 // takes only that version (see changed_rows()).
-std::string Cascade::tmp_names(int t) const {
+std::string Cascade::key_col_list(int t) const {
     std::string out;
-    for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
+    for (size_t i = 0; i < key_cols_[t].size(); ++i)
         out += "c" + std::to_string(i) + ", ";
     return out + "x";
 }
 
 std::string Cascade::source(int t, const std::string &q) const {
     std::string out;
-    for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
-        out += q + "." + sql::ident(tmp_cols_[t][i]) + ", ";
+    for (size_t i = 0; i < key_cols_[t].size(); ++i)
+        out += q + "." + sql::ident(key_cols_[t][i]) + ", ";
     return out + q + ".xmin";
 }
 
@@ -81,8 +81,8 @@ std::string Cascade::identity(int t, const std::string &k, const std::string &pr
 
 std::string Cascade::aliased(int t) const {
     std::string out;
-    for (size_t i = 0; i < tmp_cols_[t].size(); ++i)
-        out += "t." + sql::ident(tmp_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
+    for (size_t i = 0; i < key_cols_[t].size(); ++i)
+        out += "t." + sql::ident(key_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
     // memory mode also keeps r, the version's ctid, for deletes by TID scan
     return out + "t.xmin AS x" + (mem_ ? ", t.ctid AS r" : "");
 }
@@ -95,11 +95,11 @@ std::string Cascade::key_arrays_of(int t, const std::string &alias, bool with_x)
     std::string order = " ORDER BY ", arrays, names;
     for (size_t i = 0; i < nid; ++i)
         order += std::string(i ? ", " : "") + "c" + std::to_string(i);
-    size_t n = tmp_cols_[t].size();
+    size_t n = key_cols_[t].size();
     for (size_t i = 0; i < n + (with_x ? 1 : 0); ++i) {
         std::string col = i < n ? "c" + std::to_string(i) : std::string("x");
         arrays += std::string(i ? ", " : "") + "pg_catalog.unnest((SELECT pg_catalog.array_agg(" +
-                  col + order + ") FROM " + tmp_[t] + "))";
+                  col + order + ") FROM " + key_set_[t] + "))";
         names += std::string(i ? ", " : "") + col;
     }
     return "ROWS FROM (" + arrays + ") AS " + alias + "(" + names + ")";
@@ -112,9 +112,9 @@ std::string Cascade::key_arrays_of(int t, const std::string &alias, bool with_x)
 // analyzed and is joined as it is.
 std::string Cascade::keys(int t, const std::string &alias, Params *p) const {
     if (!mem_)
-        return collected_[t] >= limits::kAnalyzedKeySet ? tmp_[t] + " " + alias : key_arrays_of(t, alias);
+        return collected_[t] >= limits::kAnalyzedKeySet ? key_set_[t] + " " + alias : key_arrays_of(t, alias);
     std::string arrays, names;
-    size_t n = tmp_cols_[t].size();
+    size_t n = key_cols_[t].size();
     for (size_t i = 0; i <= n; ++i) {
         arrays += std::string(i ? ", " : "") + "pg_catalog.unnest(" +
                   arr_param(t, i, p) + ")";
@@ -131,7 +131,7 @@ std::string Cascade::keys(int t, const std::string &alias, Params *p) const {
 std::string Cascade::any_match(const Edge &e, const std::string &c, Params *p) const {
     if (!mem_ || e.cols.size() != 1 || (!e.casts.empty() && !e.casts[0].empty()))
         return "";
-    const auto &cols = tmp_cols_[e.parent];
+    const auto &cols = key_cols_[e.parent];
     size_t j = std::find(cols.begin(), cols.end(), e.refcols[0]) - cols.begin();
     if (j >= cols.size() || arr_[e.parent].size() <= j)
         return "";
@@ -144,12 +144,12 @@ std::string Cascade::any_match(const Edge &e, const std::string &c, Params *p) c
 }
 
 std::string Cascade::tcol(int t, const std::string &src) const {
-    const auto &cols = tmp_cols_[t];
+    const auto &cols = key_cols_[t];
     auto it = std::find(cols.begin(), cols.end(), src);
     return "c" + std::to_string(it - cols.begin());
 }
 
-// "p.c0 OP c.fk0 AND ...": parent rows (temp table alias p) matched by child rows.
+// "p.c0 OP c.fk0 AND ...": parent keys (alias p) matched by child rows (alias c).
 std::string Cascade::parent_match(const Edge &e, const std::string &p, const std::string &c) const {
     std::string out;
     for (size_t i = 0; i < e.cols.size(); ++i)
@@ -157,7 +157,7 @@ std::string Cascade::parent_match(const Edge &e, const std::string &p, const std
     return out + e.filter(c);
 }
 
-// " AND NOT EXISTS (rows of t's temp table with the identity of alias)", or "".
+// " AND NOT EXISTS (keys of t with the identity of row alias)", or "".
 std::string Cascade::not_collected(int t, const std::string &alias, Params *p) const {
     if (!plan_.in_set[t])
         return "";
@@ -173,7 +173,7 @@ std::string Cascade::not_collected(int t, const std::string &alias, Params *p) c
 std::string Cascade::in_keys_of(int u, int t, const std::string &x, Params *p) const {
     std::string cond;
     for (size_t i = 0; i < T(t).id_cols.size(); ++i) {
-        const auto &cols = tmp_cols_[u];
+        const auto &cols = key_cols_[u];
         size_t j = std::find(cols.begin(), cols.end(), T(t).id_cols[i]) - cols.begin();
         if (j == cols.size())
             return "false"; // no common identity: not the same rows
@@ -187,9 +187,9 @@ std::string Cascade::in_keys_of(int u, int t, const std::string &x, Params *p) c
 // its referencing tables' foreign keys point to), whichever mode keeps them.
 void Cascade::prepare_keys() {
     size_t n = m_.tables.size();
-    tmp_.assign(n, "");
-    tmp_name_.assign(n, "");
-    tmp_cols_.assign(n, {});
+    key_set_.assign(n, "");
+    key_table_name_.assign(n, "");
+    key_cols_.assign(n, {});
     collected_.assign(n, 0);
     deleted_.assign(n, 0);
     updated_.assign(n, 0);
@@ -208,18 +208,18 @@ void Cascade::prepare_keys() {
                              "cascade_delete: partitioned table " + T(t).display +
                                  " has no primary key",
                              "Rows of a partitioned table are identified by its primary key.");
-        tmp_cols_[t] = T(t).id_cols;
+        key_cols_[t] = T(t).id_cols;
         for (int e : relevant_)
             if (m_.edges[e].parent == static_cast<int>(t))
                 for (const auto &c : m_.edges[e].refcols)
-                    if (std::find(tmp_cols_[t].begin(), tmp_cols_[t].end(), c) == tmp_cols_[t].end())
-                        tmp_cols_[t].push_back(c);
+                    if (std::find(key_cols_[t].begin(), key_cols_[t].end(), c) == key_cols_[t].end())
+                        key_cols_[t].push_back(c);
     }
 }
 
 // Key tables: one per table of the set that needs its keys, created once per
 // session and emptied for each call that uses it.
-void Cascade::create_temp_tables() {
+void Cascade::create_key_tables() {
     size_t n = m_.tables.size();
     std::vector<char> cyclic(n, 0);
     for (size_t c = 0; c < plan_.components.size(); ++c)
@@ -235,7 +235,7 @@ void Cascade::create_temp_tables() {
         // of every call): creating and dropping them per call would churn the
         // catalog. The name carries what the table's shape depends on.
         std::vector<const char *> colptrs;
-        for (const auto &c : tmp_cols_[t])
+        for (const auto &c : key_cols_[t])
             colptrs.push_back(c.c_str());
         Oid reloid = T(t).oid;
         std::string shape = select + pk + (dedup_[t] ? "u" : "") + (cyclic[t] ? "g" : "") +
@@ -247,8 +247,8 @@ void Cascade::create_temp_tables() {
         snprintf(hash, sizeof(hash), "%016zx", std::hash<std::string>{}(shape));
         std::string name = "cascade_delete_" + std::to_string(session.call_depth) + "_" +
                            std::to_string(T(t).oid) + "_" + hash;
-        tmp_[t] = "pg_temp." + sql::ident(name);
-        tmp_name_[t] = name;
+        key_set_[t] = "pg_temp." + sql::ident(name);
+        key_table_name_[t] = name;
         // Its size in pages, or -1 if it does not exist (yet, or after DISCARD TEMP).
         long pages = pg_call([&] {
             Oid rel = get_relname_relid(name.c_str(), LookupCreationNamespace("pg_temp"));
@@ -265,18 +265,18 @@ void Cascade::create_temp_tables() {
             // earlier call left.
             auto it = session.key_table_rows.find(name);
             if (pages > limits::kTruncatePages)
-                exec_once("TRUNCATE " + tmp_[t], SPI_OK_UTILITY);
+                exec_once("TRUNCATE " + key_set_[t], SPI_OK_UTILITY);
             else if (it != session.key_table_rows.end() && it->second > 0)
-                exec("DELETE FROM " + tmp_[t], SPI_OK_DELETE);
+                exec("DELETE FROM " + key_set_[t], SPI_OK_DELETE);
             continue;
         }
         exec_once("CREATE TEMP TABLE " + sql::ident(name) + " AS SELECT " + select +
                  "0::pg_catalog.int4 AS gen FROM " + T(t).from() + " t WITH NO DATA",
              SPI_OK_UTILITY);
         if (dedup_[t])
-            exec_once("ALTER TABLE " + tmp_[t] + " ADD PRIMARY KEY (" + pk + ")", SPI_OK_UTILITY);
+            exec_once("ALTER TABLE " + key_set_[t] + " ADD PRIMARY KEY (" + pk + ")", SPI_OK_UTILITY);
         if (cyclic[t])
-            exec_once("CREATE INDEX ON " + tmp_[t] + " (gen)", SPI_OK_UTILITY);
+            exec_once("CREATE INDEX ON " + key_set_[t] + " (gen)", SPI_OK_UTILITY);
     }
 }
 
@@ -286,38 +286,38 @@ void Cascade::release_key_sets() {
     if (ephemeral_)
         one_shot_plans(false);
     else if (!mem_)
-        clear_temp_tables();
+        note_key_table_rows();
 }
 
 // Remembers which key tables this call filled (Session::key_table_rows).
-void Cascade::clear_temp_tables() {
-    for (size_t t = 0; t < tmp_.size(); ++t) {
-        if (tmp_[t].empty() || collected_[t] == 0)
+void Cascade::note_key_table_rows() {
+    for (size_t t = 0; t < key_set_.size(); ++t) {
+        if (key_set_[t].empty() || collected_[t] == 0)
             continue;
         if (collected_[t] > limits::kTruncateAfterCall) {
             // Large: give the space back now (a new file, no dead rows).
-            exec_once("TRUNCATE " + tmp_[t], SPI_OK_UTILITY);
-            session.key_table_rows[tmp_name_[t]] = 1;
+            exec_once("TRUNCATE " + key_set_[t], SPI_OK_UTILITY);
+            session.key_table_rows[key_table_name_[t]] = 1;
         } else
-            session.key_table_rows[tmp_name_[t]] = collected_[t];
+            session.key_table_rows[key_table_name_[t]] = collected_[t];
     }
 }
 
 // Statistics for a key table that holds many rows, so that the statements
-// joining it are planned from its real size (a new temp table has none).
+// joining it are planned from its real size (a new key table has none).
 void Cascade::analyze_if_large(int t) {
-    if (!ephemeral_ && !tmp_[t].empty() && collected_[t] >= limits::kAnalyzedKeySet)
-        exec_once("ANALYZE " + tmp_[t], SPI_OK_UTILITY);
+    if (!ephemeral_ && !key_set_[t].empty() && collected_[t] >= limits::kAnalyzedKeySet)
+        exec_once("ANALYZE " + key_set_[t], SPI_OK_UTILITY);
 }
 
 uint64 Cascade::store_keys(int t, const std::string &query, const Params &p, Run how) {
     if (!ephemeral_) {
-        std::string query_text = "INSERT INTO " + tmp_[t] + " (" + tmp_names(t) + ", gen) " + query + conflict(t);
+        std::string query_text = "INSERT INTO " + key_set_[t] + " (" + key_col_list(t) + ", gen) " + query + conflict(t);
         if (how == Run::Once)
             return exec_once(query_text, SPI_OK_INSERT);
         return exec(query_text, SPI_OK_INSERT, p, how == Run::KeptGeneric);
     }
-    std::string names = tmp_names(t) + ", gen", query_text = "SELECT * FROM (" + query + ") s(" + names + ")";
+    std::string names = key_col_list(t) + ", gen", query_text = "SELECT * FROM (" + query + ") s(" + names + ")";
     if (dedup_[t]) {
         // what ON CONFLICT DO NOTHING does for a key table's primary key
         std::string on, same;
@@ -327,7 +327,7 @@ uint64 Cascade::store_keys(int t, const std::string &query, const Params &p, Run
                     " s.c" + std::to_string(i);
         }
         query_text = "SELECT DISTINCT ON (" + on + ") s.* FROM (" + query + ") s(" + names +
-              ") WHERE NOT EXISTS (SELECT 1 FROM " + tmp_[t] + " d WHERE " + same + ")";
+              ") WHERE NOT EXISTS (SELECT 1 FROM " + key_set_[t] + " d WHERE " + same + ")";
     }
     Tuplestorestate *store = store_[t];
     EphemeralNamedRelation enr = enr_[t];
@@ -372,7 +372,7 @@ void Cascade::create_ephemeral_key_sets() {
         if (!plan_.in_set[t] || virtual_edge_[t] >= 0)
             continue;
         std::string name = "cascade_delete_keys_" + std::to_string(t);
-        tmp_[t] = sql::ident(name);
+        key_set_[t] = sql::ident(name);
         std::string shape = "SELECT " + aliased(static_cast<int>(t)) + ", 0::pg_catalog.int4 AS gen FROM " +
                             T(t).from() + " t WHERE false";
         const char *text = shape.c_str(), *cname = name.c_str();

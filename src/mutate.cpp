@@ -103,7 +103,7 @@ void Cascade::run_updates() {
         }
         std::string stmt = "UPDATE " + c.from() + " t SET " + set + " FROM " + sql::param_rows(n) +
                            " WHERE " + match + e.filter("t") + not_collected(e.child, "t", nullptr);
-        std::string cur = "SELECT " + cursor + " FROM " + tmp_[e.parent];
+        std::string cur = "SELECT " + cursor + " FROM " + key_set_[e.parent];
         bool with_value = e.action == Action::SetValue;
         Oid vtype = e.value_type;
         const std::string &value = e.value;
@@ -208,7 +208,7 @@ bool Cascade::delete_in_one_statement() {
             // delete waited for it compares (a re-check of the TID condition
             // alone passes on some PostgreSQL 15 releases). Such a row is left
             // for changed_rows().
-            size_t xi = tmp_cols_[t].size(), ri = xi + 1;
+            size_t xi = key_cols_[t].size(), ri = xi + 1;
             match = "t.ctid OPERATOR(pg_catalog.=) ANY (" + arr_param(t, ri, &p) +
                     ") AND t.xmin OPERATOR(pg_catalog.=) ANY (" + arr_param(t, xi, &p) + ")";
         }
@@ -232,7 +232,7 @@ std::vector<int> Cascade::deleted_before(int t, bool same_component_only) const 
     for (size_t u = 0; u < m_.tables.size(); ++u) {
         int v = static_cast<int>(u);
         if (v == t || !deletes_from(v) || collected_[v] == 0 || delete_rank_[v] >= delete_rank_[t] ||
-            !same_tree(t, v) || tmp_cols_[v].empty())
+            !same_tree(t, v) || key_cols_[v].empty())
             continue;
         if (same_component_only) {
             bool together = false;
@@ -252,7 +252,7 @@ std::vector<int> Cascade::deleted_before(int t, bool same_component_only) const 
 void Cascade::discount_rows_deleted_earlier() {
     for (size_t u = 0; u < m_.tables.size(); ++u) {
         int t = static_cast<int>(u);
-        if (!deletes_from(t) || collected_[t] == 0 || tmp_cols_[t].empty())
+        if (!deletes_from(t) || collected_[t] == 0 || key_cols_[t].empty())
             continue;
         std::vector<int> earlier = deleted_before(t, false);
         if (earlier.empty())
@@ -316,7 +316,7 @@ void Cascade::run_deletes() {
                 // hash_mem_multiplier): a hash join that spills to disk was
                 // measured slower than index probes in batches (1,000,000 keys:
                 // 13.2 s against 8.5 s).
-                std::string all = "DELETE FROM " + T(t).from() + " t USING " + tmp_[src] + " k WHERE " + match(false);
+                std::string all = "DELETE FROM " + T(t).from() + " t USING " + key_set_[src] + " k WHERE " + match(false);
                 deleted_[t] = exec_bypassing(plan_for(all, {}), all, Params(), rels, cons, SPI_OK_DELETE);
             } else if (mem_ || collected_[src] <= static_cast<uint64>(batch_size)) {
                 // One batch: the keys go into arrays inside the statement itself,
@@ -335,7 +335,7 @@ void Cascade::run_deletes() {
                     cursor += ", x";
                 std::string stmt = "DELETE FROM " + T(t).from() + " t USING " +
                                    sql::param_rows(e ? nk : nk + 1) + " WHERE " + match(true);
-                std::string cur = "SELECT " + cursor + " FROM " + tmp_[src];
+                std::string cur = "SELECT " + cursor + " FROM " + key_set_[src];
                 std::vector<Oid> elem =
                     e ? column_types(T(src).oid, e->refcols)
                       : std::vector<Oid>(T(t).id_types.begin(), T(t).id_types.end());
@@ -372,7 +372,7 @@ void Cascade::run_deletes() {
                 for (int u : deleted_before(t, true))
                     earlier += " AND NOT " + in_keys_of(u, t, "k", nullptr);
                 tables.push_back(t);
-                deletes.push_back("DELETE FROM " + T(t).from() + " t USING " + tmp_[t] + " k WHERE " +
+                deletes.push_back("DELETE FROM " + T(t).from() + " t USING " + key_set_[t] + " k WHERE " +
                                   identity(t, "k", "c") + same_version("x") + earlier);
             }
         if (!tables.empty())
@@ -391,7 +391,7 @@ void Cascade::run_deletes() {
 uint64 Cascade::changed_rows(int t) {
     std::string where = " WHERE " + identity(t, "k", "c") + " AND NOT (t.xmin OPERATOR(pg_catalog.=) k.x)";
     Params p;
-    std::string k = mem_ ? keys(t, "k", &p) : collected_[t] >= limits::kAnalyzedKeySet ? tmp_[t] + " k" : key_arrays_of(t, "k", true);
+    std::string k = mem_ ? keys(t, "k", &p) : collected_[t] >= limits::kAnalyzedKeySet ? key_set_[t] + " k" : key_arrays_of(t, "k", true);
     uint64 n = exec("SELECT t.xmin FROM " + T(t).from() + " t, " + k + where, SPI_OK_SELECT, p);
     if (n == 0)
         return 0;
