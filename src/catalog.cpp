@@ -18,23 +18,7 @@ extern "C" {
 
 namespace cd {
 
-std::string Table::sql() const { return sql::qualified(nsp, rel); }
-
-std::string Table::from() const { return (relkind == 'p' ? "" : "ONLY ") + sql(); }
-
-std::string Edge::match(size_t i, const std::string &p, const std::string &c) const {
-    std::string lhs = p;
-    if (i < casts.size() && !casts[i].empty())
-        lhs = "CAST(CAST(" + p + " AS pg_catalog.text) AS " + casts[i] + ")";
-    return lhs + " " + eqops[i] + " " + c + "." + sql::ident(cols[i]);
-}
-
-std::string Edge::filter(const std::string &c) const {
-    if (filter_col.empty())
-        return "";
-    return " AND " + c + "." + sql::ident(filter_col) + " " + filter_op + " " + filter_literal;
-}
-
+// For messages: what an edge is, in the words of the catalog or the policy.
 std::string Edge::describe(const std::vector<Table> &tables) const {
     std::string cols_text = "(" + sql::join(cols, ", ") + ")";
     if (parent_link)

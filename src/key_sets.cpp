@@ -48,61 +48,25 @@ extern "C" {
 
 namespace cd {
 
-// Every key table also keeps x, the collected row version's xmin: a delete
+// Every key set also keeps x, the collected row version's xmin: a delete
 // takes only that version (see changed_rows()).
-std::string Cascade::key_col_list(int t) const {
-    std::string out;
-    for (size_t i = 0; i < key_cols_[t].size(); ++i)
-        out += "c" + std::to_string(i) + ", ";
-    return out + "x";
-}
+std::string Cascade::key_col_list(int t) const { return sql::key_col_list(key_cols_[t].size()); }
 
-std::string Cascade::source(int t, const std::string &q) const {
-    std::string out;
-    for (size_t i = 0; i < key_cols_[t].size(); ++i)
-        out += q + "." + sql::ident(key_cols_[t][i]) + ", ";
-    return out + q + ".xmin";
-}
+std::string Cascade::source(int t, const std::string &q) const { return sql::source_cols(key_cols_[t], q); }
 
-// Every update of a row makes a version with another xmin, which
-// READ COMMITTED's re-check of a row changed while a delete waited for it
-// compares like any other condition.
-std::string Cascade::same_version(const std::string &x) const {
-    return " AND t.xmin OPERATOR(pg_catalog.=) k." + x;
-}
+std::string Cascade::same_version(const std::string &x) const { return sql::same_version(x); }
 
 std::string Cascade::identity(int t, const std::string &k, const std::string &prefix) const {
-    std::string out;
-    for (size_t i = 0; i < T(t).id_cols.size(); ++i)
-        out += std::string(i ? " AND " : "") + "t." + sql::ident(T(t).id_cols[i]) + " " +
-               T(t).id_eqops[i] + " " + k + "." + prefix + std::to_string(i);
-    return out;
+    return sql::identity(T(t), k, prefix);
 }
 
-std::string Cascade::aliased(int t) const {
-    std::string out;
-    for (size_t i = 0; i < key_cols_[t].size(); ++i)
-        out += "t." + sql::ident(key_cols_[t][i]) + " AS c" + std::to_string(i) + ", ";
-    // memory mode also keeps r, the version's ctid, for deletes by TID scan
-    return out + "t.xmin AS x" + (mem_ ? ", t.ctid AS r" : "");
-}
+// Memory mode also keeps r, the version's ctid, for deletes by TID scan.
+std::string Cascade::aliased(int t) const { return sql::key_cols_as(key_cols_[t], mem_); }
 
 // t's collected keys as unnest() of arrays, a FROM item with columns c0, c1,
-// ... (each array ordered by the identity, so that they line up).
-// With x only where a delete needs the row versions (one array less to build).
+// ...; with x only where a delete needs the row versions (one array less).
 std::string Cascade::key_arrays_of(int t, const std::string &alias, bool with_x) const {
-    size_t nid = T(t).id_cols.size();
-    std::string order = " ORDER BY ", arrays, names;
-    for (size_t i = 0; i < nid; ++i)
-        order += std::string(i ? ", " : "") + "c" + std::to_string(i);
-    size_t n = key_cols_[t].size();
-    for (size_t i = 0; i < n + (with_x ? 1 : 0); ++i) {
-        std::string col = i < n ? "c" + std::to_string(i) : std::string("x");
-        arrays += std::string(i ? ", " : "") + "pg_catalog.unnest((SELECT pg_catalog.array_agg(" +
-                  col + order + ") FROM " + key_set_[t] + "))";
-        names += std::string(i ? ", " : "") + col;
-    }
-    return "ROWS FROM (" + arrays + ") AS " + alias + "(" + names + ")";
+    return sql::key_set_as_arrays(key_set_[t], key_cols_[t].size(), T(t).id_cols.size(), alias, with_x);
 }
 
 // t's collected keys as a FROM item with columns c0, c1, ... A small key
@@ -113,14 +77,10 @@ std::string Cascade::key_arrays_of(int t, const std::string &alias, bool with_x)
 std::string Cascade::keys(int t, const std::string &alias, Params *p) const {
     if (!mem_)
         return collected_[t] >= limits::kAnalyzedKeySet ? key_set_[t] + " " + alias : key_arrays_of(t, alias);
-    std::string arrays, names;
-    size_t n = key_cols_[t].size();
-    for (size_t i = 0; i <= n; ++i) {
-        arrays += std::string(i ? ", " : "") + "pg_catalog.unnest(" +
-                  arr_param(t, i, p) + ")";
-        names += std::string(i ? ", " : "") + (i < n ? "c" + std::to_string(i) : std::string("x"));
-    }
-    return "ROWS FROM (" + arrays + ") AS " + alias + "(" + names + ")";
+    std::vector<std::string> params;
+    for (size_t i = 0; i <= key_cols_[t].size(); ++i) // key columns, then x
+        params.push_back(arr_param(t, i, p));
+    return sql::params_as_keys(params, alias);
 }
 
 // A scalar-array comparison is one index scan (or a filter) where a join with
@@ -151,21 +111,15 @@ std::string Cascade::tcol(int t, const std::string &src) const {
 
 // "p.c0 OP c.fk0 AND ...": parent keys (alias p) matched by child rows (alias c).
 std::string Cascade::parent_match(const Edge &e, const std::string &p, const std::string &c) const {
-    std::string out;
-    for (size_t i = 0; i < e.cols.size(); ++i)
-        out += std::string(i ? " AND " : "") + e.match(i, p + "." + tcol(e.parent, e.refcols[i]), c);
-    return out + e.filter(c);
+    return sql::parent_match(e, key_cols_[e.parent], p, c);
 }
 
-// " AND NOT EXISTS (keys of t with the identity of row alias)", or "".
+// " AND NOT EXISTS (keys of t with the identity of row alias)", or "" when t
+// has no keys.
 std::string Cascade::not_collected(int t, const std::string &alias, Params *p) const {
     if (!plan_.in_set[t])
         return "";
-    std::string cond;
-    for (size_t i = 0; i < T(t).id_cols.size(); ++i)
-        cond += std::string(i ? " AND " : "") + "d.c" + std::to_string(i) + " " + T(t).id_eqops[i] +
-                " " + alias + "." + sql::ident(T(t).id_cols[i]);
-    return " AND NOT EXISTS (SELECT 1 FROM " + keys(t, "d", p) + " WHERE " + cond + ")";
+    return sql::not_in_keys(T(t), keys(t, sql::kCollected, p), alias);
 }
 
 // Matched by the columns of t's identity (a partition's primary key has its

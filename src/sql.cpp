@@ -50,4 +50,111 @@ std::string param_rows(std::size_t n, std::size_t first) {
     return rows_from(arrays, kKeys, names);
 }
 
+std::string key_col_list(std::size_t n) {
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i)
+        out += key_col(i) + ", ";
+    return out + kVersion;
+}
+
+std::string source_cols(const std::vector<std::string> &cols, const std::string &row) {
+    std::string out;
+    for (const auto &c : cols)
+        out += row + "." + ident(c) + ", ";
+    return out + row + ".xmin";
+}
+
+std::string key_cols_as(const std::vector<std::string> &cols, bool with_tid) {
+    std::string out;
+    for (std::size_t i = 0; i < cols.size(); ++i)
+        out += std::string(kRow) + "." + ident(cols[i]) + " AS " + key_col(i) + ", ";
+    out += std::string(kRow) + ".xmin AS " + kVersion;
+    if (with_tid)
+        out += std::string(", ") + kRow + ".ctid AS " + kTid;
+    return out;
+}
+
+// Every update of a row makes a version with another xmin, which READ
+// COMMITTED's re-check of a row changed while a delete waited for it compares
+// like any other condition.
+std::string same_version(const std::string &version) {
+    return std::string(" AND ") + kRow + ".xmin OPERATOR(pg_catalog.=) " + kKeys + "." + version;
+}
+
+std::string identity(const Table &t, const std::string &keys, const std::string &prefix) {
+    std::vector<std::string> parts;
+    for (std::size_t i = 0; i < t.id_cols.size(); ++i)
+        parts.push_back(std::string(kRow) + "." + ident(t.id_cols[i]) + " " + t.id_eqops[i] + " " +
+                        keys + "." + prefix + std::to_string(i));
+    return join(parts, " AND ");
+}
+
+std::string parent_match(const Edge &e, const std::vector<std::string> &parent_key_cols,
+                         const std::string &parent_keys, const std::string &row) {
+    std::vector<std::string> parts;
+    for (std::size_t i = 0; i < e.cols.size(); ++i) {
+        std::size_t j = 0;
+        while (j < parent_key_cols.size() && parent_key_cols[j] != e.refcols[i])
+            ++j;
+        parts.push_back(e.match(i, parent_keys + "." + key_col(j), row));
+    }
+    return join(parts, " AND ") + e.filter(row);
+}
+
+std::string not_in_keys(const Table &t, const std::string &keys, const std::string &row) {
+    std::vector<std::string> parts;
+    for (std::size_t i = 0; i < t.id_cols.size(); ++i)
+        parts.push_back(std::string(kCollected) + "." + key_col(i) + " " + t.id_eqops[i] + " " + row +
+                        "." + ident(t.id_cols[i]));
+    return " AND NOT EXISTS (SELECT 1 FROM " + keys + " WHERE " + join(parts, " AND ") + ")";
+}
+
+std::string key_set_as_arrays(const std::string &key_set, std::size_t ncols, std::size_t nid,
+                              const std::string &alias, bool with_version) {
+    std::vector<std::string> order, arrays, names;
+    for (std::size_t i = 0; i < nid; ++i)
+        order.push_back(key_col(i));
+    for (std::size_t i = 0; i < ncols + (with_version ? 1 : 0); ++i) {
+        std::string col = i < ncols ? key_col(i) : std::string(kVersion);
+        arrays.push_back(unnest("(SELECT pg_catalog.array_agg(" + col + " ORDER BY " + join(order, ", ") +
+                                ") FROM " + key_set + ")"));
+        names.push_back(col);
+    }
+    return rows_from(arrays, alias, names);
+}
+
+std::string params_as_keys(const std::vector<std::string> &params, const std::string &alias) {
+    std::vector<std::string> arrays, names;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        arrays.push_back(unnest(params[i]));
+        names.push_back(i + 1 < params.size() ? key_col(i) : std::string(kVersion));
+    }
+    return rows_from(arrays, alias, names);
+}
+
 } // namespace cd::sql
+
+namespace cd {
+
+// Members of the table graph's types that only build text.
+
+std::string Table::sql() const { return sql::qualified(nsp, rel); }
+
+// ONLY, as PostgreSQL's own foreign keys read a table; a partitioned table as
+// the whole of its partitions.
+std::string Table::from() const { return (relkind == 'p' ? "" : "ONLY ") + sql(); }
+
+std::string Edge::match(std::size_t i, const std::string &p, const std::string &c) const {
+    std::string lhs = p;
+    if (i < casts.size() && !casts[i].empty())
+        lhs = "CAST(CAST(" + p + " AS pg_catalog.text) AS " + casts[i] + ")";
+    return lhs + " " + eqops[i] + " " + c + "." + sql::ident(cols[i]);
+}
+
+std::string Edge::filter(const std::string &c) const {
+    if (filter_col.empty())
+        return "";
+    return " AND " + c + "." + sql::ident(filter_col) + " " + filter_op + " " + filter_literal;
+}
+
+} // namespace cd

@@ -4,6 +4,8 @@
 // by the phases (collect, check, mutate, verify) from these pieces.
 #pragma once
 
+#include "model.hpp"
+
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -41,5 +43,34 @@ std::string unnest(const std::string &expr);
 // n key columns passed as array parameters $first.. :
 // "ROWS FROM (pg_catalog.unnest($first), ...) AS k(k0, ...)".
 std::string param_rows(std::size_t n, std::size_t first = 1);
+
+// ---- The statements' parts that involve tables, edges and key sets.
+
+// Key set columns: "c0, c1, ..., x" for n key columns.
+std::string key_col_list(std::size_t n);
+// A row's key set columns as read from it: "row."a", row."b", row.xmin".
+std::string source_cols(const std::vector<std::string> &cols, const std::string &row);
+// The same, named as a key set names them: "t."a" AS c0, ..., t.xmin AS x"
+// (and ", t.ctid AS r" with_tid, memory mode).
+std::string key_cols_as(const std::vector<std::string> &cols, bool with_tid);
+// " AND t.xmin OPERATOR(pg_catalog.=) k.<version>": the row is still the version
+// that was collected.
+std::string same_version(const std::string &version);
+// "t."id" OP keys.<prefix>0 AND ...": t's rows whose identity is in keys.
+std::string identity(const Table &t, const std::string &keys, const std::string &prefix);
+// "p.c<j> OP row."fk" AND ...": rows of e's child (alias row) referencing the
+// parent keys (alias parent_keys, whose columns are parent_key_cols), with a
+// generic relation's condition.
+std::string parent_match(const Edge &e, const std::vector<std::string> &parent_key_cols,
+                         const std::string &parent_keys, const std::string &row);
+// " AND NOT EXISTS (SELECT 1 FROM <keys> WHERE d.c0 OP row."id" ...)": row is not
+// among t's keys, which keys (a FROM item aliased d) reads.
+std::string not_in_keys(const Table &t, const std::string &keys, const std::string &row);
+// A key set read as unnest() of arrays aggregated from it (each ordered by the
+// identity, so that they line up): columns c0.., and x when with_version.
+std::string key_set_as_arrays(const std::string &key_set, std::size_t ncols, std::size_t nid,
+                              const std::string &alias, bool with_version);
+// Key columns passed as array parameters (params[i] for c<i>, the last for x).
+std::string params_as_keys(const std::vector<std::string> &params, const std::string &alias);
 
 } // namespace cd::sql

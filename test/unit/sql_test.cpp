@@ -37,3 +37,82 @@ TEST(Sql, RowsFrom) {
     EXPECT_EQ(sql::rows_from({sql::unnest("a"), sql::unnest("b")}, "p", {"c0", "x"}),
               "ROWS FROM (pg_catalog.unnest(a), pg_catalog.unnest(b)) AS p(c0, x)");
 }
+
+namespace {
+cd::Table table(const std::string &name, std::vector<std::string> id_cols, char relkind = 'r') {
+    cd::Table t;
+    t.nsp = "app";
+    t.rel = name;
+    t.relkind = relkind;
+    t.id_cols = std::move(id_cols);
+    t.id_eqops.assign(t.id_cols.size(), "OPERATOR(pg_catalog.=)");
+    return t;
+}
+
+// child(parent_id, tenant) -> parent(id, tenant)
+cd::Edge edge() {
+    cd::Edge e;
+    e.cols = {"parent_id", "tenant"};
+    e.refcols = {"id", "tenant"};
+    e.eqops = {"OPERATOR(pg_catalog.=)", "OPERATOR(pg_catalog.=)"};
+    return e;
+}
+} // namespace
+
+TEST(Sql, TableNamesReadLikeForeignKeys) {
+    EXPECT_EQ(table("a b", {"id"}).sql(), "\"app\".\"a b\"");
+    EXPECT_EQ(table("a", {"id"}).from(), "ONLY \"app\".\"a\"");
+    EXPECT_EQ(table("p", {"id"}, 'p').from(), "\"app\".\"p\""); // a partitioned table as a whole
+}
+
+TEST(Sql, KeySetColumns) {
+    EXPECT_EQ(sql::key_col_list(2), "c0, c1, x");
+    EXPECT_EQ(sql::source_cols({"id", "x y"}, "t"), "t.\"id\", t.\"x y\", t.xmin");
+    EXPECT_EQ(sql::key_cols_as({"id"}, false), "t.\"id\" AS c0, t.xmin AS x");
+    EXPECT_EQ(sql::key_cols_as({"id"}, true), "t.\"id\" AS c0, t.xmin AS x, t.ctid AS r");
+    EXPECT_EQ(sql::same_version("x"), " AND t.xmin OPERATOR(pg_catalog.=) k.x");
+}
+
+TEST(Sql, Identity) {
+    EXPECT_EQ(sql::identity(table("a", {"id", "tenant"}), "k", "c"),
+              "t.\"id\" OPERATOR(pg_catalog.=) k.c0 AND t.\"tenant\" OPERATOR(pg_catalog.=) k.c1");
+}
+
+TEST(Sql, ParentMatchUsesTheKeySetsColumnOfEachReferencedColumn) {
+    // the parent's key set keeps (tenant, id): identity first in another order
+    EXPECT_EQ(sql::parent_match(edge(), {"tenant", "id"}, "p", "t"),
+              "p.c1 OPERATOR(pg_catalog.=) t.\"parent_id\" AND p.c0 OPERATOR(pg_catalog.=) t.\"tenant\"");
+}
+
+TEST(Sql, GenericRelationMatchCastsAndFilters) {
+    cd::Edge e;
+    e.cols = {"object_id"};
+    e.refcols = {"id"};
+    e.eqops = {"OPERATOR(pg_catalog.=)"};
+    e.casts = {"text"};
+    e.filter_col = "kind";
+    e.filter_op = "OPERATOR(pg_catalog.=)";
+    e.filter_literal = "'pet'::text";
+    EXPECT_EQ(sql::parent_match(e, {"id"}, "p", "t"),
+              "CAST(CAST(p.c0 AS pg_catalog.text) AS text) OPERATOR(pg_catalog.=) t.\"object_id\""
+              " AND t.\"kind\" OPERATOR(pg_catalog.=) 'pet'::text");
+}
+
+TEST(Sql, NotInKeys) {
+    EXPECT_EQ(sql::not_in_keys(table("a", {"id"}), "keys d", "t"),
+              " AND NOT EXISTS (SELECT 1 FROM keys d WHERE d.c0 OPERATOR(pg_catalog.=) t.\"id\")");
+}
+
+TEST(Sql, KeySetAsArraysLinesUpByIdentity) {
+    EXPECT_EQ(sql::key_set_as_arrays("ks", 2, 1, "p", false),
+              "ROWS FROM (pg_catalog.unnest((SELECT pg_catalog.array_agg(c0 ORDER BY c0) FROM ks)), "
+              "pg_catalog.unnest((SELECT pg_catalog.array_agg(c1 ORDER BY c0) FROM ks))) AS p(c0, c1)");
+    EXPECT_EQ(sql::key_set_as_arrays("ks", 1, 1, "k", true),
+              "ROWS FROM (pg_catalog.unnest((SELECT pg_catalog.array_agg(c0 ORDER BY c0) FROM ks)), "
+              "pg_catalog.unnest((SELECT pg_catalog.array_agg(x ORDER BY c0) FROM ks))) AS k(c0, x)");
+}
+
+TEST(Sql, ParamsAsKeys) {
+    EXPECT_EQ(sql::params_as_keys({"$1", "$2", "$3"}, "d"),
+              "ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS d(c0, c1, x)");
+}
