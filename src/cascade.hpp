@@ -24,7 +24,8 @@ extern bool fast_path;
 extern bool lock_policy_tables;
 extern int memory_keys;
 
-// Runs the cascade (or its dry run) and returns the report as JSON text.
-std::string run_cascade(const Request &req);
+// Runs the cascade (or its dry run) and returns the report, a jsonb Datum in
+// the caller's memory context.
+Datum run_cascade(const Request &req);
 
 } // namespace cd

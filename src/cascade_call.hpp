@@ -30,7 +30,8 @@ struct Blocker {
 class Cascade {
   public:
     Cascade(const Request &req, std::shared_ptr<Model> model) : req_(req), model_(model), m_(*model) {}
-    std::string run();
+    // The call; its report (jsonb) is allocated in result_cxt.
+    Datum run(MemoryContext result_cxt);
 
   private:
     // The phases' entry points, in the order run() calls them.
@@ -146,7 +147,7 @@ class Cascade {
     uint64 changed_rows(int t);
     std::vector<int> bypassed_; // edges whose RI triggers the deletes left out
     std::vector<int> rechecked_; // policy-only edges checked again (lock_policy_tables)
-    std::string report(bool max_rows_exceeded) const;
+    Datum report(bool max_rows_exceeded, MemoryContext result_cxt) const;
 };
 
 // Runs a kept plan with the RI triggers of rels / cons left out (see ri_bypass).

@@ -121,10 +121,6 @@ void check_condition(const char *condition) {
                         errdetail("Condition: %s", condition)));
 }
 
-Datum to_jsonb(const std::string &json) {
-    return cd::pg_call([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(json.c_str())); });
-}
-
 } // namespace
 
 // The body of cascade_delete and cascade_delete_many: the key argument is one
@@ -146,7 +142,7 @@ static Datum delete_by_key(FunctionCallInfo fcinfo, bool many) {
             } else
                 req.key = PG_GETARG_DATUM(1);
         });
-        return to_jsonb(cd::run_cascade(req));
+        return cd::run_cascade(req);
     });
 }
 
@@ -171,6 +167,6 @@ Datum cascade_delete_where(PG_FUNCTION_ARGS) {
         });
         req.where = true;
         req.condition = condition;
-        return to_jsonb(cd::run_cascade(req));
+        return cd::run_cascade(req);
     });
 }

@@ -60,7 +60,7 @@ struct PhaseTimer {
 } // namespace
 
 // The call, phase by phase (README "How it works"; src/README.md).
-std::string Cascade::run() {
+Datum Cascade::run(MemoryContext result_cxt) {
     PhaseTimer timer;
     refuse_in_read_only();
     setup();
@@ -80,7 +80,7 @@ std::string Cascade::run() {
     post_check();
     timer.done("post-check");
     release_key_sets();
-    return report(exceeded);
+    return report(exceeded, result_cxt);
 }
 
 // Before any statement: PostgreSQL's own message would name one of ours.
@@ -145,12 +145,13 @@ void Cascade::setup() {
             load_table(m_, static_cast<int>(t));
 }
 
-std::string run_cascade(const Request &req) {
+Datum run_cascade(const Request &req) {
+    MemoryContext caller_cxt = CurrentMemoryContext; // outlives the SPI connection
     pg_call([] {
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "cascade_delete: SPI_connect failed");
     });
-    std::string json;
+    Datum report = (Datum)0;
     ++session.call_depth;
     // On an error, the (sub)transaction's abort restores the setting.
     int nest = pg_call([] { return pg::no_jit(); });
@@ -160,7 +161,7 @@ std::string run_cascade(const Request &req) {
         std::shared_ptr<Model> model = cached_model();
         drop_orphan_key_tables(model->generation);
         Cascade cascade(req, model);
-        json = cascade.run();
+        report = cascade.run(caller_cxt);
     } catch (...) {
         --session.call_depth;
         one_shot_plans(false);
@@ -169,7 +170,7 @@ std::string run_cascade(const Request &req) {
     --session.call_depth;
     pg_call([&] { pg::restore_search_path(nest); });
     pg_call([] { SPI_finish(); });
-    return json;
+    return report;
 }
 
 } // namespace cd

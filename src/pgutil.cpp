@@ -196,14 +196,5 @@ std::string display_name(const std::string &nsp, const std::string &rel) {
     return q;
 }
 
-std::string json_string(const std::string &s) {
-    const char *q = pg_call([&] {
-        StringInfoData buf;
-        initStringInfo(&buf);
-        escape_json(&buf, s.c_str());
-        return buf.data;
-    });
-    return q;
-}
 
 } // namespace cd

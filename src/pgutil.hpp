@@ -61,6 +61,5 @@ void restore_search_path(int nest_level);
 // C++ side conveniences (they call pg_call themselves).
 std::vector<std::string> to_vector(CStrings s);
 std::string display_name(const std::string &nsp, const std::string &rel); // like regclass::text, but always schema-qualified
-std::string json_string(const std::string &s);        // a JSON string literal
 
 } // namespace cd
