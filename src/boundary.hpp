@@ -49,6 +49,30 @@ struct Error : std::exception {
     const char *what() const noexcept override { return message; }
 };
 
+// The caught error, copied into the current memory context, and the error
+// state flushed. CopyErrorData can itself fail (out of memory): that second
+// error is caught here too and flushed, and the caller gets nullptr, instead
+// of a longjmp out of pg_call's catch block past the C++ frames.
+inline ErrorData *copy_caught_error() {
+    ErrorData *volatile copy = nullptr;
+    MemoryContext cxt = CurrentMemoryContext;
+    PG_TRY();
+    { copy = CopyErrorData(); }
+    PG_CATCH();
+    { MemoryContextSwitchTo(cxt); }
+    PG_END_TRY();
+    FlushErrorState();
+    return copy;
+}
+
+// A PostgreSQL error caught by pg_call() as a C++ exception (PgError, or
+// std::bad_alloc when even copying it failed).
+[[noreturn]] inline void throw_caught(ErrorData *edata) {
+    if (edata)
+        throw PgError(edata);
+    throw std::bad_alloc();
+}
+
 // `result` is written inside PG_TRY and read only when no longjmp happened, so
 // -Wclobbered's warning about it does not apply.
 #pragma GCC diagnostic push
@@ -57,35 +81,28 @@ struct Error : std::exception {
 // inside f) and turns a PostgreSQL error into PgError.
 template <typename F> auto pg_call(F &&f) -> decltype(f()) {
     using R = decltype(f());
-    static_assert(std::is_void_v<R> || std::is_trivially_destructible_v<R>,
-                  "pg_call must return plain C values");
-    MemoryContext oldcxt = CurrentMemoryContext;
-    ErrorData *volatile edata = nullptr;
     if constexpr (std::is_void_v<R>) {
-        PG_TRY();
-        { f(); }
-        PG_CATCH();
-        {
-            MemoryContextSwitchTo(oldcxt);
-            edata = CopyErrorData();
-            FlushErrorState();
-        }
-        PG_END_TRY();
-        if (edata)
-            throw PgError(edata);
+        pg_call([&] {
+            f();
+            return 0;
+        });
     } else {
+        static_assert(std::is_trivially_destructible_v<R>, "pg_call must return plain C values");
+        MemoryContext oldcxt = CurrentMemoryContext;
+        ErrorData *volatile edata = nullptr;
+        volatile bool caught = false;
         R result{};
         PG_TRY();
         { result = f(); }
         PG_CATCH();
         {
             MemoryContextSwitchTo(oldcxt);
-            edata = CopyErrorData();
-            FlushErrorState();
+            caught = true;
+            edata = copy_caught_error();
         }
         PG_END_TRY();
-        if (edata)
-            throw PgError(edata);
+        if (caught)
+            throw_caught(edata);
         return result;
     }
 }

@@ -133,6 +133,7 @@ class Cascade {
     void check_condition() const;
     void collect();
     void check_blockers();
+    Blocker find_blocker(int ei, const std::string &where, const Params &p);
     void predict_update_refusals();
     void check_max_rows(bool *exceeded);
     void run_updates();

@@ -46,6 +46,28 @@ extern "C" {
 
 namespace cd {
 
+// The rows of edge ei's child that "where" (a FROM clause with the child as
+// t) finds: how many, and up to limits::kBlockerSampleKeys of their keys in
+// key order. Counted first, planned for the whole join: usually nothing
+// blocks, and a LIMIT would invite a nested loop betting on an early match.
+Blocker Cascade::find_blocker(int ei, const std::string &where, const Params &p) {
+    const Table &c = T(m_.edges[ei].child);
+    exec("SELECT pg_catalog.count(*)" + where, SPI_OK_SELECT, p, mem_);
+    Blocker b{ei, std::stoull(pg_call([] { return pg::value(0, 1); })), {}};
+    if (b.count == 0)
+        return b;
+    std::vector<std::string> cols;
+    for (const auto &col : c.id_cols)
+        cols.push_back(std::string(sql::kRow) + "." + sql::ident(col));
+    std::string key = cols.size() == 1 ? cols[0] : "ROW(" + sql::join(cols, ", ") + ")";
+    uint64 n = exec("SELECT " + key + "::pg_catalog.text" + where + " ORDER BY " + sql::join(cols, ", ") +
+                        " LIMIT " + std::to_string(limits::kBlockerSampleKeys),
+                    SPI_OK_SELECT, p, mem_);
+    for (uint64 r = 0; r < n; ++r)
+        b.keys.push_back(pg_call([&] { return pg::value(r, 1); }));
+    return b;
+}
+
 void Cascade::check_blockers() {
     // PROTECT first (Django raises it while collecting), then the survivor checks.
     for (int pass = 0; pass < 2; ++pass)
@@ -57,33 +79,15 @@ void Cascade::check_blockers() {
                 continue;
             load_table(m_, e.child);
             const Table &c = T(e.child);
-            std::string key = c.id_cols.size() == 1 ? "t." + sql::ident(c.id_cols[0]) + "::pg_catalog.text"
-                                                    : "ROW(";
-            if (c.id_cols.size() > 1) {
-                for (size_t i = 0; i < c.id_cols.size(); ++i)
-                    key += std::string(i ? ", " : "") + "t." + sql::ident(c.id_cols[i]);
-                key += ")::pg_catalog.text";
-            }
             Params p;
             std::string parents = keys(e.parent, "p", &p);
             std::string where = " FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " + parents +
                                 " WHERE " + parent_match(e, "p", "t") + ")" +
                                 (survivor ? not_collected(e.child, "t", &p) : "");
-            std::string order;
-            for (size_t i = 0; i < c.id_cols.size(); ++i)
-                order += std::string(i ? ", " : "") + "t." + sql::ident(c.id_cols[i]);
-            // Counted first, planned for the whole join: usually nothing blocks,
-            // and a LIMIT would invite a nested loop betting on an early match.
-            exec("SELECT pg_catalog.count(*)" + where, SPI_OK_SELECT, p, mem_);
-            uint64 count = std::stoull(pg_call([] { return pg::value(0, 1); }));
-            if (count == 0)
+            Blocker b = find_blocker(ei, where, p);
+            if (b.count == 0)
                 continue;
-            uint64 n = exec("SELECT " + key + where + " ORDER BY " + order + " LIMIT " +
-                            std::to_string(limits::kBlockerSampleKeys),
-                        SPI_OK_SELECT, p, mem_);
-            Blocker b{ei, count, {}};
-            for (uint64 r = 0; r < n; ++r)
-                b.keys.push_back(pg_call([&] { return pg::value(r, 1); }));
+            size_t n = b.keys.size();
             if (!req_.dry_run) {
                 std::string detail =
                     std::to_string(b.count) + (b.count == 1 ? " row" : " rows") + " of " + c.display +
@@ -172,22 +176,9 @@ void Cascade::predict_update_refusals() {
         std::string where = " FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " +
                             keys(e.parent, "p", &p) + " WHERE " + parent_match(e, "p", "t") + ")" +
                             not_collected(e.child, "t", &p) + " AND (" + sql::join(refused, " OR ") + ")";
-        exec("SELECT pg_catalog.count(*)" + where, SPI_OK_SELECT, p, mem_);
-        uint64 count = std::stoull(pg_call([] { return pg::value(0, 1); }));
-        if (count == 0)
+        Blocker b = find_blocker(ei, where, p);
+        if (b.count == 0)
             continue;
-        std::string key, order;
-        for (size_t i = 0; i < c.id_cols.size(); ++i) {
-            key += std::string(i ? ", " : "") + "t." + sql::ident(c.id_cols[i]);
-            order += std::string(i ? ", " : "") + "t." + sql::ident(c.id_cols[i]);
-        }
-        key = c.id_cols.size() == 1 ? key + "::pg_catalog.text" : "ROW(" + key + ")::pg_catalog.text";
-        uint64 n = exec("SELECT " + key + where + " ORDER BY " + order + " LIMIT " +
-                            std::to_string(limits::kBlockerSampleKeys),
-                        SPI_OK_SELECT, p, mem_);
-        Blocker b{ei, count, {}};
-        for (uint64 r = 0; r < n; ++r)
-            b.keys.push_back(pg_call([&] { return pg::value(r, 1); }));
         blocked_.push_back(std::move(b));
     }
 }
