@@ -138,6 +138,13 @@ class Cascade {
     void check_max_rows(bool *exceeded);
     void run_updates();
     void run_deletes();
+    // The delete strategies (mutate.cpp), one function each.
+    struct DeleteTarget;
+    std::string delete_match(const DeleteTarget &d, bool arrays) const;
+    uint64 delete_joining_key_table(const DeleteTarget &d);
+    uint64 delete_in_one_batch(const DeleteTarget &d);
+    uint64 delete_in_batches(const DeleteTarget &d);
+    void delete_cycle(const std::vector<int> &comp);
     bool delete_in_one_statement();
     void delete_together(const std::vector<int> &tables, const std::vector<std::string> &deletes,
                          const Params &p, bool generic);

@@ -266,6 +266,98 @@ void Cascade::discount_rows_deleted_earlier() {
     }
 }
 
+// The rows of one table to delete and how they are named: t's own keys, or,
+// for a table without a key set of its own (virtual_edge_), the keys of its
+// parent matched against its foreign key.
+struct Cascade::DeleteTarget {
+    int t;
+    const Edge *e; // the parent edge of a table without keys, else nullptr
+    int src;       // whose key set names the rows
+    size_t nk;     // key columns
+    std::vector<Oid> rels, cons; // the fast path's RI triggers to leave out
+};
+
+// t's rows named by the key columns of alias k: as the key set's own columns
+// (c0.., x; for a table without keys, its parent's), or as k0.. of array
+// parameters (then x is k<nk>).
+std::string Cascade::delete_match(const DeleteTarget &d, bool arrays) const {
+    if (!d.e)
+        return identity(d.t, sql::kKeys, arrays ? "k" : "c") +
+               same_version(arrays ? sql::param_col(d.nk) : std::string(sql::kVersion));
+    if (!arrays)
+        return parent_match(*d.e, sql::kKeys, sql::kRow);
+    std::vector<std::string> parts;
+    for (size_t i = 0; i < d.nk; ++i)
+        parts.push_back(d.e->match(i, std::string(sql::kKeys) + "." + sql::param_col(i), sql::kRow));
+    return sql::join(parts, " AND ") + d.e->filter(sql::kRow);
+}
+
+// Nothing to bound: one statement joining the (analyzed) key table, planned for
+// its real size, e.g. a hash join over a sequential scan where most of the
+// table goes. Only while the keys fit one in-memory hash table (see
+// limits::kHashBytesPerKey).
+uint64 Cascade::delete_joining_key_table(const DeleteTarget &d) {
+    std::string stmt = "DELETE FROM " + T(d.t).from() + " t USING " + key_set_[d.src] + " k WHERE " +
+                       delete_match(d, false);
+    return exec_bypassing(plan_for(stmt, {}), stmt, Params(), d.rels, d.cons, SPI_OK_DELETE);
+}
+
+// One batch: the keys go into arrays inside the statement itself, no cursor
+// (and unnest() is guessed small, see keys()); in memory mode they are its
+// parameters.
+uint64 Cascade::delete_in_one_batch(const DeleteTarget &d) {
+    Params p;
+    std::string from = mem_ ? keys(d.src, sql::kKeys, &p) : key_arrays_of(d.src, sql::kKeys, !d.e);
+    std::string stmt = "DELETE FROM " + T(d.t).from() + " t USING " + from + " WHERE " + delete_match(d, false);
+    return exec_bypassing(plan_for(stmt, p.types, mem_), stmt, p, d.rels, d.cons, SPI_OK_DELETE);
+}
+
+// Batches of cascade_delete.batch_size keys from a cursor over the key table,
+// passed as arrays: bounds the after-trigger queue and each statement.
+uint64 Cascade::delete_in_batches(const DeleteTarget &d) {
+    std::vector<std::string> cursor_cols;
+    for (size_t i = 0; i < d.nk; ++i)
+        cursor_cols.push_back(d.e ? tcol(d.src, d.e->refcols[i]) : sql::key_col(i));
+    if (!d.e)
+        cursor_cols.push_back(sql::kVersion);
+    std::string stmt = "DELETE FROM " + T(d.t).from() + " t USING " +
+                       sql::param_rows(d.e ? d.nk : d.nk + 1) + " WHERE " + delete_match(d, true);
+    std::string cur = "SELECT " + sql::join(cursor_cols, ", ") + " FROM " + key_set_[d.src];
+    std::vector<Oid> elem = d.e ? column_types(T(d.src).oid, d.e->refcols)
+                                : std::vector<Oid>(T(d.t).id_types.begin(), T(d.t).id_types.end());
+    if (!d.e)
+        elem.push_back(XIDOID);
+    SPIPlanPtr cursor_plan = plan_for(cur, {}), stmt_plan = plan_for(stmt, array_types(elem));
+    return pg_call([&] {
+        BatchSpec spec{cursor_plan,   stmt_plan,   stmt.c_str(),
+                       0,             nullptr,     batch_size,
+                       SPI_OK_DELETE, static_cast<int>(d.rels.size()),
+                       d.rels.data(), d.cons.data()};
+        return run_batches(&spec);
+    });
+}
+
+// A cycle: all its rows go in one statement, so that the end-of-statement
+// checks of immediate constraints inside the cycle see them all gone. A row in
+// the keys of an earlier table of the statement is that one's.
+void Cascade::delete_cycle(const std::vector<int> &comp) {
+    std::vector<std::string> deletes;
+    std::vector<int> tables;
+    for (int t : comp)
+        if (!partition_only_[t]) {
+            std::string earlier;
+            for (int u : deleted_before(t, true))
+                earlier += " AND NOT " + in_keys_of(u, t, sql::kKeys, nullptr);
+            tables.push_back(t);
+            deletes.push_back("DELETE FROM " + T(t).from() + " t USING " + key_set_[t] + " k WHERE " +
+                              identity(t, sql::kKeys, "c") + same_version(sql::kVersion) + earlier);
+        }
+    if (!tables.empty())
+        delete_together(tables, deletes, Params(), false);
+}
+
+// Deletes, referencing tables first (components in reverse collection order),
+// each table with the strategy its keys call for; a dry run only counts.
 void Cascade::run_deletes() {
     if (delete_in_one_statement())
         return;
@@ -280,103 +372,33 @@ void Cascade::run_deletes() {
                 discount_rows_deleted_earlier();
             continue;
         }
-        if (!plan_.cyclic[ci]) {
-            int t = comp[0];
-            int ve = virtual_edge_[t];
-            if ((ve < 0 && collected_[t] == 0) || partition_only_[t])
-                continue;
-            // Keys: t's own identity, or for a virtual table its parent's
-            // referenced columns matched against t's foreign key.
-            const Edge *e = ve >= 0 ? &m_.edges[ve] : nullptr;
-            int src = e ? e->parent : t;
-            size_t nk = e ? e->cols.size() : T(t).id_cols.size();
-            // match(arrays): t's rows named by the key columns in k: k0, ... as
-            // array parameters, else the key table's own columns
-            // (for a virtual table, the columns are named after the parent's).
-            auto match = [&](bool arrays) {
-                if (!e)
-                    return identity(t, "k", arrays ? "k" : "c") +
-                           same_version(arrays ? "k" + std::to_string(nk) : "x");
-                if (!arrays)
-                    return parent_match(*e, "k", "t");
-                std::string out;
-                for (size_t i = 0; i < nk; ++i)
-                    out += std::string(i ? " AND " : "") + e->match(i, "k.k" + std::to_string(i), "t");
-                return out + e->filter("t");
-            };
-            std::vector<Oid> rels, cons;
-            bypass_for(t, &rels, &cons);
-            auto start = std::chrono::steady_clock::now();
-            if (!mem_ && collected_[src] >= limits::kAnalyzedKeySet && collected_[src] <= hash_keys &&
-                queues_nothing(t, rels.size())) {
-                // Nothing to bound: one statement joining the (analyzed) key
-                // table, planned for its real size, e.g. a hash join over a
-                // sequential scan where most of the table goes. Only while the
-                // keys fit one in-memory hash table (work_mem x
-                // hash_mem_multiplier): a hash join that spills to disk was
-                // measured slower than index probes in batches (1,000,000 keys:
-                // 13.2 s against 8.5 s).
-                std::string all = "DELETE FROM " + T(t).from() + " t USING " + key_set_[src] + " k WHERE " + match(false);
-                deleted_[t] = exec_bypassing(plan_for(all, {}), all, Params(), rels, cons, SPI_OK_DELETE);
-            } else if (mem_ || collected_[src] <= static_cast<uint64>(batch_size)) {
-                // One batch: the keys go into arrays inside the statement itself,
-                // no cursor (and unnest() is guessed small, see keys()); in
-                // memory mode they are its parameters.
-                Params p;
-                std::string from = mem_ ? keys(src, "k", &p) : key_arrays_of(src, "k", !e);
-                std::string one = "DELETE FROM " + T(t).from() + " t USING " + from + " WHERE " + match(false);
-                deleted_[t] = exec_bypassing(plan_for(one, p.types, mem_), one, p, rels, cons, SPI_OK_DELETE);
-            } else {
-                std::string cursor;
-                for (size_t i = 0; i < nk; ++i)
-                    cursor += std::string(i ? ", " : "") +
-                              (e ? tcol(src, e->refcols[i]) : "c" + std::to_string(i));
-                if (!e)
-                    cursor += ", x";
-                std::string stmt = "DELETE FROM " + T(t).from() + " t USING " +
-                                   sql::param_rows(e ? nk : nk + 1) + " WHERE " + match(true);
-                std::string cur = "SELECT " + cursor + " FROM " + key_set_[src];
-                std::vector<Oid> elem =
-                    e ? column_types(T(src).oid, e->refcols)
-                      : std::vector<Oid>(T(t).id_types.begin(), T(t).id_types.end());
-                if (!e)
-                    elem.push_back(XIDOID);
-                SPIPlanPtr cursor_plan = plan_for(cur, {}),
-                           stmt_plan = plan_for(stmt, array_types(elem));
-                deleted_[t] = pg_call([&] {
-                    BatchSpec spec{cursor_plan,   stmt_plan,
-                                   stmt.c_str(),  0,
-                                   nullptr,       batch_size,
-                                   SPI_OK_DELETE, static_cast<int>(rels.size()),
-                                   rels.data(),   cons.data()};
-                    return run_batches(&spec);
-                });
-            }
-            if (!e && deleted_[t] < collected_[t])
-                deleted_[t] += changed_rows(t);
-            double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-            pg_call([&] {
-                elog(DEBUG1, "cascade_delete: deleted %llu rows of %s in %.3f ms",
-                     static_cast<unsigned long long>(deleted_[t]), T(t).display.c_str(), ms);
-            });
+        if (plan_.cyclic[ci]) {
+            delete_cycle(comp);
             continue;
         }
-        // A cycle: all its rows go in one statement, so that the end-of-statement
-        // checks of immediate constraints inside the cycle see them all gone.
-        std::vector<std::string> deletes;
-        std::vector<int> tables;
-        for (int t : comp)
-            if (!partition_only_[t]) {
-                // a row in the keys of an earlier table of this statement is that one's
-                std::string earlier;
-                for (int u : deleted_before(t, true))
-                    earlier += " AND NOT " + in_keys_of(u, t, "k", nullptr);
-                tables.push_back(t);
-                deletes.push_back("DELETE FROM " + T(t).from() + " t USING " + key_set_[t] + " k WHERE " +
-                                  identity(t, "k", "c") + same_version("x") + earlier);
-            }
-        if (!tables.empty())
-            delete_together(tables, deletes, Params(), false);
+        int t = comp[0];
+        int ve = virtual_edge_[t];
+        if ((ve < 0 && collected_[t] == 0) || partition_only_[t])
+            continue;
+        DeleteTarget d{t, ve >= 0 ? &m_.edges[ve] : nullptr, 0, 0, {}, {}};
+        d.src = d.e ? d.e->parent : t;
+        d.nk = d.e ? d.e->cols.size() : T(t).id_cols.size();
+        bypass_for(t, &d.rels, &d.cons);
+        auto start = std::chrono::steady_clock::now();
+        uint64 nkeys = collected_[d.src];
+        if (!mem_ && nkeys >= limits::kAnalyzedKeySet && nkeys <= hash_keys && queues_nothing(t, d.rels.size()))
+            deleted_[t] = delete_joining_key_table(d);
+        else if (mem_ || nkeys <= static_cast<uint64>(batch_size))
+            deleted_[t] = delete_in_one_batch(d);
+        else
+            deleted_[t] = delete_in_batches(d);
+        if (!d.e && deleted_[t] < collected_[t])
+            deleted_[t] += changed_rows(t);
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        pg_call([&] {
+            elog(DEBUG1, "cascade_delete: deleted %llu rows of %s in %.3f ms",
+                 static_cast<unsigned long long>(deleted_[t]), T(t).display.c_str(), ms);
+        });
     }
 }
 
