@@ -146,10 +146,16 @@ static void add_partition_edges(Model &m) {
     }
 }
 
-Model load_model(const std::string &extschema) {
-    Model m;
-    int nest = pg_call([] { return pg::safe_search_path(); });
+// One row of the policy table, as read_policies() reads it.
+struct PolicyRow {
+    unsigned child = 0, parent = 0;
+    std::vector<std::string> cols, refcols;
+    const char *value = nullptr, *type_column = nullptr, *type_value = nullptr;
+};
 
+// Every foreign key of the catalog (clones on partitions skipped: the key of
+// the partitioned table stands for them), read with the latest snapshot.
+static void read_foreign_keys(Model &m) {
     uint64 n = pg_call([] { return pg::exec_latest(FK_SQL, SPI_OK_SELECT); });
     SPITupleTable *fks = SPI_tuptable;
     for (uint64 r = 0; r < n; ++r) {
@@ -169,6 +175,106 @@ Model load_model(const std::string &extschema) {
         m.edges.push_back(e);
     }
 
+}
+
+// A foreign key that exists only in the application: its operators (a generic
+// relation compares the key cast to its column's type when the types have
+// none), its generic relation's condition; stale when a column is missing.
+static Edge application_only_edge(const PolicyRow &row, int c, int p) {
+    unsigned child = row.child, parent = row.parent;
+    const auto &cols = row.cols, &refcols = row.refcols;
+    const char *type_column = row.type_column, *type_value = row.type_value;
+    Edge e;
+    e.child = c;
+    e.parent = p;
+    e.cols = cols;
+    e.refcols = refcols;
+    for (size_t i = 0; i < cols.size(); ++i) {
+        const char *ccol = cols[i].c_str(), *pcol = refcols[i].c_str();
+        bool generic = type_column != nullptr;
+        const char *cast = nullptr; // set for a generic relation without an operator
+        const char *op = pg_call([&] {
+            AttrNumber ca = get_attnum(child, ccol);
+            AttrNumber pa = get_attnum(parent, pcol);
+            if (ca == InvalidAttrNumber || pa == InvalidAttrNumber)
+                return static_cast<char *>(nullptr);
+            Oid ct = get_atttype(child, ca);
+            char *o = pg::equality_operator(get_atttype(parent, pa), ct);
+            if (o == nullptr && generic) {
+                // compare the key cast to the column's type
+                cast = format_type_be_qualified(ct);
+                o = pg::equality_operator(ct, ct);
+            }
+            return o;
+        });
+        if (op == nullptr) {
+            // Raised only by calls whose cascade reaches this policy.
+            e.stale = "cascade_delete: policy on " + rel_name(child) + "(" + sql::join(cols, ", ") +
+                      ") refers to a missing or incomparable column";
+            op = "";
+        }
+        e.eqops.push_back(op);
+        e.casts.push_back(cast ? cast : "");
+    }
+    if (type_column != nullptr) {
+        // A constant of the policy, checked by the type's input function
+        // when set: quoted and cast, so that plans stay generic.
+        const char *tv = type_value ? type_value : "";
+        const char *op = nullptr, *literal = nullptr;
+        pg_call([&] {
+            AttrNumber a = get_attnum(child, type_column);
+            if (a == InvalidAttrNumber)
+                return;
+            Oid t = get_atttype(child, a);
+            op = pg::equality_operator(t, t);
+            literal = psprintf("%s::%s", quote_literal_cstr(tv), format_type_be_qualified(t));
+        });
+        if (op == nullptr)
+            e.stale = "cascade_delete: generic relation policy on " + rel_name(child) +
+                      " refers to a missing column \"" + std::string(type_column) + "\"";
+        e.filter_col = type_column;
+        e.filter_op = op ? op : "";
+        e.filter_literal = literal ? literal : "";
+    }
+    return e;
+}
+
+// The way back of a parent link: deleting child rows deletes the parent rows
+// they reference, as if the parent's columns referenced the child's.
+static Edge parent_link_edge(const PolicyRow &row, const Edge &target, int c, int p) {
+    unsigned child = row.child, parent = row.parent;
+    const auto &cols = row.cols;
+    Edge back;
+    back.parent = c;
+    back.child = p;
+    back.cols = target.refcols;
+    back.refcols = target.cols;
+    back.action = Action::Cascade;
+    back.policy = true;
+    back.parent_link = true;
+    for (size_t i = 0; i < cols.size(); ++i) {
+        const char *ccol = cols[i].c_str(), *pcol = back.cols[i].c_str();
+        const char *op = pg_call([&] {
+            AttrNumber ca = get_attnum(child, ccol);
+            AttrNumber pa = get_attnum(parent, pcol);
+            if (ca == InvalidAttrNumber || pa == InvalidAttrNumber)
+                return static_cast<char *>(nullptr);
+            return pg::equality_operator(get_atttype(child, ca), get_atttype(parent, pa));
+        });
+        if (op == nullptr) {
+            back.stale = "cascade_delete: parent link policy on " + rel_name(child) +
+                         " refers to a missing or incomparable column";
+            op = "";
+        }
+        back.eqops.push_back(op);
+    }
+    return back;
+}
+
+// Every policy whose tables exist: on a real foreign key it replaces the
+// key's action; else it adds an application-only edge (and a parent link's
+// way back).
+static void read_policies(Model &m, const std::string &extschema) {
     std::string psql = "SELECT p.child::oid, p.columns::text[], p.action, p.value,"
                        " p.parent::oid, p.parent_columns::text[], p.parent_link::text,"
                        " p.type_column::text, p.type_value,"
@@ -189,19 +295,20 @@ Model load_model(const std::string &extschema) {
                        " WHERE EXISTS (SELECT FROM pg_class c WHERE c.oid = p.child)"
                        " AND EXISTS (SELECT FROM pg_class c WHERE c.oid = p.parent)"
                        " ORDER BY p.child, p.columns";
-    n = pg_call([&] { return pg::exec_latest(psql.c_str(), SPI_OK_SELECT); });
+    uint64 n = pg_call([&] { return pg::exec_latest(psql.c_str(), SPI_OK_SELECT); });
     SPITupleTable *pols = SPI_tuptable;
     for (uint64 r = 0; r < n; ++r) {
         SPI_tuptable = pols;
-        unsigned child = std::stoul(pg_call([&] { return pg::value(r, 1); }));
-        auto cols = to_vector(pg_call([&] { return pg::text_array(r, 2); }));
+        PolicyRow row;
+        row.child = std::stoul(pg_call([&] { return pg::value(r, 1); }));
+        row.cols = to_vector(pg_call([&] { return pg::text_array(r, 2); }));
         std::string action_text = pg_call([&] { return pg::value(r, 3); });
-        const char *value = pg_call([&] { return pg::value(r, 4); });
-        unsigned parent = std::stoul(pg_call([&] { return pg::value(r, 5); }));
-        auto refcols = to_vector(pg_call([&] { return pg::text_array(r, 6); }));
+        row.value = pg_call([&] { return pg::value(r, 4); });
+        row.parent = std::stoul(pg_call([&] { return pg::value(r, 5); }));
+        row.refcols = to_vector(pg_call([&] { return pg::text_array(r, 6); }));
         bool parent_link = pg_call([&] { return pg::value(r, 7); })[0] == 't';
-        const char *type_column = pg_call([&] { return pg::value(r, 8); });
-        const char *type_value = pg_call([&] { return pg::value(r, 9); });
+        row.type_column = pg_call([&] { return pg::value(r, 8); });
+        row.type_value = pg_call([&] { return pg::value(r, 9); });
         auto moved = to_vector(pg_call([&] { return pg::text_array(r, 10); }));
         bool ok;
         Action action = parse_action(action_text, &ok);
@@ -209,70 +316,18 @@ Model load_model(const std::string &extschema) {
             throw make_error(ERRCODE_DATA_CORRUPTED,
                              "cascade_delete: unknown action \"" + action_text + "\" in policy table");
 
-        int c = m.table(child), p = m.table(parent);
+        int c = m.table(row.child), p = m.table(row.parent);
         Edge *target = nullptr;
         for (auto &e : m.edges)
-            if (!e.policy && e.conoid != 0 && e.child == c && e.parent == p && same_set(e.cols, cols))
+            if (!e.policy && e.conoid != 0 && e.child == c && e.parent == p && same_set(e.cols, row.cols))
                 target = &e;
         if (target == nullptr) {
-            // A foreign key that exists only in the application.
-            Edge e;
-            e.child = c;
-            e.parent = p;
-            e.cols = cols;
-            e.refcols = refcols;
-            for (size_t i = 0; i < cols.size(); ++i) {
-                const char *ccol = cols[i].c_str(), *pcol = refcols[i].c_str();
-                bool generic = type_column != nullptr;
-                const char *cast = nullptr; // set for a generic relation without an operator
-                const char *op = pg_call([&] {
-                    AttrNumber ca = get_attnum(child, ccol);
-                    AttrNumber pa = get_attnum(parent, pcol);
-                    if (ca == InvalidAttrNumber || pa == InvalidAttrNumber)
-                        return static_cast<char *>(nullptr);
-                    Oid ct = get_atttype(child, ca);
-                    char *o = pg::equality_operator(get_atttype(parent, pa), ct);
-                    if (o == nullptr && generic) {
-                        // compare the key cast to the column's type
-                        cast = format_type_be_qualified(ct);
-                        o = pg::equality_operator(ct, ct);
-                    }
-                    return o;
-                });
-                if (op == nullptr) {
-                    // Raised only by calls whose cascade reaches this policy.
-                    e.stale = "cascade_delete: policy on " + rel_name(child) + "(" + sql::join(cols, ", ") +
-                              ") refers to a missing or incomparable column";
-                    op = "";
-                }
-                e.eqops.push_back(op);
-                e.casts.push_back(cast ? cast : "");
-            }
-            if (type_column != nullptr) {
-                // A constant of the policy, checked by the type's input function
-                // when set: quoted and cast, so that plans stay generic.
-                const char *tv = type_value ? type_value : "";
-                const char *op = nullptr, *literal = nullptr;
-                pg_call([&] {
-                    AttrNumber a = get_attnum(child, type_column);
-                    if (a == InvalidAttrNumber)
-                        return;
-                    Oid t = get_atttype(child, a);
-                    op = pg::equality_operator(t, t);
-                    literal = psprintf("%s::%s", quote_literal_cstr(tv), format_type_be_qualified(t));
-                });
-                if (op == nullptr)
-                    e.stale = "cascade_delete: generic relation policy on " + rel_name(child) +
-                              " refers to a missing column \"" + std::string(type_column) + "\"";
-                e.filter_col = type_column;
-                e.filter_op = op ? op : "";
-                e.filter_literal = literal ? literal : "";
-            }
-            m.edges.push_back(e);
+            m.edges.push_back(application_only_edge(row, c, p));
             target = &m.edges.back();
         }
         if (!moved.empty()) {
-            target->stale = "cascade_delete: policy on " + rel_name(child) + "(" + sql::join(cols, ", ") +
+            target->stale = "cascade_delete: policy on " + rel_name(row.child) + "(" +
+                            sql::join(row.cols, ", ") +
                             ") refers to columns renamed, dropped or replaced since it was set";
             target->stale_detail = sql::join(moved, "; ") + ".";
         }
@@ -280,44 +335,27 @@ Model load_model(const std::string &extschema) {
         target->action = action;
         target->setcols.clear();
         if (parent_link) {
-            // The way back: deleting child rows deletes the parent rows they
-            // reference, as if the parent's columns referenced the child's.
-            Edge back;
-            back.parent = c;
-            back.child = p;
-            back.cols = target->refcols;
-            back.refcols = target->cols;
-            back.action = Action::Cascade;
-            back.policy = true;
-            back.parent_link = true;
-            for (size_t i = 0; i < cols.size(); ++i) {
-                const char *ccol = cols[i].c_str(), *pcol = back.cols[i].c_str();
-                const char *op = pg_call([&] {
-                    AttrNumber ca = get_attnum(child, ccol);
-                    AttrNumber pa = get_attnum(parent, pcol);
-                    if (ca == InvalidAttrNumber || pa == InvalidAttrNumber)
-                        return static_cast<char *>(nullptr);
-                    return pg::equality_operator(get_atttype(child, ca), get_atttype(parent, pa));
-                });
-                if (op == nullptr) {
-                    back.stale = "cascade_delete: parent link policy on " + rel_name(child) +
-                                 " refers to a missing or incomparable column";
-                    op = "";
-                }
-                back.eqops.push_back(op);
-            }
-            m.edges.push_back(back);
-            target = nullptr; // push_back may have moved it
+            Edge back = parent_link_edge(row, *target, c, p);
+            m.edges.push_back(back); // may move *target: not used after this
             continue;
         }
         if (action == Action::SetValue) {
-            target->value = value ? value : "";
+            target->value = row.value ? row.value : "";
+            unsigned child = row.child;
+            const char *col = row.cols[0].c_str();
             target->value_type = pg_call([&] {
-                AttrNumber a = get_attnum(child, cols[0].c_str());
+                AttrNumber a = get_attnum(child, col);
                 return a == InvalidAttrNumber ? InvalidOid : get_atttype(child, a);
             });
         }
     }
+}
+
+Model load_model(const std::string &extschema) {
+    Model m;
+    int nest = pg_call([] { return pg::safe_search_path(); });
+    read_foreign_keys(m);
+    read_policies(m, extschema);
     add_partition_edges(m);
     pg_call([&] { pg::restore_search_path(nest); });
     return m;
