@@ -108,6 +108,14 @@ template <typename F> auto pg_call(F &&f) -> decltype(f()) {
 }
 #pragma GCC diagnostic pop
 
+// Calls fn, a PostgreSQL-side function, through pg_call with arguments the
+// compiler checks are plain C values: the form to prefer, since a lambda could
+// capture (and an error skip) a C++ object.
+template <typename R, typename... P, typename... A> R pg_guard(R (*fn)(P...), A... args) {
+    static_assert((std::is_trivially_copyable_v<A> && ...), "pg_guard takes plain C arguments");
+    return pg_call([&]() -> R { return fn(args...); });
+}
+
 // Builds an Error with palloc'd copies of the strings (through pg_call).
 Error make_error(int sqlstate, const std::string &message, const std::string &detail = "",
                  const std::string &hint = "");

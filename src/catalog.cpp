@@ -70,7 +70,7 @@ static const char *const FK_SQL =
 
 // A relation's name for messages (its OID if it is gone).
 static std::string rel_name(unsigned oid) {
-    const char *name = pg_call([&] { return get_rel_name(oid); });
+    const char *name = pg_guard(get_rel_name, oid);
     return name ? sql::ident(name) : std::to_string(oid);
 }
 
@@ -120,11 +120,11 @@ static void add_partition_edges(Model &m) {
     SPITupleTable *rows = SPI_tuptable;
     for (uint64 r = 0; r < n; ++r) {
         SPI_tuptable = rows;
-        unsigned member = std::stoul(pg_call([&] { return pg::value(r, 1); }));
-        unsigned relative = std::stoul(pg_call([&] { return pg::value(r, 2); }));
-        bool up = pg_call([&] { return pg::value(r, 3); })[0] == 't';
-        auto cols = to_vector(pg_call([&] { return pg::text_array(r, 4); }));
-        auto types = to_vector(pg_call([&] { return pg::text_array(r, 5); }));
+        unsigned member = std::stoul(pg_guard(pg::value, r, 1));
+        unsigned relative = std::stoul(pg_guard(pg::value, r, 2));
+        bool up = pg_guard(pg::value, r, 3)[0] == 't';
+        auto cols = to_vector(pg_guard(pg::text_array, r, 4));
+        auto types = to_vector(pg_guard(pg::text_array, r, 5));
         Edge e;
         e.parent = m.table(relative);
         e.child = m.table(member);
@@ -134,7 +134,7 @@ static void add_partition_edges(Model &m) {
         e.refcols = cols;
         for (const auto &type : types) {
             Oid t = static_cast<Oid>(std::stoul(type));
-            const char *op = pg_call([&] { return pg::equality_operator(t, t); });
+            const char *op = pg_guard(pg::equality_operator, t, t);
             e.eqops.push_back(op ? op : "OPERATOR(pg_catalog.=)");
         }
         if (cols.empty())
@@ -156,20 +156,20 @@ struct PolicyRow {
 // Every foreign key of the catalog (clones on partitions skipped: the key of
 // the partitioned table stands for them), read with the latest snapshot.
 static void read_foreign_keys(Model &m) {
-    uint64 n = pg_call([] { return pg::exec_latest(FK_SQL, SPI_OK_SELECT); });
+    uint64 n = pg_guard(pg::exec_latest, FK_SQL, SPI_OK_SELECT);
     SPITupleTable *fks = SPI_tuptable;
     for (uint64 r = 0; r < n; ++r) {
         SPI_tuptable = fks;
         Edge e;
-        e.conname = pg_call([&] { return pg::value(r, 1); });
-        unsigned child = std::stoul(pg_call([&] { return pg::value(r, 2); }));
-        unsigned parent = std::stoul(pg_call([&] { return pg::value(r, 3); }));
-        e.action = catalog_action(pg_call([&] { return pg::value(r, 4); })[0]);
-        e.cols = to_vector(pg_call([&] { return pg::text_array(r, 5); }));
-        e.refcols = to_vector(pg_call([&] { return pg::text_array(r, 6); }));
-        e.eqops = to_vector(pg_call([&] { return pg::text_array(r, 7); }));
-        e.setcols = to_vector(pg_call([&] { return pg::text_array(r, 8); }));
-        e.conoid = std::stoul(pg_call([&] { return pg::value(r, 9); }));
+        e.conname = pg_guard(pg::value, r, 1);
+        unsigned child = std::stoul(pg_guard(pg::value, r, 2));
+        unsigned parent = std::stoul(pg_guard(pg::value, r, 3));
+        e.action = catalog_action(pg_guard(pg::value, r, 4)[0]);
+        e.cols = to_vector(pg_guard(pg::text_array, r, 5));
+        e.refcols = to_vector(pg_guard(pg::text_array, r, 6));
+        e.eqops = to_vector(pg_guard(pg::text_array, r, 7));
+        e.setcols = to_vector(pg_guard(pg::text_array, r, 8));
+        e.conoid = std::stoul(pg_guard(pg::value, r, 9));
         e.child = m.table(child);
         e.parent = m.table(parent);
         m.edges.push_back(e);
@@ -295,21 +295,21 @@ static void read_policies(Model &m, const std::string &extschema) {
                        " WHERE EXISTS (SELECT FROM pg_class c WHERE c.oid = p.child)"
                        " AND EXISTS (SELECT FROM pg_class c WHERE c.oid = p.parent)"
                        " ORDER BY p.child, p.columns";
-    uint64 n = pg_call([&] { return pg::exec_latest(psql.c_str(), SPI_OK_SELECT); });
+    uint64 n = pg_guard(pg::exec_latest, psql.c_str(), SPI_OK_SELECT);
     SPITupleTable *pols = SPI_tuptable;
     for (uint64 r = 0; r < n; ++r) {
         SPI_tuptable = pols;
         PolicyRow row;
-        row.child = std::stoul(pg_call([&] { return pg::value(r, 1); }));
-        row.cols = to_vector(pg_call([&] { return pg::text_array(r, 2); }));
-        std::string action_text = pg_call([&] { return pg::value(r, 3); });
-        row.value = pg_call([&] { return pg::value(r, 4); });
-        row.parent = std::stoul(pg_call([&] { return pg::value(r, 5); }));
-        row.refcols = to_vector(pg_call([&] { return pg::text_array(r, 6); }));
-        bool parent_link = pg_call([&] { return pg::value(r, 7); })[0] == 't';
-        row.type_column = pg_call([&] { return pg::value(r, 8); });
-        row.type_value = pg_call([&] { return pg::value(r, 9); });
-        auto moved = to_vector(pg_call([&] { return pg::text_array(r, 10); }));
+        row.child = std::stoul(pg_guard(pg::value, r, 1));
+        row.cols = to_vector(pg_guard(pg::text_array, r, 2));
+        std::string action_text = pg_guard(pg::value, r, 3);
+        row.value = pg_guard(pg::value, r, 4);
+        row.parent = std::stoul(pg_guard(pg::value, r, 5));
+        row.refcols = to_vector(pg_guard(pg::text_array, r, 6));
+        bool parent_link = pg_guard(pg::value, r, 7)[0] == 't';
+        row.type_column = pg_guard(pg::value, r, 8);
+        row.type_value = pg_guard(pg::value, r, 9);
+        auto moved = to_vector(pg_guard(pg::text_array, r, 10));
         bool ok;
         Action action = parse_action(action_text, &ok);
         if (!ok)
@@ -353,7 +353,7 @@ static void read_policies(Model &m, const std::string &extschema) {
 
 Model load_model(const std::string &extschema) {
     Model m;
-    int nest = pg_call([] { return pg::safe_search_path(); });
+    int nest = pg_guard(pg::safe_search_path);
     read_foreign_keys(m);
     read_policies(m, extschema);
     add_partition_edges(m);
@@ -390,13 +390,13 @@ std::shared_ptr<Model> cached_model() {
         // Cleared first: if reading fails, the next call reads again.
         session.model.reset();
         session.model_stale = false;
-        Oid ns = pg_call([] { return pg::extension_schema(); });
-        std::string extschema = pg_call([&] { return get_namespace_name(ns); });
+        Oid ns = pg_guard(pg::extension_schema);
+        std::string extschema = pg_guard(get_namespace_name, ns);
         auto m = std::make_shared<Model>(load_model(extschema));
         m->generation = ++session.models_read;
         // Moving the extension to another schema moves this table too, and
         // that change marks the model stale.
-        m->policy_table = pg_call([&] { return get_relname_relid("cascade_delete_policy", ns); });
+        m->policy_table = pg_guard(get_relname_relid, "cascade_delete_policy", ns);
         if (!session.model_stale)
             session.model = m;
         return m;
@@ -433,7 +433,7 @@ void load_table(Model &m, int t) {
     // Built aside and published only when complete: an error halfway (a
     // cancel, a dropped table) leaves the cached model's entry unloaded.
     Table tab = m.tables[t];
-    int nest = pg_call([] { return pg::safe_search_path(); });
+    int nest = pg_guard(pg::safe_search_path);
     Oid oid = tab.oid;
     uint64 n = pg_call([&] {
         Oid type = OIDOID;
@@ -443,17 +443,17 @@ void load_table(Model &m, int t) {
     if (n != 1)
         throw make_error(ERRCODE_UNDEFINED_TABLE,
                          "cascade_delete: relation with OID " + std::to_string(oid) + " does not exist");
-    tab.nsp = pg_call([] { return pg::value(0, 1); });
-    tab.rel = pg_call([] { return pg::value(0, 2); });
-    tab.relkind = pg_call([] { return pg::value(0, 3); })[0];
-    tab.rls = pg_call([] { return pg::value(0, 4); })[0] == 't';
-    tab.id_cols = to_vector(pg_call([] { return pg::text_array(0, 5); }));
-    for (const auto &s : to_vector(pg_call([] { return pg::text_array(0, 6); })))
+    tab.nsp = pg_guard(pg::value, 0, 1);
+    tab.rel = pg_guard(pg::value, 0, 2);
+    tab.relkind = pg_guard(pg::value, 0, 3)[0];
+    tab.rls = pg_guard(pg::value, 0, 4)[0] == 't';
+    tab.id_cols = to_vector(pg_guard(pg::text_array, 0, 5));
+    for (const auto &s : to_vector(pg_guard(pg::text_array, 0, 6)))
         tab.id_types.push_back(static_cast<unsigned>(std::stoul(s)));
-    tab.user_code = pg_call([] { return pg::value(0, 7); })[0] == 't';
-    tab.referenced_by = static_cast<unsigned>(std::stoul(pg_call([] { return pg::value(0, 8); })));
-    tab.inheritance_children = pg_call([] { return pg::value(0, 9); })[0] == 't';
-    for (const auto &s : to_vector(pg_call([] { return pg::text_array(0, 10); })))
+    tab.user_code = pg_guard(pg::value, 0, 7)[0] == 't';
+    tab.referenced_by = static_cast<unsigned>(std::stoul(pg_guard(pg::value, 0, 8)));
+    tab.inheritance_children = pg_guard(pg::value, 0, 9)[0] == 't';
+    for (const auto &s : to_vector(pg_guard(pg::text_array, 0, 10)))
         tab.partition_ancestors.push_back(static_cast<unsigned>(std::stoul(s)));
     tab.has_pk = !tab.id_cols.empty();
     if (!tab.has_pk) {
@@ -461,7 +461,7 @@ void load_table(Model &m, int t) {
         tab.id_types = {TIDOID};
     }
     for (unsigned type : tab.id_types) {
-        const char *op = pg_call([&] { return pg::equality_operator(type, type); });
+        const char *op = pg_guard(pg::equality_operator, type, type);
         tab.id_eqops.push_back(op ? op : "OPERATOR(pg_catalog.=)");
     }
     tab.display = display_name(tab.nsp, tab.rel);

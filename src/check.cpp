@@ -53,7 +53,7 @@ namespace cd {
 Blocker Cascade::find_blocker(int ei, const std::string &where, const Params &p) {
     const Table &c = T(m_.edges[ei].child);
     exec("SELECT pg_catalog.count(*)" + where, SPI_OK_SELECT, p, mem_);
-    Blocker b{ei, std::stoull(pg_call([] { return pg::value(0, 1); })), {}};
+    Blocker b{ei, std::stoull(pg_guard(pg::value, 0, 1)), {}};
     if (b.count == 0)
         return b;
     std::vector<std::string> cols;
@@ -64,7 +64,7 @@ Blocker Cascade::find_blocker(int ei, const std::string &where, const Params &p)
                         " LIMIT " + std::to_string(limits::kBlockerSampleKeys),
                     SPI_OK_SELECT, p, mem_);
     for (uint64 r = 0; r < n; ++r)
-        b.keys.push_back(pg_call([&] { return pg::value(r, 1); }));
+        b.keys.push_back(pg_guard(pg::value, r, 1));
     return b;
 }
 

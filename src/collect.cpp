@@ -116,7 +116,7 @@ uint64 Cascade::count_referencing(const Edge &e, bool survivors_only) {
              from + " WHERE " + parent_match(e, "p", "t") + ")" +
              (survivors_only ? not_collected(e.child, "t", &p) : ""),
          SPI_OK_SELECT, p, mem_);
-    return std::stoull(pg_call([] { return pg::value(0, 1); }));
+    return std::stoull(pg_guard(pg::value, 0, 1));
 }
 
 // Memory mode is for cascades without cycles (their fixpoint needs key
@@ -276,7 +276,7 @@ void Cascade::check_inheritance_children() {
     }
     if (n == 0)
         return;
-    Oid child_oid = static_cast<Oid>(std::stoul(pg_call([] { return pg::value(0, 1); })));
+    Oid child_oid = static_cast<Oid>(std::stoul(pg_guard(pg::value, 0, 1)));
     const char *nsp = nullptr, *rel = nullptr;
     pg_call([&] {
         rel = get_rel_name(child_oid);

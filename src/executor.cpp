@@ -154,7 +154,7 @@ Datum run_cascade(const Request &req) {
     Datum report = (Datum)0;
     ++session.call_depth;
     // On an error, the (sub)transaction's abort restores the setting.
-    int nest = pg_call([] { return pg::no_jit(); });
+    int nest = pg_guard(pg::no_jit);
     try {
         if (session.call_depth == 1)
             trim_plan_cache();

@@ -370,7 +370,7 @@ void drop_orphan_key_tables(unsigned long generation) {
                          SPI_OK_SELECT);
     std::vector<std::string> names;
     for (uint64 r = 0; r < n; ++r)
-        names.push_back(pg_call([&] { return pg::value(r, 1); }));
+        names.push_back(pg_guard(pg::value, r, 1));
     for (const auto &name : names) {
         // cascade_delete_<depth>_<table oid>_<shape hash>
         size_t a = name.find('_', std::string("cascade_delete_").size());

@@ -79,7 +79,7 @@ void Cascade::run_updates() {
         if (mem_ && e.action == Action::SetValue) {
             Oid vtype = e.value_type;
             const std::string &value = e.value;
-            Datum v = pg_call([&] { return text_to_datum(value.c_str(), vtype); });
+            Datum v = pg_guard(text_to_datum, value.c_str(), vtype);
             value_ref = p.add(v, false, vtype);
         }
         std::string set, match, cursor;
@@ -166,7 +166,7 @@ void Cascade::delete_together(const std::vector<int> &tables, const std::vector<
     std::string query_text = "WITH " + with + " SELECT " + select;
     exec_bypassing(plan_for(query_text, p.types, generic), query_text, p, rels, cons, SPI_OK_SELECT);
     for (size_t i = 0; i < tables.size(); ++i)
-        deleted_[tables[i]] = std::stoull(pg_call([&] { return pg::value(0, static_cast<int>(i) + 1); }));
+        deleted_[tables[i]] = std::stoull(pg_guard(pg::value, 0, static_cast<int>(i) + 1));
     for (int t : tables)
         if (virtual_edge_[t] < 0 && deleted_[t] < collected_[t])
             deleted_[t] += changed_rows(t);
@@ -262,7 +262,7 @@ void Cascade::discount_rows_deleted_earlier() {
         for (int v : earlier)
             any += std::string(any.empty() ? "" : " OR ") + in_keys_of(v, t, "x", &p);
         exec("SELECT pg_catalog.count(*) FROM " + keys(t, "x", &p) + " WHERE " + any, SPI_OK_SELECT, p, mem_);
-        deleted_[t] -= std::stoull(pg_call([] { return pg::value(0, 1); }));
+        deleted_[t] -= std::stoull(pg_guard(pg::value, 0, 1));
     }
 }
 
@@ -361,7 +361,7 @@ void Cascade::delete_cycle(const std::vector<int> &comp) {
 void Cascade::run_deletes() {
     if (delete_in_one_statement())
         return;
-    size_t hash_keys = pg_call([] { return get_hash_memory_limit(); }) / limits::kHashBytesPerKey;
+    size_t hash_keys = pg_guard(get_hash_memory_limit) / limits::kHashBytesPerKey;
     for (auto ci = plan_.components.size(); ci-- > 0;) {
         const auto &comp = plan_.components[ci];
         if (req_.dry_run) {

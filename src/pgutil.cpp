@@ -33,9 +33,9 @@ Error make_error(int sqlstate, const std::string &message, const std::string &de
                  const std::string &hint) {
     Error e{};
     e.sqlstate = sqlstate;
-    e.message = pg_call([&] { return pstrdup(message.c_str()); });
-    e.detail = detail.empty() ? nullptr : pg_call([&] { return pstrdup(detail.c_str()); });
-    e.hint = hint.empty() ? nullptr : pg_call([&] { return pstrdup(hint.c_str()); });
+    e.message = pg_guard(pstrdup, message.c_str());
+    e.detail = detail.empty() ? nullptr : pg_guard(pstrdup, detail.c_str());
+    e.hint = hint.empty() ? nullptr : pg_guard(pstrdup, hint.c_str());
     return e;
 }
 

@@ -233,7 +233,7 @@ uint64 exec(const std::string &sql, int rc, const Params &p, bool generic) {
 
 // Runs SQL once: utility statements, and statements holding the caller's text.
 uint64 exec_once(const std::string &sql, int rc) {
-    return pg_call([&] { return pg::exec(sql.c_str(), 0, nullptr, nullptr, nullptr, rc); });
+    return pg_guard(pg::exec, sql.c_str(), 0, nullptr, nullptr, nullptr, rc);
 }
 
 // Array types of the given element types.
