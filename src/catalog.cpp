@@ -357,7 +357,7 @@ Model load_model(const std::string &extschema) {
     read_foreign_keys(m);
     read_policies(m, extschema);
     add_partition_edges(m);
-    pg_call([&] { pg::restore_search_path(nest); });
+    pg_guard(pg::restore_search_path, nest);
     return m;
 }
 
@@ -385,7 +385,7 @@ void register_model_invalidation() {
 std::shared_ptr<Model> cached_model() {
     // Changes committed by other sessions since this transaction last took a
     // lock (a call may take none before this point).
-    pg_call([] { AcceptInvalidationMessages(); });
+    pg_guard(AcceptInvalidationMessages);
     if (session.model_stale || !session.model) {
         // Cleared first: if reading fails, the next call reads again.
         session.model.reset();
@@ -466,7 +466,7 @@ void load_table(Model &m, int t) {
     }
     tab.display = display_name(tab.nsp, tab.rel);
     tab.loaded = true;
-    pg_call([&] { pg::restore_search_path(nest); });
+    pg_guard(pg::restore_search_path, nest);
     m.tables[t] = std::move(tab);
 }
 

@@ -226,7 +226,7 @@ bool Cascade::collect_in_memory(uint64 limit) {
         if (count > limit)
             fits = false;
     }
-    pg_call([] { SPI_freetuptable(SPI_tuptable); });
+    pg_guard(SPI_freetuptable, SPI_tuptable);
     if (!fits) {
         collected_.assign(n, 0);
         return false;

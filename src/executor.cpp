@@ -168,8 +168,8 @@ Datum run_cascade(const Request &req) {
         throw;
     }
     --session.call_depth;
-    pg_call([&] { pg::restore_search_path(nest); });
-    pg_call([] { SPI_finish(); });
+    pg_guard(pg::restore_search_path, nest);
+    pg_guard(SPI_finish);
     return report;
 }
 

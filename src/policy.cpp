@@ -427,7 +427,7 @@ Datum cascade_delete_set_policy(PG_FUNCTION_ARGS) {
                                  std::string("unknown action \"") + a.action + "\"",
                                  "Actions: CASCADE, PROTECT, RESTRICT, SET_NULL, SET_DEFAULT, SET, "
                                  "DO_NOTHING.");
-        cd::pg_call([&] { set_policy(a, action); });
+        cd::pg_guard(set_policy, a, action);
         return (Datum)0;
     });
 }

@@ -117,7 +117,7 @@ void trim_plan_cache() {
         return;
     for (auto &kv : session.plans) {
         SPIPlanPtr p = kv.second;
-        pg_call([&] { SPI_freeplan(p); });
+        pg_guard(SPI_freeplan, p);
     }
     session.plans.clear();
 }
