@@ -85,7 +85,7 @@ Datum Cascade::run(MemoryContext result_cxt) {
 
 // Before any statement: PostgreSQL's own message would name one of ours.
 void Cascade::refuse_in_read_only() const {
-    if (!req_.dry_run && pg_call([] { return XactReadOnly || RecoveryInProgress(); }))
+    if (!req_.dry_run && pg_guard(pg::read_only))
         throw make_error(ERRCODE_READ_ONLY_SQL_TRANSACTION,
                          "cannot execute cascade_delete in a read-only transaction", "",
                          "A dry run (dry_run => true) works in a read-only transaction and on a "
@@ -147,10 +147,7 @@ void Cascade::setup() {
 
 Datum run_cascade(const Request &req) {
     MemoryContext caller_cxt = CurrentMemoryContext; // outlives the SPI connection
-    pg_call([] {
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "cascade_delete: SPI_connect failed");
-    });
+    pg_guard(pg::spi_connect);
     Datum report = (Datum)0;
     ++session.call_depth;
     // On an error, the (sub)transaction's abort restores the setting.

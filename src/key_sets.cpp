@@ -357,7 +357,7 @@ void Cascade::create_ephemeral_key_sets() {
 // session that creates and drops tables would otherwise keep one key table
 // per dropped table until it ends.
 void drop_orphan_key_tables(unsigned long generation) {
-    if (generation == session.orphans_checked || session.call_depth != 1 || pg_call([] { return XactReadOnly; }))
+    if (generation == session.orphans_checked || session.call_depth != 1 || pg_guard(pg::read_only))
         return;
     session.orphans_checked = generation;
     uint64 n = exec_once("SELECT c.relname::pg_catalog.text FROM pg_catalog.pg_class c"

@@ -5,6 +5,8 @@ extern "C" {
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
@@ -74,6 +76,33 @@ SPIPlanPtr prepare(const char *sql, int nargs, Oid *types, int cursor_options) {
                                SPI_result_code_string(SPI_result)),
                         errdetail("Statement: %s", sql)));
     return plan;
+}
+
+void spi_connect() {
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "cascade_delete: SPI_connect failed");
+}
+
+bool read_only() { return XactReadOnly || RecoveryInProgress(); }
+
+SPIPlanPtr prepare_kept(const char *sql, int nargs, Oid *types, int cursor_options) {
+    SPIPlanPtr plan = prepare(sql, nargs, types, cursor_options);
+    SPI_keepplan(plan);
+    return plan;
+}
+
+Oid array_type(Oid elem) {
+    Oid t = get_array_type(elem);
+    if (!OidIsValid(t))
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("cascade_delete: key type %s has no array type", format_type_be(elem))));
+    return t;
+}
+
+Oid column_type(Oid rel, const char *column) {
+    if (strcmp(column, "ctid") == 0)
+        return TIDOID;
+    return get_atttype(rel, get_attnum(rel, column));
 }
 
 uint64 exec_plan(SPIPlanPtr plan, const char *sql, Datum *values, const char *nulls,

@@ -32,6 +32,16 @@ uint64 exec(const char *sql, int nargs, Oid *types, Datum *values, const char *n
 uint64 exec_latest(const char *sql, int expected_rc);
 // Prepares sql; the plan lives until SPI_finish (or the transaction's abort).
 SPIPlanPtr prepare(const char *sql, int nargs, Oid *types, int cursor_options = 0);
+// Prepares sql and keeps the plan for the backend's life (SPI_keepplan).
+SPIPlanPtr prepare_kept(const char *sql, int nargs, Oid *types, int cursor_options);
+// The array type of elem; raises 0A000 for a type without one.
+Oid array_type(Oid elem);
+// The type of a column of rel (tid for "ctid").
+Oid column_type(Oid rel, const char *column);
+// SPI_connect, raising an error when it fails.
+void spi_connect();
+// Whether this transaction cannot write: read-only, or on a hot standby.
+bool read_only();
 // Executes a prepared plan and checks the result code.
 uint64 exec_plan(SPIPlanPtr plan, const char *sql, Datum *values, const char *nulls,
                  int expected_rc);

@@ -165,8 +165,7 @@ void set_policy(const Args &a, Action action) {
     char **cols;
     AttrNumber *nums = column_numbers(a.child, a.cols, &n, &cols);
 
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "cascade_delete: SPI_connect failed");
+    cd::pg::spi_connect();
     int nest = cd::pg::safe_search_path();
 
     // Is (child, columns) a real foreign key?
@@ -442,8 +441,7 @@ Datum cascade_delete_drop_policy(PG_FUNCTION_ARGS) {
             Oid child = PG_GETARG_OID(0);
             if (!pg_class_ownercheck(child, GetUserId()))
                 aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(child));
-            if (SPI_connect() != SPI_OK_CONNECT)
-                elog(ERROR, "cascade_delete: SPI_connect failed");
+            cd::pg::spi_connect();
             Oid types[4] = {OIDOID, TEXTARRAYOID, OIDOID, BOOLOID};
             Datum values[4] = {ObjectIdGetDatum(child), PG_GETARG_DATUM(1),
                                PG_ARGISNULL(2) ? (Datum)0 : PG_GETARG_DATUM(2), BoolGetDatum(false)};

@@ -86,24 +86,18 @@ namespace {
 void one_shot_plans(bool on) { session.one_shot_plans = on; }
 
 SPIPlanPtr plan_for(const std::string &sql, const std::vector<Oid> &types, bool generic) {
+    int options = generic ? CURSOR_OPT_GENERIC_PLAN : 0;
     if (session.one_shot_plans)
-        return pg_call([&] {
-            return pg::prepare(sql.c_str(), static_cast<int>(types.size()),
-                               const_cast<Oid *>(types.data()), generic ? CURSOR_OPT_GENERIC_PLAN : 0);
-        });
+        return pg_guard(pg::prepare, sql.c_str(), static_cast<int>(types.size()),
+                        const_cast<Oid *>(types.data()), options);
     std::string key = sql + (generic ? "\x02" : "");
     for (Oid t : types)
         key += "\x01" + std::to_string(t);
     auto it = session.plans.find(key);
     if (it != session.plans.end())
         return it->second;
-    SPIPlanPtr plan = pg_call([&] {
-        SPIPlanPtr p = pg::prepare(sql.c_str(), static_cast<int>(types.size()),
-                                   const_cast<Oid *>(types.data()),
-                                   generic ? CURSOR_OPT_GENERIC_PLAN : 0);
-        SPI_keepplan(p);
-        return p;
-    });
+    SPIPlanPtr plan = pg_guard(pg::prepare_kept, sql.c_str(), static_cast<int>(types.size()),
+                               const_cast<Oid *>(types.data()), options);
     session.plans.emplace(std::move(key), plan);
     return plan;
 }
@@ -225,10 +219,8 @@ uint64 exec(const std::string &sql, int rc) { return exec(sql, rc, Params()); }
 
 uint64 exec(const std::string &sql, int rc, const Params &p, bool generic) {
     SPIPlanPtr plan = plan_for(sql, p.types, generic);
-    return pg_call([&] {
-        return pg::exec_plan(plan, sql.c_str(), const_cast<Datum *>(p.values.data()),
-                             p.nulls.data(), rc);
-    });
+    return pg_guard(pg::exec_plan, plan, sql.c_str(), const_cast<Datum *>(p.values.data()),
+                    p.nulls.data(), rc);
 }
 
 // Runs SQL once: utility statements, and statements holding the caller's text.
@@ -240,15 +232,7 @@ uint64 exec_once(const std::string &sql, int rc) {
 std::vector<Oid> array_types(const std::vector<Oid> &elems) {
     std::vector<Oid> out;
     for (Oid e : elems) {
-        Oid a = pg_call([&] {
-            Oid t = get_array_type(e);
-            if (!OidIsValid(t))
-                ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                                errmsg("cascade_delete: key type %s has no array type",
-                                       format_type_be(e))));
-            return t;
-        });
-        out.push_back(a);
+        out.push_back(pg_guard(pg::array_type, e));
     }
     return out;
 }
@@ -257,11 +241,7 @@ std::vector<Oid> array_types(const std::vector<Oid> &elems) {
 std::vector<Oid> column_types(Oid rel, const std::vector<std::string> &cols) {
     std::vector<Oid> out;
     for (const auto &c : cols)
-        out.push_back(pg_call([&] {
-            if (c == "ctid")
-                return static_cast<Oid>(TIDOID);
-            return get_atttype(rel, get_attnum(rel, c.c_str()));
-        }));
+        out.push_back(pg_guard(pg::column_type, rel, c.c_str()));
     return out;
 }
 
