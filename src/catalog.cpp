@@ -112,11 +112,7 @@ static void add_partition_edges(Model &m) {
         oids += (t ? "," : "") + std::to_string(m.tables[t].oid);
     oids += "}";
     const char *oids_text = oids.c_str();
-    uint64 n = pg_call([&] {
-        Oid type = OIDARRAYOID;
-        Datum v = OidInputFunctionCall(F_ARRAY_IN, const_cast<char *>(oids_text), OIDOID, -1);
-        return pg::exec(PARTITION_SQL, 1, &type, &v, nullptr, SPI_OK_SELECT);
-    });
+    uint64 n = pg_guard(pg::exec_with_oids, PARTITION_SQL, oids_text);
     SPITupleTable *rows = SPI_tuptable;
     for (uint64 r = 0; r < n; ++r) {
         SPI_tuptable = rows;
@@ -190,23 +186,10 @@ static Edge application_only_edge(const PolicyRow &row, int c, int p) {
     e.cols = cols;
     e.refcols = refcols;
     for (size_t i = 0; i < cols.size(); ++i) {
-        const char *ccol = cols[i].c_str(), *pcol = refcols[i].c_str();
         bool generic = type_column != nullptr;
-        const char *cast = nullptr; // set for a generic relation without an operator
-        const char *op = pg_call([&] {
-            AttrNumber ca = get_attnum(child, ccol);
-            AttrNumber pa = get_attnum(parent, pcol);
-            if (ca == InvalidAttrNumber || pa == InvalidAttrNumber)
-                return static_cast<char *>(nullptr);
-            Oid ct = get_atttype(child, ca);
-            char *o = pg::equality_operator(get_atttype(parent, pa), ct);
-            if (o == nullptr && generic) {
-                // compare the key cast to the column's type
-                cast = format_type_be_qualified(ct);
-                o = pg::equality_operator(ct, ct);
-            }
-            return o;
-        });
+        char *cast = nullptr; // set for a generic relation without an operator
+        const char *op = pg_guard(pg::columns_equality, child, cols[i].c_str(), parent, refcols[i].c_str(),
+                                  generic, &cast);
         if (op == nullptr) {
             // Raised only by calls whose cascade reaches this policy.
             e.stale = "cascade_delete: policy on " + rel_name(child) + "(" + sql::join(cols, ", ") +
@@ -220,15 +203,8 @@ static Edge application_only_edge(const PolicyRow &row, int c, int p) {
         // A constant of the policy, checked by the type's input function
         // when set: quoted and cast, so that plans stay generic.
         const char *tv = type_value ? type_value : "";
-        const char *op = nullptr, *literal = nullptr;
-        pg_call([&] {
-            AttrNumber a = get_attnum(child, type_column);
-            if (a == InvalidAttrNumber)
-                return;
-            Oid t = get_atttype(child, a);
-            op = pg::equality_operator(t, t);
-            literal = psprintf("%s::%s", quote_literal_cstr(tv), format_type_be_qualified(t));
-        });
+        char *op = nullptr, *literal = nullptr;
+        pg_guard(pg::typed_literal, child, type_column, tv, &op, &literal);
         if (op == nullptr)
             e.stale = "cascade_delete: generic relation policy on " + rel_name(child) +
                       " refers to a missing column \"" + std::string(type_column) + "\"";
@@ -253,14 +229,10 @@ static Edge parent_link_edge(const PolicyRow &row, const Edge &target, int c, in
     back.policy = true;
     back.parent_link = true;
     for (size_t i = 0; i < cols.size(); ++i) {
-        const char *ccol = cols[i].c_str(), *pcol = back.cols[i].c_str();
-        const char *op = pg_call([&] {
-            AttrNumber ca = get_attnum(child, ccol);
-            AttrNumber pa = get_attnum(parent, pcol);
-            if (ca == InvalidAttrNumber || pa == InvalidAttrNumber)
-                return static_cast<char *>(nullptr);
-            return pg::equality_operator(get_atttype(child, ca), get_atttype(parent, pa));
-        });
+        // the child's column compared with the parent's, as the way back reads them
+        char *no_cast = nullptr;
+        const char *op = pg_guard(pg::columns_equality, parent, back.cols[i].c_str(), child, cols[i].c_str(),
+                                  false, &no_cast);
         if (op == nullptr) {
             back.stale = "cascade_delete: parent link policy on " + rel_name(child) +
                          " refers to a missing or incomparable column";
@@ -341,12 +313,7 @@ static void read_policies(Model &m, const std::string &extschema) {
         }
         if (action == Action::SetValue) {
             target->value = row.value ? row.value : "";
-            unsigned child = row.child;
-            const char *col = row.cols[0].c_str();
-            target->value_type = pg_call([&] {
-                AttrNumber a = get_attnum(child, col);
-                return a == InvalidAttrNumber ? InvalidOid : get_atttype(child, a);
-            });
+            target->value_type = pg_guard(pg::column_type_or_none, row.child, row.cols[0].c_str());
         }
     }
 }
@@ -435,11 +402,7 @@ void load_table(Model &m, int t) {
     Table tab = m.tables[t];
     int nest = pg_guard(pg::safe_search_path);
     Oid oid = tab.oid;
-    uint64 n = pg_call([&] {
-        Oid type = OIDOID;
-        Datum v = ObjectIdGetDatum(oid);
-        return pg::exec(TABLE_SQL, 1, &type, &v, nullptr, SPI_OK_SELECT);
-    });
+    uint64 n = pg_guard(pg::exec_with_oid, TABLE_SQL, oid);
     if (n != 1)
         throw make_error(ERRCODE_UNDEFINED_TABLE,
                          "cascade_delete: relation with OID " + std::to_string(oid) + " does not exist");

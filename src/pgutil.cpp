@@ -78,6 +78,45 @@ SPIPlanPtr prepare(const char *sql, int nargs, Oid *types, int cursor_options) {
     return plan;
 }
 
+uint64 exec_with_oid(const char *sql, Oid oid) {
+    Oid type = OIDOID;
+    Datum v = ObjectIdGetDatum(oid);
+    return exec(sql, 1, &type, &v, nullptr, SPI_OK_SELECT);
+}
+
+uint64 exec_with_oids(const char *sql, const char *oids_text) {
+    Oid type = OIDARRAYOID;
+    Datum v = OidInputFunctionCall(F_ARRAY_IN, const_cast<char *>(oids_text), OIDOID, -1);
+    return exec(sql, 1, &type, &v, nullptr, SPI_OK_SELECT);
+}
+
+Oid column_type_or_none(Oid rel, const char *attname) {
+    AttrNumber a = get_attnum(rel, attname);
+    return a == InvalidAttrNumber ? InvalidOid : get_atttype(rel, a);
+}
+
+char *columns_equality(Oid child, const char *ccol, Oid parent, const char *pcol, bool cast_if_none,
+                       char **cast) {
+    Oid ct = column_type_or_none(child, ccol), pt = column_type_or_none(parent, pcol);
+    if (!OidIsValid(ct) || !OidIsValid(pt))
+        return nullptr;
+    char *op = equality_operator(pt, ct);
+    if (op == nullptr && cast_if_none) {
+        *cast = format_type_be_qualified(ct);
+        op = equality_operator(ct, ct);
+    }
+    return op;
+}
+
+void typed_literal(Oid rel, const char *col, const char *value, char **op, char **literal) {
+    *op = *literal = nullptr;
+    Oid t = column_type_or_none(rel, col);
+    if (!OidIsValid(t))
+        return;
+    *op = equality_operator(t, t);
+    *literal = psprintf("%s::%s", quote_literal_cstr(value), format_type_be_qualified(t));
+}
+
 void spi_connect() {
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "cascade_delete: SPI_connect failed");

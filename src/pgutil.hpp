@@ -38,6 +38,20 @@ SPIPlanPtr prepare_kept(const char *sql, int nargs, Oid *types, int cursor_optio
 Oid array_type(Oid elem);
 // The type of a column of rel (tid for "ctid").
 Oid column_type(Oid rel, const char *column);
+// Runs sql with one parameter, an oid ($1), or an oid[] read from its text form.
+uint64 exec_with_oid(const char *sql, Oid oid);
+uint64 exec_with_oids(const char *sql, const char *oids_text);
+// The type of column attname of rel, or InvalidOid when there is none.
+Oid column_type_or_none(Oid rel, const char *attname);
+// "OPERATOR(nsp.=)" comparing parent.pcol with child.ccol, or NULL (a column is
+// missing, or the types have no operator). With cast_if_none (a generic
+// relation's key), when there is no operator, the child column's type
+// (qualified) goes to *cast and its own operator is returned.
+char *columns_equality(Oid child, const char *ccol, Oid parent, const char *pcol, bool cast_if_none,
+                       char **cast);
+// The equality operator of rel.col's type and value as a literal of that type
+// (a generic relation's condition); both NULL when the column is missing.
+void typed_literal(Oid rel, const char *col, const char *value, char **op, char **literal);
 // SPI_connect, raising an error when it fails.
 void spi_connect();
 // Whether this transaction cannot write: read-only, or on a hot standby.
