@@ -49,13 +49,9 @@ namespace cd {
 // Runs a kept plan with the RI triggers of rels / cons left out (see ri_bypass).
 uint64 exec_bypassing(SPIPlanPtr plan, const std::string &query_text, const Params &p,
                       const std::vector<Oid> &rels, const std::vector<Oid> &cons, int rc) {
-    return pg_call([&] {
-        ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
-        uint64 n = pg::exec_plan(plan, query_text.c_str(), const_cast<Datum *>(p.values.data()),
-                                 p.nulls.data(), rc);
-        ri::disarm();
-        return n;
-    });
+    return pg_guard(exec_bypassing_rows, plan, query_text.c_str(), 0, static_cast<Oid *>(nullptr),
+                    const_cast<Datum *>(p.values.data()), p.nulls.data(), rc, static_cast<int>(rels.size()),
+                    rels.data(), cons.data());
 }
 
 void Cascade::run_updates() {
@@ -111,12 +107,10 @@ void Cascade::run_updates() {
         if (with_value)
             types.push_back(vtype);
         SPIPlanPtr cursor_plan = plan_for(cur, {}), stmt_plan = plan_for(stmt, types);
-        updated_[e.child] += pg_call([&] {
-            Datum v = with_value ? text_to_datum(value.c_str(), vtype) : (Datum)0;
-            BatchSpec spec{cursor_plan, stmt_plan,    stmt.c_str(), with_value ? 1 : 0, &v,
-                           batch_size,  SPI_OK_UPDATE, 0,           nullptr,           nullptr};
-            return run_batches(&spec);
-        });
+        Datum v = with_value ? pg_guard(text_to_datum, value.c_str(), vtype) : (Datum)0;
+        BatchSpec spec{cursor_plan, stmt_plan,    stmt.c_str(), with_value ? 1 : 0, &v,
+                       batch_size,  SPI_OK_UPDATE, 0,           nullptr,           nullptr};
+        updated_[e.child] += pg_guard(run_batches, static_cast<const BatchSpec *>(&spec));
     }
 }
 
@@ -328,13 +322,11 @@ uint64 Cascade::delete_in_batches(const DeleteTarget &d) {
     if (!d.e)
         elem.push_back(XIDOID);
     SPIPlanPtr cursor_plan = plan_for(cur, {}), stmt_plan = plan_for(stmt, array_types(elem));
-    return pg_call([&] {
-        BatchSpec spec{cursor_plan,   stmt_plan,   stmt.c_str(),
-                       0,             nullptr,     batch_size,
-                       SPI_OK_DELETE, static_cast<int>(d.rels.size()),
-                       d.rels.data(), d.cons.data()};
-        return run_batches(&spec);
-    });
+    BatchSpec spec{cursor_plan,   stmt_plan,   stmt.c_str(),
+                   0,             nullptr,     batch_size,
+                   SPI_OK_DELETE, static_cast<int>(d.rels.size()),
+                   d.rels.data(), d.cons.data()};
+    return pg_guard(run_batches, static_cast<const BatchSpec *>(&spec));
 }
 
 // A cycle: all its rows go in one statement, so that the end-of-statement
@@ -417,15 +409,7 @@ uint64 Cascade::changed_rows(int t) {
     uint64 n = exec("SELECT t.xmin FROM " + T(t).from() + " t, " + k + where, SPI_OK_SELECT, p);
     if (n == 0)
         return 0;
-    bool others = pg_call([&] {
-        for (uint64 r = 0; r < n; ++r) {
-            bool isnull;
-            Datum x = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
-            if (!TransactionIdIsCurrentTransactionId(DatumGetTransactionId(x)))
-                return true;
-        }
-        return false;
-    });
+    bool others = pg_guard(rows_of_other_transactions, n);
     if (others)
         throw make_error(ERRCODE_T_R_SERIALIZATION_FAILURE,
                          "could not serialize access: rows of table " + T(t).display +
@@ -436,14 +420,10 @@ uint64 Cascade::changed_rows(int t) {
     std::vector<Oid> rels, cons;
     bypass_for(t, &rels, &cons);
     std::string query_text = "DELETE FROM " + T(t).from() + " t USING " + k + where;
-    return pg_call([&] {
-        ri::arm(static_cast<int>(rels.size()), rels.data(), cons.data());
-        uint64 d = pg::exec(query_text.c_str(), static_cast<int>(p.values.size()),
-                            const_cast<Oid *>(p.types.data()), const_cast<Datum *>(p.values.data()),
-                            p.nulls.data(), SPI_OK_DELETE);
-        ri::disarm();
-        return d;
-    });
+    return pg_guard(exec_bypassing_rows, static_cast<SPIPlanPtr>(nullptr), query_text.c_str(),
+                    static_cast<int>(p.values.size()), const_cast<Oid *>(p.types.data()),
+                    const_cast<Datum *>(p.values.data()), p.nulls.data(), static_cast<int>(SPI_OK_DELETE),
+                    static_cast<int>(rels.size()), rels.data(), cons.data());
 }
 
 } // namespace cd

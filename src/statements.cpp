@@ -9,6 +9,7 @@
 #include "ri_bypass.hpp"
 
 extern "C" {
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -74,6 +75,24 @@ uint64 run_batches(const BatchSpec *spec) {
     SPI_cursor_close(portal);
     MemoryContextDelete(batch_cxt);
     return total;
+}
+
+uint64 exec_bypassing_rows(SPIPlanPtr plan, const char *sql, int nargs, Oid *types, Datum *values,
+                           const char *nulls, int rc, int n_bypass, const Oid *rels, const Oid *cons) {
+    ri::arm(n_bypass, rels, cons);
+    uint64 n = plan ? pg::exec_plan(plan, sql, values, nulls, rc) : pg::exec(sql, nargs, types, values, nulls, rc);
+    ri::disarm();
+    return n;
+}
+
+bool rows_of_other_transactions(uint64 n) {
+    for (uint64 r = 0; r < n; ++r) {
+        bool isnull;
+        Datum x = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+        if (!TransactionIdIsCurrentTransactionId(DatumGetTransactionId(x)))
+            return true;
+    }
+    return false;
 }
 
 // Prepared plans kept for the session, by SQL text and parameter types: a

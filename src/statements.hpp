@@ -29,6 +29,14 @@ struct BatchSpec {
 
 uint64 run_batches(const BatchSpec *spec); // PostgreSQL code only
 
+// Runs a kept plan, or (plan NULL) sql once, with the fast path's RI triggers
+// of (rels[i], cons[i]) left out (see ri_bypass). PostgreSQL code only.
+uint64 exec_bypassing_rows(SPIPlanPtr plan, const char *sql, int nargs, Oid *types, Datum *values,
+                           const char *nulls, int rc, int n_bypass, const Oid *rels, const Oid *cons);
+// Whether any of the first n rows of SPI_tuptable has, in column 1, an xmin
+// of another transaction than this one. PostgreSQL code only.
+bool rows_of_other_transactions(uint64 n);
+
 // A plan for sql with parameter types, prepared once per backend and kept.
 // generic: always the generic plan (CURSOR_OPT_GENERIC_PLAN), for statements
 // run once per call whose parameters do not change the best plan: the plan
