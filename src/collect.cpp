@@ -244,7 +244,7 @@ bool Cascade::collect_in_memory(uint64 limit) {
 // the condition and not the statement it becomes part of.
 void Cascade::check_condition() const {
     std::string check = "SELECT FROM " + T(root_).from() + " WHERE (" + req_.condition + ")";
-    pg_call([&] { SPI_freeplan(pg::prepare(check.c_str(), 0, nullptr)); });
+    pg_guard(pg::check_parses, check.c_str());
 }
 
 // A plain table's INHERITS children: DELETE FROM parent deletes their rows
@@ -377,7 +377,7 @@ void Cascade::collect() {
         for (int gen = 0;; ++gen) {
             uint64 added = 0;
             for (size_t i = 0; i < internal.size(); ++i) {
-                pg_call([] { CHECK_FOR_INTERRUPTS(); });
+                pg_guard(pg::check_for_interrupts);
                 Params p;
                 p.add(Int32GetDatum(gen + 1), false, INT4OID);
                 p.add(Int32GetDatum(gen), false, INT4OID);

@@ -54,7 +54,9 @@ struct PhaseTimer {
         auto t1 = std::chrono::steady_clock::now();
         double ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
         t0 = t1;
-        pg_call([&] { elog(DEBUG1, "cascade_delete: %s %.3f ms", phase, ms); });
+        char message[128];
+        snprintf(message, sizeof(message), "cascade_delete: %s %.3f ms", phase, ms);
+        pg_guard(pg::debug1, static_cast<const char *>(message));
     }
 };
 } // namespace

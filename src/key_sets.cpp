@@ -193,10 +193,8 @@ void Cascade::create_key_tables() {
             colptrs.push_back(c.c_str());
         Oid reloid = T(t).oid;
         std::string shape = select + pk + (dedup_[t] ? "u" : "") + (cyclic[t] ? "g" : "") +
-                            pg_call([&] {
-                                return column_signature(reloid, static_cast<int>(colptrs.size()),
-                                                        colptrs.data());
-                            });
+                            pg_guard(column_signature, reloid, static_cast<int>(colptrs.size()),
+                                     static_cast<const char *const *>(colptrs.data()));
         char hash[17];
         snprintf(hash, sizeof(hash), "%016zx", std::hash<std::string>{}(shape));
         std::string name = "cascade_delete_" + std::to_string(session.call_depth) + "_" +
@@ -204,15 +202,7 @@ void Cascade::create_key_tables() {
         key_set_[t] = "pg_temp." + sql::ident(name);
         key_table_name_[t] = name;
         // Its size in pages, or -1 if it does not exist (yet, or after DISCARD TEMP).
-        long pages = pg_call([&] {
-            Oid rel = get_relname_relid(name.c_str(), LookupCreationNamespace("pg_temp"));
-            if (!OidIsValid(rel))
-                return -1L;
-            Relation r = relation_open(rel, AccessShareLock);
-            long n = static_cast<long>(RelationGetNumberOfBlocks(r));
-            relation_close(r, AccessShareLock);
-            return n;
-        });
+        long pages = pg_guard(pg::temp_table_pages, name.c_str());
         if (pages >= 0) {
             // Over 1 MB (a large set, or dead rows of failed calls, which
             // nothing vacuums): TRUNCATE, a new file. Else DELETE what an
@@ -390,7 +380,7 @@ void drop_orphan_key_tables(unsigned long generation) {
         if (oid > 0xFFFFFFFFUL)
             continue;
         Oid rel = static_cast<Oid>(oid);
-        bool gone = pg_call([&] { return get_rel_name(rel) == nullptr; });
+        bool gone = pg_guard(get_rel_name, rel) == nullptr;
         if (!gone)
             continue;
         exec_once("DROP TABLE pg_temp." + sql::ident(name), SPI_OK_UTILITY);

@@ -387,10 +387,10 @@ void Cascade::run_deletes() {
         if (!d.e && deleted_[t] < collected_[t])
             deleted_[t] += changed_rows(t);
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-        pg_call([&] {
-            elog(DEBUG1, "cascade_delete: deleted %llu rows of %s in %.3f ms",
+        char message[256];
+        snprintf(message, sizeof(message), "cascade_delete: deleted %llu rows of %s in %.3f ms",
                  static_cast<unsigned long long>(deleted_[t]), T(t).display.c_str(), ms);
-        });
+        pg_guard(pg::debug1, static_cast<const char *>(message));
     }
 }
 

@@ -5,6 +5,10 @@ extern "C" {
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "access/relation.h"
+#include "catalog/namespace.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/indexing.h"
@@ -115,6 +119,26 @@ void typed_literal(Oid rel, const char *col, const char *value, char **op, char 
         return;
     *op = equality_operator(t, t);
     *literal = psprintf("%s::%s", quote_literal_cstr(value), format_type_be_qualified(t));
+}
+
+void check_parses(const char *sql) { SPI_freeplan(prepare(sql, 0, nullptr)); }
+
+void check_for_interrupts() { CHECK_FOR_INTERRUPTS(); }
+
+void debug1(const char *message) { elog(DEBUG1, "%s", message); }
+
+long temp_table_pages(const char *name) {
+    Oid rel = get_relname_relid(name, LookupCreationNamespace("pg_temp"));
+    if (!OidIsValid(rel))
+        return -1L;
+    Relation r = relation_open(rel, AccessShareLock);
+    long n = static_cast<long>(RelationGetNumberOfBlocks(r));
+    relation_close(r, AccessShareLock);
+    return n;
+}
+
+char *quoted_qualified(const char *nsp, const char *rel) {
+    return psprintf("%s.%s", quote_identifier(nsp), quote_identifier(rel));
 }
 
 void spi_connect() {
@@ -258,10 +282,7 @@ std::vector<std::string> to_vector(CStrings s) {
 }
 
 std::string display_name(const std::string &nsp, const std::string &rel) {
-    const char *q = pg_call([&] {
-        return psprintf("%s.%s", quote_identifier(nsp.c_str()), quote_identifier(rel.c_str()));
-    });
-    return q;
+    return pg_guard(pg::quoted_qualified, nsp.c_str(), rel.c_str());
 }
 
 

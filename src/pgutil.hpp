@@ -52,6 +52,16 @@ char *columns_equality(Oid child, const char *ccol, Oid parent, const char *pcol
 // The equality operator of rel.col's type and value as a literal of that type
 // (a generic relation's condition); both NULL when the column is missing.
 void typed_literal(Oid rel, const char *col, const char *value, char **op, char **literal);
+// Raises sql's parse or analysis error, if any (its text quoted in the error).
+void check_parses(const char *sql);
+// Serves a pending cancel or timeout.
+void check_for_interrupts();
+// A DEBUG1 message.
+void debug1(const char *message);
+// Pages of this session's temporary table name, or -1 when there is none.
+long temp_table_pages(const char *name);
+// "nsp.rel", each part quoted only where needed, as regclass::text would.
+char *quoted_qualified(const char *nsp, const char *rel);
 // SPI_connect, raising an error when it fails.
 void spi_connect();
 // Whether this transaction cannot write: read-only, or on a hot standby.
