@@ -127,34 +127,10 @@ void Cascade::predict_update_refusals() {
         for (size_t i = 0; i < e.cols.size(); ++i) {
             std::string value = "t." + sql::ident(e.cols[i]);
             if (std::find(setcols.begin(), setcols.end(), e.cols[i]) != setcols.end()) {
-                Oid rel = c.oid;
-                const char *col = e.cols[i].c_str(), *set_value = e.value.c_str();
-                Action action = e.action;
+                char set_kind = e.action == Action::SetValue ? 'v' : e.action == Action::SetDefault ? 'd' : 'n';
                 bool not_null = false;
-                value = pg_call([&] {
-                    AttrNumber a = get_attnum(rel, col);
-                    Oid typid, collation;
-                    int32 typmod;
-                    get_atttypetypmodcoll(rel, a, &typid, &typmod, &collation);
-                    HeapTuple tup = SearchSysCacheAttNum(rel, a);
-                    if (HeapTupleIsValid(tup)) {
-                        not_null = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tup))->attnotnull;
-                        ReleaseSysCache(tup);
-                    }
-                    char *type = format_type_extended(typid, typmod,
-                                                      FORMAT_TYPE_FORCE_QUALIFY | FORMAT_TYPE_TYPEMOD_GIVEN);
-                    if (action == Action::SetValue)
-                        return psprintf("CAST(%s AS %s)", quote_literal_cstr(set_value), type);
-                    Node *def = nullptr;
-                    if (action == Action::SetDefault) {
-                        Relation r = relation_open(rel, AccessShareLock);
-                        def = build_column_default(r, a);
-                        relation_close(r, AccessShareLock);
-                    }
-                    if (def == nullptr)
-                        return psprintf("CAST(NULL AS %s)", type);
-                    return psprintf("CAST((%s) AS %s)", deparse_expression(def, NIL, false, false), type);
-                });
+                value = pg_guard(pg::written_value_sql, c.oid, e.cols[i].c_str(), set_kind, e.value.c_str(),
+                                 &not_null);
                 if (not_null)
                     not_null_violated += std::string(not_null_violated.empty() ? "" : " OR ") + "(" +
                                          value + ") IS NULL";

@@ -53,9 +53,8 @@ void Cascade::add_root_keys(Params *p) const {
     std::vector<Oid> types = array_types(pktypes);
     std::string table = r.display;
     std::vector<Datum> arrays(n);
-    pg_call([&] {
-        key_arrays(req_.key, req_.key_type, req_.many, n, pktypes.data(), table.c_str(), arrays.data());
-    });
+    pg_guard(key_arrays, req_.key, static_cast<Oid>(req_.key_type), req_.many, n,
+             static_cast<const Oid *>(pktypes.data()), table.c_str(), arrays.data());
     for (int i = 0; i < n; ++i)
         p->add(arrays[i], false, types[i]);
 }
@@ -191,9 +190,8 @@ bool Cascade::collect_in_memory(uint64 limit) {
     if (req_.where) {
         // Holds the caller's text: planned once, not kept.
         check_condition();
-        pg_call([&] {
-            pg::exec(query_text.c_str(), 0, nullptr, nullptr, nullptr, SPI_OK_SELECT);
-        });
+        pg_guard(pg::exec, query_text.c_str(), 0, static_cast<Oid *>(nullptr), static_cast<Datum *>(nullptr),
+                 static_cast<const char *>(nullptr), static_cast<int>(SPI_OK_SELECT));
     } else
         exec(query_text, SPI_OK_SELECT, p, true);
     size_t n = m_.tables.size();
@@ -206,21 +204,8 @@ bool Cascade::collect_in_memory(uint64 limit) {
         arr_[t].resize(ncols);
         arr_type_[t].resize(ncols);
         uint64 count = 0;
-        pg_call([&] {
-            for (size_t i = 0; i < ncols; ++i) {
-                bool isnull;
-                Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col + 1 + static_cast<int>(i), &isnull);
-                if (isnull) // ARRAY() of no rows is an empty array
-                    elog(ERROR, "cascade_delete: NULL key array");
-                arr_type_[t][i] = SPI_gettypeid(SPI_tuptable->tupdesc, col + 1 + static_cast<int>(i));
-                // copied out of the result, which the next statement may free
-                arr_[t][i] = datumCopy(d, false, -1);
-                if (i == 0) {
-                    ArrayType *a = DatumGetArrayTypeP(arr_[t][i]);
-                    count = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
-                }
-            }
-        });
+        pg_guard(pg::copy_result_arrays, col + 1, static_cast<int>(ncols), arr_[t].data(), arr_type_[t].data(),
+                 &count);
         col += static_cast<int>(ncols);
         collected_[t] = count;
         if (count > limit)
@@ -277,11 +262,8 @@ void Cascade::check_inheritance_children() {
     if (n == 0)
         return;
     Oid child_oid = static_cast<Oid>(std::stoul(pg_guard(pg::value, 0, 1)));
-    const char *nsp = nullptr, *rel = nullptr;
-    pg_call([&] {
-        rel = get_rel_name(child_oid);
-        nsp = get_namespace_name(get_rel_namespace(child_oid));
-    });
+    const char *rel = pg_guard(get_rel_name, child_oid);
+    const char *nsp = pg_guard(get_namespace_name, pg_guard(get_rel_namespace, child_oid));
     std::string child = display_name(nsp ? nsp : "", rel ? rel : "");
     throw make_error(ERRCODE_FEATURE_NOT_SUPPORTED,
                      "cascade_delete: rows to delete from " + r.display +

@@ -5,6 +5,10 @@ extern "C" {
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/pg_attribute.h"
+#include "utils/datum.h"
+#include "utils/ruleutils.h"
+#include "rewrite/rewriteHandler.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "access/relation.h"
@@ -139,6 +143,47 @@ long temp_table_pages(const char *name) {
 
 char *quoted_qualified(const char *nsp, const char *rel) {
     return psprintf("%s.%s", quote_identifier(nsp), quote_identifier(rel));
+}
+
+char *written_value_sql(Oid rel, const char *col, char set_kind, const char *value, bool *not_null) {
+    AttrNumber a = get_attnum(rel, col);
+    Oid typid, collation;
+    int32 typmod;
+    get_atttypetypmodcoll(rel, a, &typid, &typmod, &collation);
+    *not_null = false;
+    HeapTuple tup = SearchSysCacheAttNum(rel, a);
+    if (HeapTupleIsValid(tup)) {
+        *not_null = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tup))->attnotnull;
+        ReleaseSysCache(tup);
+    }
+    char *type = format_type_extended(typid, typmod, FORMAT_TYPE_FORCE_QUALIFY | FORMAT_TYPE_TYPEMOD_GIVEN);
+    if (set_kind == 'v')
+        return psprintf("CAST(%s AS %s)", quote_literal_cstr(value), type);
+    Node *def = nullptr;
+    if (set_kind == 'd') {
+        Relation r = relation_open(rel, AccessShareLock);
+        def = build_column_default(r, a);
+        relation_close(r, AccessShareLock);
+    }
+    if (def == nullptr)
+        return psprintf("CAST(NULL AS %s)", type);
+    return psprintf("CAST((%s) AS %s)", deparse_expression(def, NIL, false, false), type);
+}
+
+void copy_result_arrays(int first, int n, Datum *values, Oid *types, uint64 *count) {
+    for (int i = 0; i < n; ++i) {
+        bool isnull;
+        Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, first + i, &isnull);
+        if (isnull) // ARRAY() of no rows is an empty array
+            elog(ERROR, "cascade_delete: NULL key array");
+        types[i] = SPI_gettypeid(SPI_tuptable->tupdesc, first + i);
+        // copied out of the result, which the next statement may free
+        values[i] = datumCopy(d, false, -1);
+        if (i == 0) {
+            ArrayType *arr = DatumGetArrayTypeP(values[i]);
+            *count = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+        }
+    }
 }
 
 void spi_connect() {

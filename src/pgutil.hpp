@@ -62,6 +62,14 @@ void debug1(const char *message);
 long temp_table_pages(const char *name);
 // "nsp.rel", each part quoted only where needed, as regclass::text would.
 char *quoted_qualified(const char *nsp, const char *rel);
+// The value a SET_NULL (set_kind 'n'), SET_DEFAULT ('d') or SET value ('v',
+// value) writes into rel.col, as SQL: "CAST(... AS type)"; *not_null tells
+// whether the column is NOT NULL. The default is deparsed from the catalog.
+char *written_value_sql(Oid rel, const char *col, char set_kind, const char *value, bool *not_null);
+// Copies columns first..first+n-1 (1-based) of row 0 of SPI_tuptable, arrays,
+// out of the result into the current context, with their types; *count: the
+// number of elements of the first.
+void copy_result_arrays(int first, int n, Datum *values, Oid *types, uint64 *count);
 // SPI_connect, raising an error when it fails.
 void spi_connect();
 // Whether this transaction cannot write: read-only, or on a hot standby.
