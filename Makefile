@@ -20,6 +20,9 @@ SHLIB_LINK  += -lstdc++
 # -Wno-register: PostgreSQL 15's own headers use `register`, which C++17 dropped.
 # JIT bitcode would need clang; the extension gains nothing from it.
 override with_llvm = no
+# Objects depend on the headers they include (.deps/): a changed class layout
+# must rebuild every file that uses it.
+override autodepend = yes
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

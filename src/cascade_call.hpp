@@ -91,7 +91,6 @@ class Cascade {
     // SQL like a trigger's transition tables), so nothing is written: a dry
     // run works in a read-only transaction and on a hot standby.
     bool ephemeral_ = false;
-    std::vector<Tuplestorestate *> store_;
     std::vector<EphemeralNamedRelation> enr_;
     void create_ephemeral_key_sets();
     // Adds the rows of query (key columns, x, gen) to t's key set: INSERT INTO

@@ -273,36 +273,8 @@ uint64 Cascade::store_keys(int t, const std::string &query, const Params &p, Run
         query_text = "SELECT DISTINCT ON (" + on + ") s.* FROM (" + query + ") s(" + names +
               ") WHERE NOT EXISTS (SELECT 1 FROM " + key_set_[t] + " d WHERE " + same + ")";
     }
-    Tuplestorestate *store = store_[t];
-    EphemeralNamedRelation enr = enr_[t];
-    const char *text = query_text.c_str();
-    return pg_call([&] {
-        // Read into a tuplestore of its own first: the query may read t's set.
-        SPIPlanPtr plan = pg::prepare(text, static_cast<int>(p.types.size()),
-                                      const_cast<Oid *>(p.types.data()));
-        Portal portal = SPI_cursor_open(nullptr, plan, const_cast<Datum *>(p.values.data()),
-                                        p.nulls.data(), true);
-        Tuplestorestate *added = tuplestore_begin_heap(false, false, work_mem);
-        uint64 n = 0;
-        for (;;) {
-            SPI_cursor_fetch(portal, true, limits::kEphemeralFetchRows);
-            if (SPI_processed == 0)
-                break;
-            for (uint64 r = 0; r < SPI_processed; ++r)
-                tuplestore_puttuple(added, SPI_tuptable->vals[r]);
-            n += SPI_processed;
-            SPI_freetuptable(SPI_tuptable);
-        }
-        SPI_cursor_close(portal);
-        SPI_freeplan(plan);
-        TupleTableSlot *slot = MakeSingleTupleTableSlot(enr->md.tupdesc, &TTSOpsMinimalTuple);
-        while (tuplestore_gettupleslot(added, true, false, slot))
-            tuplestore_puttupleslot(store, slot);
-        ExecDropSingleTupleTableSlot(slot);
-        tuplestore_end(added);
-        enr->md.enrtuples += static_cast<double>(n); // the planner's row estimate
-        return n;
-    });
+    return pg_guard(append_to_key_set, enr_[t], query_text.c_str(), static_cast<int>(p.types.size()),
+                    const_cast<Oid *>(p.types.data()), const_cast<Datum *>(p.values.data()), p.nulls.data());
 }
 
 // One ephemeral named relation per table that needs keys, with a key table's
@@ -310,7 +282,6 @@ uint64 Cascade::store_keys(int t, const std::string &query, const Params &p, Run
 // and freed with it.
 void Cascade::create_ephemeral_key_sets() {
     size_t n = m_.tables.size();
-    store_.assign(n, nullptr);
     enr_.assign(n, nullptr);
     for (size_t t = 0; t < n; ++t) {
         if (!plan_.in_set[t] || virtual_edge_[t] >= 0)
@@ -319,26 +290,7 @@ void Cascade::create_ephemeral_key_sets() {
         key_set_[t] = sql::ident(name);
         std::string shape = "SELECT " + aliased(static_cast<int>(t)) + ", 0::pg_catalog.int4 AS gen FROM " +
                             T(t).from() + " t WHERE false";
-        const char *text = shape.c_str(), *cname = name.c_str();
-        EphemeralNamedRelation enr = nullptr;
-        Tuplestorestate *store = pg_call([&] {
-            pg::exec(text, 0, nullptr, nullptr, nullptr, SPI_OK_SELECT);
-            enr = static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
-            enr->md.name = pstrdup(cname);
-            enr->md.reliddesc = InvalidOid;
-            enr->md.tupdesc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
-            enr->md.enrtype = ENR_NAMED_TUPLESTORE;
-            enr->md.enrtuples = 0;
-            Tuplestorestate *ts = tuplestore_begin_heap(true, false, work_mem);
-            enr->reldata = ts;
-            SPI_freetuptable(SPI_tuptable);
-            int rc = SPI_register_relation(enr);
-            if (rc != SPI_OK_REL_REGISTER)
-                elog(ERROR, "cascade_delete: SPI_register_relation failed: %s", SPI_result_code_string(rc));
-            return ts;
-        });
-        store_[t] = store;
-        enr_[t] = enr;
+        enr_[t] = pg_guard(register_key_set, name.c_str(), shape.c_str());
     }
 }
 

@@ -11,6 +11,9 @@
 extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "utils/tuplestore.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -93,6 +96,48 @@ bool rows_of_other_transactions(uint64 n) {
             return true;
     }
     return false;
+}
+
+EphemeralNamedRelation register_key_set(const char *name, const char *shape_sql) {
+    pg::exec(shape_sql, 0, nullptr, nullptr, nullptr, SPI_OK_SELECT);
+    auto enr = static_cast<EphemeralNamedRelation>(palloc0(sizeof(EphemeralNamedRelationData)));
+    enr->md.name = pstrdup(name);
+    enr->md.reliddesc = InvalidOid;
+    enr->md.tupdesc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+    enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+    enr->md.enrtuples = 0;
+    enr->reldata = tuplestore_begin_heap(true, false, work_mem);
+    SPI_freetuptable(SPI_tuptable);
+    int rc = SPI_register_relation(enr);
+    if (rc != SPI_OK_REL_REGISTER)
+        elog(ERROR, "cascade_delete: SPI_register_relation failed: %s", SPI_result_code_string(rc));
+    return enr;
+}
+
+uint64 append_to_key_set(EphemeralNamedRelation enr, const char *sql, int nargs, Oid *types,
+                         Datum *values, const char *nulls) {
+    SPIPlanPtr plan = pg::prepare(sql, nargs, types);
+    Portal portal = SPI_cursor_open(nullptr, plan, values, nulls, true);
+    Tuplestorestate *added = tuplestore_begin_heap(false, false, work_mem);
+    uint64 n = 0;
+    for (;;) {
+        SPI_cursor_fetch(portal, true, limits::kEphemeralFetchRows);
+        if (SPI_processed == 0)
+            break;
+        for (uint64 r = 0; r < SPI_processed; ++r)
+            tuplestore_puttuple(added, SPI_tuptable->vals[r]);
+        n += SPI_processed;
+        SPI_freetuptable(SPI_tuptable);
+    }
+    SPI_cursor_close(portal);
+    SPI_freeplan(plan);
+    TupleTableSlot *slot = MakeSingleTupleTableSlot(enr->md.tupdesc, &TTSOpsMinimalTuple);
+    while (tuplestore_gettupleslot(added, true, false, slot))
+        tuplestore_puttupleslot(static_cast<Tuplestorestate *>(enr->reldata), slot);
+    ExecDropSingleTupleTableSlot(slot);
+    tuplestore_end(added);
+    enr->md.enrtuples += static_cast<double>(n);
+    return n;
 }
 
 // Prepared plans kept for the session, by SQL text and parameter types: a

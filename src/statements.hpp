@@ -5,6 +5,10 @@
 
 #include "pgutil.hpp"
 
+extern "C" {
+#include "utils/queryenvironment.h"
+}
+
 #include <string>
 #include <vector>
 
@@ -28,6 +32,16 @@ struct BatchSpec {
 };
 
 uint64 run_batches(const BatchSpec *spec); // PostgreSQL code only
+
+// A dry run's key set: an ephemeral named relation (a tuplestore, spilling
+// past work_mem) with the columns shape_sql returns, registered with the
+// current SPI connection and freed with it. PostgreSQL code only.
+EphemeralNamedRelation register_key_set(const char *name, const char *shape_sql);
+// Appends the rows of sql (with parameters) to the key set, read into a
+// tuplestore of their own first (sql may read the same set); updates the
+// planner's row estimate. Returns the rows added. PostgreSQL code only.
+uint64 append_to_key_set(EphemeralNamedRelation enr, const char *sql, int nargs, Oid *types,
+                         Datum *values, const char *nulls);
 
 // Runs a kept plan, or (plan NULL) sql once, with the fast path's RI triggers
 // of (rels[i], cons[i]) left out (see ri_bypass). PostgreSQL code only.
