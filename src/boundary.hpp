@@ -1,4 +1,5 @@
-// The C/C++ boundary. pg_call() runs PostgreSQL code so that an ereport(ERROR)
+// The C/C++ boundary. pg_guard(fn, args...) runs a PostgreSQL-side function
+// (plain C arguments, checked by the compiler) so that an ereport(ERROR)
 // becomes a C++ exception (destructors run); cpp_entry() runs C++ code from an
 // SQL-callable function and raises the PostgreSQL error only after every C++
 // frame and catch scope has closed, keeping the original SQLSTATE.
@@ -77,6 +78,7 @@ inline ErrorData *copy_caught_error() {
 // -Wclobbered's warning about it does not apply.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wclobbered"
+namespace detail {
 // Runs f (PostgreSQL calls only: no C++ object with a destructor may be created
 // inside f) and turns a PostgreSQL error into PgError.
 template <typename F> auto pg_call(F &&f) -> decltype(f()) {
@@ -107,13 +109,14 @@ template <typename F> auto pg_call(F &&f) -> decltype(f()) {
     }
 }
 #pragma GCC diagnostic pop
+} // namespace detail
 
-// Calls fn, a PostgreSQL-side function, through pg_call with arguments the
-// compiler checks are plain C values: the form to prefer, since a lambda could
-// capture (and an error skip) a C++ object.
+// Calls fn, a PostgreSQL-side function, with arguments the compiler checks are
+// plain C values: the only way the C++ code calls PostgreSQL (a lambda could
+// create, and an error then skip, a C++ object).
 template <typename R, typename... P, typename... A> R pg_guard(R (*fn)(P...), A... args) {
     static_assert((std::is_trivially_copyable_v<A> && ...), "pg_guard takes plain C arguments");
-    return pg_call([&]() -> R { return fn(args...); });
+    return detail::pg_call([&]() -> R { return fn(args...); });
 }
 
 // Builds an Error with palloc'd copies of the strings (through pg_call).

@@ -11,7 +11,6 @@ extern "C" {
 #include "parser/parser.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 
 PG_MODULE_MAGIC;
@@ -121,27 +120,40 @@ void check_condition(const char *condition) {
                         errdetail("Condition: %s", condition)));
 }
 
+// The arguments of cascade_delete and cascade_delete_many: the key argument is
+// one key (of any type, or untyped text) or an array of keys.
+void read_key_arguments(FunctionCallInfo fcinfo, bool many, cd::Request *req) {
+    start_request(fcinfo, 2, req);
+    if (PG_ARGISNULL(1))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("%s must not be NULL", many ? "cascade_delete_many: keys" : "cascade_delete: key")));
+    req->many = many;
+    req->key_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+    if (req->key_type == UNKNOWNOID) {
+        req->key = CStringGetTextDatum(DatumGetCString(PG_GETARG_DATUM(1)));
+        req->key_type = TEXTOID;
+    } else
+        req->key = PG_GETARG_DATUM(1);
+}
+
+// The arguments of cascade_delete_where; returns the checked condition.
+const char *read_where_arguments(FunctionCallInfo fcinfo, cd::Request *req) {
+    start_request(fcinfo, 2, req);
+    if (PG_ARGISNULL(1))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("cascade_delete_where: condition must not be NULL")));
+    char *c = text_to_cstring(PG_GETARG_TEXT_PP(1));
+    check_condition(c);
+    return c;
+}
+
 } // namespace
 
-// The body of cascade_delete and cascade_delete_many: the key argument is one
-// key (of any type, or untyped text) or an array of keys.
+// The body of cascade_delete and cascade_delete_many.
 static Datum delete_by_key(FunctionCallInfo fcinfo, bool many) {
     return cd::cpp_entry([&]() -> Datum {
         cd::Request req;
-        cd::pg_call([&] {
-            start_request(fcinfo, 2, &req);
-            if (PG_ARGISNULL(1))
-                ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                                errmsg("%s must not be NULL",
-                                       many ? "cascade_delete_many: keys" : "cascade_delete: key")));
-            req.many = many;
-            req.key_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
-            if (req.key_type == UNKNOWNOID) {
-                req.key = CStringGetTextDatum(DatumGetCString(PG_GETARG_DATUM(1)));
-                req.key_type = TEXTOID;
-            } else
-                req.key = PG_GETARG_DATUM(1);
-        });
+        cd::pg_guard(read_key_arguments, fcinfo, many, &req);
         return cd::run_cascade(req);
     });
 }
@@ -156,15 +168,7 @@ Datum cascade_delete_many(PG_FUNCTION_ARGS) { return delete_by_key(fcinfo, true)
 Datum cascade_delete_where(PG_FUNCTION_ARGS) {
     return cd::cpp_entry([&]() -> Datum {
         cd::Request req;
-        const char *condition = cd::pg_call([&] {
-            start_request(fcinfo, 2, &req);
-            if (PG_ARGISNULL(1))
-                ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                                errmsg("cascade_delete_where: condition must not be NULL")));
-            char *c = text_to_cstring(PG_GETARG_TEXT_PP(1));
-            check_condition(c);
-            return c;
-        });
+        const char *condition = cd::pg_guard(read_where_arguments, fcinfo, &req);
         req.where = true;
         req.condition = condition;
         return cd::run_cascade(req);

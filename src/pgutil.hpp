@@ -1,6 +1,6 @@
 // Small PostgreSQL-side helpers shared by the catalog reader, the executor and
 // the policy functions. Every function here may raise a PostgreSQL error, so
-// C++ code calls them only inside cd::pg_call().
+// C++ code calls them only through cd::pg_guard().
 #pragma once
 
 #include "boundary.hpp"

@@ -392,33 +392,57 @@ void set_policy(const Args &a, Action action) {
     SPI_finish();
 }
 
+// The arguments of cascade_delete_set_policy.
+Args read_policy_arguments(FunctionCallInfo fcinfo) {
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("child, columns and action must not be NULL")));
+    Args r;
+    r.child = PG_GETARG_OID(0);
+    r.cols = PG_GETARG_ARRAYTYPE_P(1);
+    r.action = text_to_cstring(PG_GETARG_TEXT_PP(2));
+    r.value = PG_ARGISNULL(3) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(3));
+    r.parent = PG_ARGISNULL(4) ? InvalidOid : PG_GETARG_OID(4);
+    r.pcols = PG_ARGISNULL(5) ? nullptr : PG_GETARG_ARRAYTYPE_P(5);
+    r.parent_link = !PG_ARGISNULL(6) && PG_GETARG_BOOL(6);
+    r.type_column = PG_ARGISNULL(7) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(7));
+    r.type_value = PG_ARGISNULL(8) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(8));
+    if ((r.type_column == nullptr) != (r.type_value == nullptr))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("type_column and type_value go together")));
+    if (r.type_column && r.parent == InvalidOid)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("a generic relation (type_column) needs parent")));
+    return r;
+}
+
+// cascade_delete_drop_policy's work: the caller must own child.
+Datum drop_policy(FunctionCallInfo fcinfo) {
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("child and columns must not be NULL")));
+    Oid child = PG_GETARG_OID(0);
+    if (!pg_class_ownercheck(child, GetUserId()))
+        aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(child));
+    cd::pg::spi_connect();
+    Oid types[4] = {OIDOID, TEXTARRAYOID, OIDOID, BOOLOID};
+    Datum values[4] = {ObjectIdGetDatum(child), PG_GETARG_DATUM(1),
+                       PG_ARGISNULL(2) ? (Datum)0 : PG_GETARG_DATUM(2), BoolGetDatum(false)};
+    char nulls[5] = "    ";
+    if (PG_ARGISNULL(2))
+        nulls[2] = 'n';
+    uint64 n = exec_as_policy_owner(DELETE_POLICY_SQL, 4, types, values, nulls,
+                                    SPI_OK_DELETE);
+    SPI_finish();
+    return BoolGetDatum(n > 0);
+}
+
 } // namespace
 
 // cascade_delete_set_policy(child, columns, action, value, parent, parent_columns)
 Datum cascade_delete_set_policy(PG_FUNCTION_ARGS) {
     return cd::cpp_entry([&]() -> Datum {
-        Args a = cd::pg_call([&] {
-            if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-                ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                                errmsg("child, columns and action must not be NULL")));
-            Args r;
-            r.child = PG_GETARG_OID(0);
-            r.cols = PG_GETARG_ARRAYTYPE_P(1);
-            r.action = text_to_cstring(PG_GETARG_TEXT_PP(2));
-            r.value = PG_ARGISNULL(3) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(3));
-            r.parent = PG_ARGISNULL(4) ? InvalidOid : PG_GETARG_OID(4);
-            r.pcols = PG_ARGISNULL(5) ? nullptr : PG_GETARG_ARRAYTYPE_P(5);
-            r.parent_link = !PG_ARGISNULL(6) && PG_GETARG_BOOL(6);
-            r.type_column = PG_ARGISNULL(7) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(7));
-            r.type_value = PG_ARGISNULL(8) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(8));
-            if ((r.type_column == nullptr) != (r.type_value == nullptr))
-                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                                errmsg("type_column and type_value go together")));
-            if (r.type_column && r.parent == InvalidOid)
-                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                                errmsg("a generic relation (type_column) needs parent")));
-            return r;
-        });
+        Args a = cd::pg_guard(read_policy_arguments, fcinfo);
         bool ok;
         Action action = cd::parse_action(a.action, &ok);
         if (!ok)
@@ -434,25 +458,7 @@ Datum cascade_delete_set_policy(PG_FUNCTION_ARGS) {
 // cascade_delete_drop_policy(child, columns, parent) returns whether a policy was dropped
 Datum cascade_delete_drop_policy(PG_FUNCTION_ARGS) {
     return cd::cpp_entry([&]() -> Datum {
-        return cd::pg_call([&] {
-            if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-                ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                                errmsg("child and columns must not be NULL")));
-            Oid child = PG_GETARG_OID(0);
-            if (!pg_class_ownercheck(child, GetUserId()))
-                aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(child));
-            cd::pg::spi_connect();
-            Oid types[4] = {OIDOID, TEXTARRAYOID, OIDOID, BOOLOID};
-            Datum values[4] = {ObjectIdGetDatum(child), PG_GETARG_DATUM(1),
-                               PG_ARGISNULL(2) ? (Datum)0 : PG_GETARG_DATUM(2), BoolGetDatum(false)};
-            char nulls[5] = "    ";
-            if (PG_ARGISNULL(2))
-                nulls[2] = 'n';
-            uint64 n = exec_as_policy_owner(DELETE_POLICY_SQL, 4, types, values, nulls,
-                                            SPI_OK_DELETE);
-            SPI_finish();
-            return BoolGetDatum(n > 0);
-        });
+        return cd::pg_guard(drop_policy, fcinfo);
     });
 }
 

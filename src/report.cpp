@@ -47,7 +47,7 @@ namespace cd {
 
 namespace {
 // PostgreSQL side of the report: jsonb built value by value with
-// pushJsonbValue, from plain C data. Each runs inside pg_call().
+// pushJsonbValue, from plain C data. Each runs inside pg_guard().
 void push_key(JsonbParseState **state, const char *key) {
     JsonbValue v;
     v.type = jbvString;
@@ -103,7 +103,74 @@ void push_strings(JsonbParseState **state, const char *key, int n, const char *c
     pushJsonbValue(state, WJB_END_ARRAY, nullptr);
 }
 
-// The counts of one object of the report, gathered per table name.
+// The report as plain C data, for build_report().
+struct ReportBlocker {
+    const char *table, *referenced, *action, *constraint; // constraint NULL for a policy-only key
+    bool policy;
+    uint64 count;
+    int ncolumns, nkeys;
+    const char *const *columns;
+    const char *const *keys;
+};
+
+struct ReportData {
+    MemoryContext cxt; // where the jsonb goes
+    uint64 total;
+    int ndeleted, nupdated;
+    const char *const *deleted_names;
+    const uint64 *deleted_counts;
+    const char *const *updated_names;
+    const uint64 *updated_counts;
+    bool dry_run, max_rows_exceeded;
+    int nblockers;
+    const ReportBlocker *blockers;
+};
+
+Datum build_report(const ReportData *d) {
+    MemoryContext old = MemoryContextSwitchTo(d->cxt);
+    JsonbParseState *state = nullptr;
+    pushJsonbValue(&state, WJB_BEGIN_OBJECT, nullptr);
+    push_key(&state, "total");
+    push_count(&state, d->total, WJB_VALUE);
+    push_counts(&state, "deleted", d->ndeleted, d->deleted_names, d->deleted_counts);
+    push_counts(&state, "updated", d->nupdated, d->updated_names, d->updated_counts);
+    if (d->dry_run) {
+        push_key(&state, "dry_run");
+        push_bool(&state, true);
+        push_key(&state, "blocked");
+        pushJsonbValue(&state, WJB_BEGIN_ARRAY, nullptr);
+        for (int i = 0; i < d->nblockers; ++i) {
+            const ReportBlocker &b = d->blockers[i];
+            pushJsonbValue(&state, WJB_BEGIN_OBJECT, nullptr);
+            push_key(&state, "table");
+            push_string(&state, b.table, WJB_VALUE);
+            push_strings(&state, "columns", b.ncolumns, b.columns);
+            push_key(&state, "referenced_table");
+            push_string(&state, b.referenced, WJB_VALUE);
+            push_key(&state, "action");
+            push_string(&state, b.action, WJB_VALUE);
+            push_key(&state, "constraint");
+            push_string(&state, b.constraint, WJB_VALUE);
+            push_key(&state, "policy");
+            push_bool(&state, b.policy);
+            push_key(&state, "count");
+            push_count(&state, b.count, WJB_VALUE);
+            push_strings(&state, "keys", b.nkeys, b.keys);
+            pushJsonbValue(&state, WJB_END_OBJECT, nullptr);
+        }
+        pushJsonbValue(&state, WJB_END_ARRAY, nullptr);
+        if (d->max_rows_exceeded) {
+            push_key(&state, "max_rows_exceeded");
+            push_bool(&state, true);
+        }
+    }
+    JsonbValue *result = pushJsonbValue(&state, WJB_END_OBJECT, nullptr);
+    Datum jsonb = JsonbPGetDatum(JsonbValueToJsonb(result));
+    MemoryContextSwitchTo(old);
+    return jsonb;
+}
+
+// Table names and counts, as parallel arrays.
 struct Counts {
     std::vector<const char *> names;
     std::vector<uint64> counts;
@@ -139,66 +206,38 @@ Datum Cascade::report(bool max_rows_exceeded, MemoryContext result_cxt) const {
             upd[T(t).display] += updated_[t];
     }
     Counts deleted(del), updated(upd);
-    bool dry_run = req_.dry_run;
-    // the blockers' strings, kept alive while PostgreSQL copies them
-    struct BlockerText {
-        std::string table, referenced, constraint;
-        std::vector<const char *> columns, keys;
-        const char *action;
-        bool has_constraint, policy;
-        uint64 count;
-    };
-    std::vector<BlockerText> blockers;
+    // the blockers' strings, kept alive until build_report() has copied them
+    std::vector<std::vector<const char *>> columns, keys;
+    std::vector<std::string> tables, referenced;
     for (const Blocker &b : blocked_) {
         const Edge &e = m_.edges[b.edge];
-        blockers.push_back({T(e.child).display, T(e.parent).display, e.conname, c_strings(e.cols),
-                            c_strings(b.keys), action_name(e.action), !e.conname.empty(), e.policy,
-                            b.count});
+        columns.push_back(c_strings(e.cols));
+        keys.push_back(c_strings(b.keys));
+        tables.push_back(T(e.child).display);
+        referenced.push_back(T(e.parent).display);
     }
-    return pg_call([&] {
-        MemoryContext old = MemoryContextSwitchTo(result_cxt);
-        JsonbParseState *state = nullptr;
-        pushJsonbValue(&state, WJB_BEGIN_OBJECT, nullptr);
-        push_key(&state, "total");
-        push_count(&state, total, WJB_VALUE);
-        push_counts(&state, "deleted", static_cast<int>(deleted.names.size()), deleted.names.data(),
-                    deleted.counts.data());
-        push_counts(&state, "updated", static_cast<int>(updated.names.size()), updated.names.data(),
-                    updated.counts.data());
-        if (dry_run) {
-            push_key(&state, "dry_run");
-            push_bool(&state, true);
-            push_key(&state, "blocked");
-            pushJsonbValue(&state, WJB_BEGIN_ARRAY, nullptr);
-            for (const BlockerText &b : blockers) {
-                pushJsonbValue(&state, WJB_BEGIN_OBJECT, nullptr);
-                push_key(&state, "table");
-                push_string(&state, b.table.c_str(), WJB_VALUE);
-                push_strings(&state, "columns", static_cast<int>(b.columns.size()), b.columns.data());
-                push_key(&state, "referenced_table");
-                push_string(&state, b.referenced.c_str(), WJB_VALUE);
-                push_key(&state, "action");
-                push_string(&state, b.action, WJB_VALUE);
-                push_key(&state, "constraint");
-                push_string(&state, b.has_constraint ? b.constraint.c_str() : nullptr, WJB_VALUE);
-                push_key(&state, "policy");
-                push_bool(&state, b.policy);
-                push_key(&state, "count");
-                push_count(&state, b.count, WJB_VALUE);
-                push_strings(&state, "keys", static_cast<int>(b.keys.size()), b.keys.data());
-                pushJsonbValue(&state, WJB_END_OBJECT, nullptr);
-            }
-            pushJsonbValue(&state, WJB_END_ARRAY, nullptr);
-            if (max_rows_exceeded) {
-                push_key(&state, "max_rows_exceeded");
-                push_bool(&state, true);
-            }
-        }
-        JsonbValue *result = pushJsonbValue(&state, WJB_END_OBJECT, nullptr);
-        Datum jsonb = JsonbPGetDatum(JsonbValueToJsonb(result));
-        MemoryContextSwitchTo(old);
-        return jsonb;
-    });
+    std::vector<ReportBlocker> blockers;
+    for (size_t i = 0; i < blocked_.size(); ++i) {
+        const Blocker &b = blocked_[i];
+        const Edge &e = m_.edges[b.edge];
+        blockers.push_back({tables[i].c_str(), referenced[i].c_str(), action_name(e.action),
+                            e.conname.empty() ? nullptr : e.conname.c_str(), e.policy, b.count,
+                            static_cast<int>(columns[i].size()), static_cast<int>(keys[i].size()),
+                            columns[i].data(), keys[i].data()});
+    }
+    ReportData d{result_cxt,
+                 total,
+                 static_cast<int>(deleted.names.size()),
+                 static_cast<int>(updated.names.size()),
+                 deleted.names.data(),
+                 deleted.counts.data(),
+                 updated.names.data(),
+                 updated.counts.data(),
+                 req_.dry_run,
+                 max_rows_exceeded,
+                 static_cast<int>(blockers.size()),
+                 blockers.data()};
+    return pg_guard(build_report, static_cast<const ReportData *>(&d));
 }
 
 } // namespace cd

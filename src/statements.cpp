@@ -11,6 +11,7 @@
 extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "utils/snapmgr.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "utils/tuplestore.h"
@@ -96,6 +97,18 @@ bool rows_of_other_transactions(uint64 n) {
             return true;
     }
     return false;
+}
+
+int run_post_check(SPIPlanPtr plan, Datum *values, const char *nulls, int *which) {
+    int rc = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(), InvalidSnapshot, false, false, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "cascade_delete: post-check failed: %s", SPI_result_code_string(rc));
+    if (SPI_processed == 0)
+        return 0;
+    bool isnull;
+    *which = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    TransactionId x = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+    return TransactionIdIsCurrentTransactionId(x) ? 1 : XidInMVCCSnapshot(x, GetActiveSnapshot()) ? 2 : 3;
 }
 
 EphemeralNamedRelation register_key_set(const char *name, const char *shape_sql) {

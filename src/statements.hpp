@@ -33,6 +33,13 @@ struct BatchSpec {
 
 uint64 run_batches(const BatchSpec *spec); // PostgreSQL code only
 
+// The post-check: runs plan with the latest snapshot for at most one row
+// (column 1 an edge's number, written to *which; column 2 its xmin) and says
+// whose the row is: 0 none, 1 this transaction's, 2 a transaction that
+// committed after the call's snapshot, 3 older (a row a BEFORE DELETE
+// trigger kept). PostgreSQL code only.
+int run_post_check(SPIPlanPtr plan, Datum *values, const char *nulls, int *which);
+
 // A dry run's key set: an ephemeral named relation (a tuplestore, spilling
 // past work_mem) with the columns shape_sql returns, registered with the
 // current SPI connection and freed with it. PostgreSQL code only.

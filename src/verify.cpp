@@ -72,26 +72,10 @@ void Cascade::post_check() {
     }
     SPIPlanPtr plan = plan_for(sql, p.types, mem_);
     int which = -1;
-    int found = pg_call([&] {
-        int rc = SPI_execute_snapshot(plan, const_cast<Datum *>(p.values.data()), p.nulls.data(),
-                                      GetLatestSnapshot(), InvalidSnapshot, false, false, 1);
-        if (rc != SPI_OK_SELECT)
-            elog(ERROR, "cascade_delete: post-check failed: %s", SPI_result_code_string(rc));
-        int result = 0;
-        if (SPI_processed > 0) {
-            bool isnull;
-            which = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-            Datum xmin = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-            TransactionId x = DatumGetTransactionId(xmin);
-            // this transaction's row; one committed after the call's statement
-            // began (its snapshot does not see it); or an older row that was
-            // not deleted (a BEFORE DELETE trigger kept it)
-            result = TransactionIdIsCurrentTransactionId(x) ? 1
-                     : XidInMVCCSnapshot(x, GetActiveSnapshot()) ? 2
-                                                                  : 3;
-        }
-        return result;
-    });
+    // this transaction's row; one committed after the call's statement began
+    // (its snapshot does not see it); or an older row that was not deleted (a
+    // BEFORE DELETE trigger kept it)
+    int found = pg_guard(run_post_check, plan, const_cast<Datum *>(p.values.data()), p.nulls.data(), &which);
     if (found == 0)
         return;
     const Edge &e = m_.edges[checked[which]];
