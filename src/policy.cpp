@@ -159,15 +159,27 @@ struct Args {
     char *type_column, *type_value; // a generic relation's discriminator
 };
 
-void set_policy(const Args &a, Action action) {
-    check_owned_table(a.child, true);
-    int n;
-    char **cols;
-    AttrNumber *nums = column_numbers(a.child, a.cols, &n, &cols);
+// What set_policy() resolves from its arguments: the policy's columns (in the
+// foreign key's order when it is one), their numbers, the parent and its
+// columns, and the foreign key's name when the policy is on a real one.
+struct Resolved {
+    int n = 0;
+    char **cols = nullptr;
+    AttrNumber *nums = nullptr;
+    Oid parent = InvalidOid;
+    char **pcols = nullptr;
+    const char *fkname = nullptr;
+};
 
-    cd::pg::spi_connect();
-    int nest = cd::pg::safe_search_path();
-
+// The real foreign key on (child, columns), towards parent when given; none
+// for a generic relation. Its columns then take the constraint's order.
+void find_foreign_key(const Args &a, Resolved &res) {
+    int &n = res.n;
+    char **&cols = res.cols;
+    AttrNumber *&nums = res.nums;
+    Oid &parent = res.parent;
+    char **&pcols = res.pcols;
+    const char *&fkname = res.fkname;
     // Is (child, columns) a real foreign key?
     Oid argtypes[1] = {OIDOID};
     Datum args[1] = {ObjectIdGetDatum(a.child)};
@@ -175,9 +187,6 @@ void set_policy(const Args &a, Action action) {
     uint64 nfk = a.type_column ? 0 : cd::pg::exec("SELECT confrelid, conkey, confkey, conname::text FROM pg_constraint"
                               " WHERE contype = 'f' AND conparentid = 0 AND conrelid = $1",
                               1, argtypes, args, nullptr, SPI_OK_SELECT);
-    Oid parent = InvalidOid;
-    char **pcols = nullptr;
-    const char *fkname = nullptr;
     for (uint64 r = 0; r < nfk; ++r) {
         bool isnull;
         HeapTuple tup = SPI_tuptable->vals[r];
@@ -207,6 +216,14 @@ void set_policy(const Args &a, Action action) {
             pcols[i] = get_attname(parent, DatumGetInt16(fk[i]), false);
         }
     }
+}
+
+// Given parent_columns must be the foreign key's referenced columns.
+void check_parent_columns(const Args &a, Resolved &res) {
+    int &n = res.n;
+    Oid &parent = res.parent;
+    char **&pcols = res.pcols;
+    const char *&fkname = res.fkname;
     if (fkname && a.pcols) {
         int m;
         char **given;
@@ -218,7 +235,18 @@ void set_policy(const Args &a, Action action) {
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                             errmsg("parent_columns do not match foreign key \"%s\"", fkname)));
     }
-    if (!fkname) {
+}
+
+// A foreign key that exists only in the application: the parent (the caller
+// owns it or has REFERENCES), its columns (a unique key), comparable types.
+void resolve_application_only(const Args &a, Resolved &res) {
+    int &n = res.n;
+    char **&cols = res.cols;
+    AttrNumber *&nums = res.nums;
+    Oid &parent = res.parent;
+    char **&pcols = res.pcols;
+    Oid argtypes[1] = {OIDOID};
+    {
         // A foreign key that exists only in the application.
         if (!OidIsValid(a.parent))
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -282,6 +310,12 @@ void set_policy(const Args &a, Action action) {
         }
     }
 
+}
+
+// type_column exists, is not a policy column, reads type_value, compares.
+void check_generic_relation(const Args &a, Resolved &res) {
+    int &n = res.n;
+    AttrNumber *&nums = res.nums;
     if (a.type_column) {
         AttrNumber tnum = get_attnum(a.child, a.type_column);
         if (tnum <= 0)
@@ -304,6 +338,14 @@ void set_policy(const Args &a, Action action) {
             ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
                             errmsg("type_column \"%s\" has no equality operator", a.type_column)));
     }
+}
+
+// A parent link cascades, is no generic relation, and compares both ways.
+void check_parent_link(const Args &a, Action action, Resolved &res) {
+    int &n = res.n;
+    AttrNumber *&nums = res.nums;
+    Oid &parent = res.parent;
+    char **&pcols = res.pcols;
     if (a.parent_link) {
         if (action != Action::Cascade)
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -321,6 +363,13 @@ void set_policy(const Args &a, Action action) {
         }
     }
 
+}
+
+// SET_NULL needs nullable columns; SET needs one column and a value its type reads.
+void check_action(const Args &a, Action action, Resolved &res) {
+    int &n = res.n;
+    char **&cols = res.cols;
+    AttrNumber *&nums = res.nums;
     // Action-specific checks.
     if (action == Action::SetNull)
         for (int i = 0; i < n; ++i)
@@ -349,8 +398,14 @@ void set_policy(const Args &a, Action action) {
     } else if (a.value != nullptr)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("only action SET takes a value")));
-    cd::pg::restore_search_path(nest);
+}
 
+// Replaces the policies on these columns by this one, as the policy table's owner.
+void write_policy(const Args &a, Action action, Resolved &res) {
+    int &n = res.n;
+    char **&cols = res.cols;
+    Oid &parent = res.parent;
+    char **&pcols = res.pcols;
     Datum *cnum = static_cast<Datum *>(palloc(sizeof(Datum) * n));
     Datum *pnum = static_cast<Datum *>(palloc(sizeof(Datum) * n));
     for (int i = 0; i < n; ++i) {
@@ -389,6 +444,26 @@ void set_policy(const Args &a, Action action) {
                          " type_column, type_value, attnums, parent_attnums)"
                          " VALUES ($1, $2::name[], $3, $4, $5, $6::name[], $7, $8::name, $9, $10, $11)",
                          11, t9, v9, nulls9, SPI_OK_INSERT);
+}
+
+// Validates a policy against the catalog and writes it.
+void set_policy(const Args &a, Action action) {
+    check_owned_table(a.child, true);
+    Resolved res;
+    res.nums = column_numbers(a.child, a.cols, &res.n, &res.cols);
+    cd::pg::spi_connect();
+    int nest = cd::pg::safe_search_path();
+    find_foreign_key(a, res);
+    check_parent_columns(a, res);
+    if (!res.fkname)
+        resolve_application_only(a, res);
+    if (a.type_column)
+        check_generic_relation(a, res);
+    if (a.parent_link)
+        check_parent_link(a, action, res);
+    check_action(a, action, res);
+    cd::pg::restore_search_path(nest);
+    write_policy(a, action, res);
     SPI_finish();
 }
 
