@@ -174,12 +174,6 @@ struct Resolved {
 // The real foreign key on (child, columns), towards parent when given; none
 // for a generic relation. Its columns then take the constraint's order.
 void find_foreign_key(const Args &a, Resolved &res) {
-    int &n = res.n;
-    char **&cols = res.cols;
-    AttrNumber *&nums = res.nums;
-    Oid &parent = res.parent;
-    char **&pcols = res.pcols;
-    const char *&fkname = res.fkname;
     // Is (child, columns) a real foreign key?
     Oid argtypes[1] = {OIDOID};
     Datum args[1] = {ObjectIdGetDatum(a.child)};
@@ -193,15 +187,15 @@ void find_foreign_key(const Args &a, Resolved &res) {
         TupleDesc desc = SPI_tuptable->tupdesc;
         ArrayType *conkey = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 2, &isnull));
         Oid fparent = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
-        if (!same_columns(n, nums, conkey) || (OidIsValid(a.parent) && a.parent != fparent))
+        if (!same_columns(res.n, res.nums, conkey) || (OidIsValid(a.parent) && a.parent != fparent))
             continue;
-        if (fkname)
+        if (res.fkname)
             ereport(ERROR, (errcode(ERRCODE_AMBIGUOUS_PARAMETER),
                             errmsg("more than one foreign key of \"%s\" uses these columns",
                                    get_rel_name(a.child)),
                             errhint("Give parent to choose one.")));
-        fkname = SPI_getvalue(tup, desc, 4);
-        parent = fparent;
+        res.fkname = SPI_getvalue(tup, desc, 4);
+        res.parent = fparent;
         // Store the columns in the constraint's order, with its referenced columns.
         Datum *k, *fk;
         bool *kn, *fkn;
@@ -209,42 +203,33 @@ void find_foreign_key(const Args &a, Resolved &res) {
         deconstruct_array(conkey, INT2OID, 2, true, TYPALIGN_SHORT, &k, &kn, &m);
         ArrayType *confkey = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 3, &isnull));
         deconstruct_array(confkey, INT2OID, 2, true, TYPALIGN_SHORT, &fk, &fkn, &m);
-        pcols = static_cast<char **>(palloc(sizeof(char *) * n));
-        for (int i = 0; i < n; ++i) {
-            cols[i] = get_attname(a.child, DatumGetInt16(k[i]), false);
-            nums[i] = DatumGetInt16(k[i]);
-            pcols[i] = get_attname(parent, DatumGetInt16(fk[i]), false);
+        res.pcols = static_cast<char **>(palloc(sizeof(char *) * res.n));
+        for (int i = 0; i < res.n; ++i) {
+            res.cols[i] = get_attname(a.child, DatumGetInt16(k[i]), false);
+            res.nums[i] = DatumGetInt16(k[i]);
+            res.pcols[i] = get_attname(res.parent, DatumGetInt16(fk[i]), false);
         }
     }
 }
 
 // Given parent_columns must be the foreign key's referenced columns.
 void check_parent_columns(const Args &a, Resolved &res) {
-    int &n = res.n;
-    Oid &parent = res.parent;
-    char **&pcols = res.pcols;
-    const char *&fkname = res.fkname;
-    if (fkname && a.pcols) {
+    if (res.fkname && a.pcols) {
         int m;
         char **given;
-        AttrNumber *gnums = column_numbers(parent, a.pcols, &m, &given);
-        bool same = m == n;
-        for (int i = 0; same && i < n; ++i)
-            same = gnums[i] == get_attnum(parent, pcols[i]);
+        AttrNumber *gnums = column_numbers(res.parent, a.pcols, &m, &given);
+        bool same = m == res.n;
+        for (int i = 0; same && i < res.n; ++i)
+            same = gnums[i] == get_attnum(res.parent, res.pcols[i]);
         if (!same)
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                            errmsg("parent_columns do not match foreign key \"%s\"", fkname)));
+                            errmsg("parent_columns do not match foreign key \"%s\"", res.fkname)));
     }
 }
 
 // A foreign key that exists only in the application: the parent (the caller
 // owns it or has REFERENCES), its columns (a unique key), comparable types.
 void resolve_application_only(const Args &a, Resolved &res) {
-    int &n = res.n;
-    char **&cols = res.cols;
-    AttrNumber *&nums = res.nums;
-    Oid &parent = res.parent;
-    char **&pcols = res.pcols;
     Oid argtypes[1] = {OIDOID};
     {
         // A foreign key that exists only in the application.
@@ -256,16 +241,16 @@ void resolve_application_only(const Args &a, Resolved &res) {
                                     "key) to declare a foreign key that exists only in the "
                                     "application.")));
         check_owned_table(a.parent, false);
-        parent = a.parent;
-        AclResult acl = pg_class_aclcheck(parent, GetUserId(), ACL_REFERENCES);
+        res.parent = a.parent;
+        AclResult acl = pg_class_aclcheck(res.parent, GetUserId(), ACL_REFERENCES);
         if (acl != ACLCHECK_OK)
-            aclcheck_error(acl, OBJECT_TABLE, get_rel_name(parent));
+            aclcheck_error(acl, OBJECT_TABLE, get_rel_name(res.parent));
         int m;
         AttrNumber *pnums;
         if (a.pcols)
-            pnums = column_numbers(parent, a.pcols, &m, &pcols);
+            pnums = column_numbers(res.parent, a.pcols, &m, &res.pcols);
         else {
-            Datum pa[1] = {ObjectIdGetDatum(parent)};
+            Datum pa[1] = {ObjectIdGetDatum(res.parent)};
             uint64 k = cd::pg::exec("SELECT array_agg(a.attname::text ORDER BY k.o) FROM pg_index i CROSS JOIN"
                                     " unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o)"
                                     " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n"
@@ -277,15 +262,15 @@ void resolve_application_only(const Args &a, Resolved &res) {
             if (isnull)
                 ereport(ERROR, (errcode(ERRCODE_INVALID_FOREIGN_KEY),
                                 errmsg("table \"%s\" has no primary key; give parent_columns",
-                                       get_rel_name(parent))));
-            pnums = column_numbers(parent, DatumGetArrayTypeP(arr), &m, &pcols);
+                                       get_rel_name(res.parent))));
+            pnums = column_numbers(res.parent, DatumGetArrayTypeP(arr), &m, &res.pcols);
         }
-        if (m != n)
+        if (m != res.n)
             ereport(ERROR, (errcode(ERRCODE_INVALID_FOREIGN_KEY),
                             errmsg("number of referencing and referenced columns differ")));
         // The referenced columns must be exactly a unique index's columns.
         Oid t2[2] = {OIDOID, TEXTARRAYOID};
-        Datum a2[2] = {ObjectIdGetDatum(parent), names_array(n, pcols)};
+        Datum a2[2] = {ObjectIdGetDatum(res.parent), names_array(res.n, res.pcols)};
         uint64 u = cd::pg::exec(
             "SELECT 1 FROM pg_index i WHERE i.indrelid = $1 AND i.indisunique AND i.indpred IS NULL"
             " AND i.indexprs IS NULL AND i.indnkeyatts = cardinality($2)"
@@ -298,15 +283,15 @@ void resolve_application_only(const Args &a, Resolved &res) {
             ereport(ERROR, (errcode(ERRCODE_INVALID_FOREIGN_KEY),
                             errmsg("there is no unique constraint matching given keys for "
                                    "referenced table \"%s\"",
-                                   get_rel_name(parent))));
-        for (int i = 0; i < n; ++i) {
-            Oid ct = get_atttype(a.child, nums[i]), pt = get_atttype(parent, pnums[i]);
+                                   get_rel_name(res.parent))));
+        for (int i = 0; i < res.n; ++i) {
+            Oid ct = get_atttype(a.child, res.nums[i]), pt = get_atttype(res.parent, pnums[i]);
             // A generic relation's object id is often text for any key type:
             // without an operator, it is compared with the key cast to its type.
             if (cd::pg::equality_operator(pt, ct) == nullptr && !a.type_column)
                 ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                                errmsg("column \"%s\" (%s) cannot reference \"%s\" (%s)", cols[i],
-                                       format_type_be(ct), pcols[i], format_type_be(pt))));
+                                errmsg("column \"%s\" (%s) cannot reference \"%s\" (%s)", res.cols[i],
+                                       format_type_be(ct), res.pcols[i], format_type_be(pt))));
         }
     }
 
@@ -314,16 +299,14 @@ void resolve_application_only(const Args &a, Resolved &res) {
 
 // type_column exists, is not a policy column, reads type_value, compares.
 void check_generic_relation(const Args &a, Resolved &res) {
-    int &n = res.n;
-    AttrNumber *&nums = res.nums;
     if (a.type_column) {
         AttrNumber tnum = get_attnum(a.child, a.type_column);
         if (tnum <= 0)
             ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
                             errmsg("column \"%s\" of relation \"%s\" does not exist",
                                    a.type_column, get_rel_name(a.child))));
-        for (int i = 0; i < n; ++i)
-            if (nums[i] == tnum)
+        for (int i = 0; i < res.n; ++i)
+            if (res.nums[i] == tnum)
                 ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                                 errmsg("type_column \"%s\" is one of the policy's columns",
                                        a.type_column)));
@@ -342,10 +325,6 @@ void check_generic_relation(const Args &a, Resolved &res) {
 
 // A parent link cascades, is no generic relation, and compares both ways.
 void check_parent_link(const Args &a, Action action, Resolved &res) {
-    int &n = res.n;
-    AttrNumber *&nums = res.nums;
-    Oid &parent = res.parent;
-    char **&pcols = res.pcols;
     if (a.parent_link) {
         if (action != Action::Cascade)
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -354,8 +333,8 @@ void check_parent_link(const Args &a, Action action, Resolved &res) {
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                             errmsg("a generic relation cannot be a parent link")));
         // The parent's rows are found from the child's: the other way round.
-        for (int i = 0; i < n; ++i) {
-            Oid ct = get_atttype(a.child, nums[i]), pt = get_atttype(parent, get_attnum(parent, pcols[i]));
+        for (int i = 0; i < res.n; ++i) {
+            Oid ct = get_atttype(a.child, res.nums[i]), pt = get_atttype(res.parent, get_attnum(res.parent, res.pcols[i]));
             if (cd::pg::equality_operator(ct, pt) == nullptr)
                 ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
                                 errmsg("no equality operator for %s = %s", format_type_be(ct),
@@ -367,32 +346,29 @@ void check_parent_link(const Args &a, Action action, Resolved &res) {
 
 // SET_NULL needs nullable columns; SET needs one column and a value its type reads.
 void check_action(const Args &a, Action action, Resolved &res) {
-    int &n = res.n;
-    char **&cols = res.cols;
-    AttrNumber *&nums = res.nums;
     // Action-specific checks.
     if (action == Action::SetNull)
-        for (int i = 0; i < n; ++i)
+        for (int i = 0; i < res.n; ++i)
         {
             HeapTuple tup;
-            bool notnull = attribute(a.child, nums[i], &tup)->attnotnull;
+            bool notnull = attribute(a.child, res.nums[i], &tup)->attnotnull;
             ReleaseSysCache(tup);
             if (notnull)
                 ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                                 errmsg("SET_NULL on column \"%s\" of \"%s\", which is NOT NULL",
-                                       cols[i], get_rel_name(a.child))));
+                                       res.cols[i], get_rel_name(a.child))));
         }
     if (action == Action::SetValue) {
         if (a.value == nullptr)
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                             errmsg("action SET needs a value")));
-        if (n != 1)
+        if (res.n != 1)
             ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                             errmsg("action SET with a value needs a single-column foreign key")));
         Oid infunc, ioparam;
-        getTypeInputInfo(get_atttype(a.child, nums[0]), &infunc, &ioparam);
+        getTypeInputInfo(get_atttype(a.child, res.nums[0]), &infunc, &ioparam);
         HeapTuple tup;
-        int32 typmod = attribute(a.child, nums[0], &tup)->atttypmod;
+        int32 typmod = attribute(a.child, res.nums[0], &tup)->atttypmod;
         ReleaseSysCache(tup);
         (void)OidInputFunctionCall(infunc, a.value, ioparam, typmod);
     } else if (a.value != nullptr)
@@ -402,30 +378,26 @@ void check_action(const Args &a, Action action, Resolved &res) {
 
 // Replaces the policies on these columns by this one, as the policy table's owner.
 void write_policy(const Args &a, Action action, Resolved &res) {
-    int &n = res.n;
-    char **&cols = res.cols;
-    Oid &parent = res.parent;
-    char **&pcols = res.pcols;
-    Datum *cnum = static_cast<Datum *>(palloc(sizeof(Datum) * n));
-    Datum *pnum = static_cast<Datum *>(palloc(sizeof(Datum) * n));
-    for (int i = 0; i < n; ++i) {
-        cnum[i] = Int16GetDatum(get_attnum(a.child, cols[i]));
-        pnum[i] = Int16GetDatum(get_attnum(parent, pcols[i]));
+    Datum *cnum = static_cast<Datum *>(palloc(sizeof(Datum) * res.n));
+    Datum *pnum = static_cast<Datum *>(palloc(sizeof(Datum) * res.n));
+    for (int i = 0; i < res.n; ++i) {
+        cnum[i] = Int16GetDatum(get_attnum(a.child, res.cols[i]));
+        pnum[i] = Int16GetDatum(get_attnum(res.parent, res.pcols[i]));
     }
     Oid t11[11] = {OIDOID, TEXTARRAYOID, TEXTOID, TEXTOID, OIDOID, TEXTARRAYOID, BOOLOID, TEXTOID,
                    TEXTOID, INT2ARRAYOID, INT2ARRAYOID};
     Oid *t9 = t11;
     Datum v9[11] = {ObjectIdGetDatum(a.child),
-                   names_array(n, cols),
+                   names_array(res.n, res.cols),
                    CStringGetTextDatum(cd::action_name(action)),
                    a.value ? CStringGetTextDatum(a.value) : (Datum)0,
-                   ObjectIdGetDatum(parent),
-                   names_array(n, pcols),
+                   ObjectIdGetDatum(res.parent),
+                   names_array(res.n, res.pcols),
                    BoolGetDatum(a.parent_link),
                    a.type_column ? CStringGetTextDatum(a.type_column) : (Datum)0,
                    a.type_value ? CStringGetTextDatum(a.type_value) : (Datum)0,
-                   PointerGetDatum(construct_array(cnum, n, INT2OID, 2, true, TYPALIGN_SHORT)),
-                   PointerGetDatum(construct_array(pnum, n, INT2OID, 2, true, TYPALIGN_SHORT))};
+                   PointerGetDatum(construct_array(cnum, res.n, INT2OID, 2, true, TYPALIGN_SHORT)),
+                   PointerGetDatum(construct_array(pnum, res.n, INT2OID, 2, true, TYPALIGN_SHORT))};
     char nulls9[12] = "           ";
     if (!a.value)
         nulls9[3] = 'n';
