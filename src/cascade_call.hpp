@@ -69,6 +69,8 @@ class Cascade {
     // key to the tree): the one deleted first takes it.
     bool same_tree(int a, int b) const;
     std::vector<int> delete_rank_; // position of each table in the deletion order
+    std::vector<int> component_;   // each table's component in plan_ (-1 outside the set)
+    bool in_cycle(int t) const { return component_[t] >= 0 && plan_.cyclic[component_[t]]; }
     std::vector<int> deleted_before(int t, bool same_component_only) const;
     // "EXISTS (a row of u's keys with the identity of alias x, of t's keys)", or "".
     std::string in_keys_of(int u, int t, const std::string &x, Params *p) const;

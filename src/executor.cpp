@@ -138,10 +138,13 @@ void Cascade::setup() {
             partition_only_[e.child] = 0;
     }
     delete_rank_.assign(m_.tables.size(), -1);
+    component_.assign(m_.tables.size(), -1);
     int rank = 0;
     for (auto ci = plan_.components.size(); ci-- > 0;)
-        for (int t : plan_.components[ci])
+        for (int t : plan_.components[ci]) {
             delete_rank_[t] = rank++;
+            component_[t] = static_cast<int>(ci);
+        }
     for (size_t t = 0; t < m_.tables.size(); ++t)
         if (plan_.in_set[t])
             load_table(m_, static_cast<int>(t));

@@ -125,16 +125,7 @@ std::string Cascade::not_collected(int t, const std::string &alias, Params *p) c
 // Matched by the columns of t's identity (a partition's primary key has its
 // partitioned ancestors' columns), compared with t's operators.
 std::string Cascade::in_keys_of(int u, int t, const std::string &x, Params *p) const {
-    std::string cond;
-    for (size_t i = 0; i < T(t).id_cols.size(); ++i) {
-        const auto &cols = key_cols_[u];
-        size_t j = std::find(cols.begin(), cols.end(), T(t).id_cols[i]) - cols.begin();
-        if (j == cols.size())
-            return "false"; // no common identity: not the same rows
-        cond += std::string(i ? " AND " : "") + "y.c" + std::to_string(j) + " " + T(t).id_eqops[i] +
-                " " + x + ".c" + std::to_string(i);
-    }
-    return "EXISTS (SELECT 1 FROM " + keys(u, "y", p) + " WHERE " + cond + ")";
+    return sql::in_other_keys(T(t), key_cols_[u], keys(u, sql::kOtherKeys, p), x);
 }
 
 // The key columns of each table of the set (identity first, then the columns
@@ -147,13 +138,9 @@ void Cascade::prepare_keys() {
     collected_.assign(n, 0);
     deleted_.assign(n, 0);
     updated_.assign(n, 0);
-    std::vector<char> cyclic(n, 0);
-    for (size_t c = 0; c < plan_.components.size(); ++c)
-        for (int t : plan_.components[c])
-            cyclic[t] = plan_.cyclic[c];
     dedup_.assign(n, 0);
     for (size_t t = 0; t < n; ++t)
-        dedup_[t] = cyclic[t] || incoming_[t] > 1;
+        dedup_[t] = in_cycle(static_cast<int>(t)) || incoming_[t] > 1;
     for (size_t t = 0; t < n; ++t) {
         if (!plan_.in_set[t] || virtual_edge_[t] >= 0)
             continue;
@@ -175,13 +162,10 @@ void Cascade::prepare_keys() {
 // session and emptied for each call that uses it.
 void Cascade::create_key_tables() {
     size_t n = m_.tables.size();
-    std::vector<char> cyclic(n, 0);
-    for (size_t c = 0; c < plan_.components.size(); ++c)
-        for (int t : plan_.components[c])
-            cyclic[t] = plan_.cyclic[c];
     for (size_t t = 0; t < n; ++t) {
         if (!plan_.in_set[t] || virtual_edge_[t] >= 0)
             continue;
+        bool cyclic = in_cycle(static_cast<int>(t));
         std::string select = aliased(static_cast<int>(t)) + ", ", pk;
         for (size_t i = 0; i < T(t).id_cols.size(); ++i)
             pk += std::string(i ? ", " : "") + "c" + std::to_string(i);
@@ -192,7 +176,7 @@ void Cascade::create_key_tables() {
         for (const auto &c : key_cols_[t])
             colptrs.push_back(c.c_str());
         Oid reloid = T(t).oid;
-        std::string shape = select + pk + (dedup_[t] ? "u" : "") + (cyclic[t] ? "g" : "") +
+        std::string shape = select + pk + (dedup_[t] ? "u" : "") + (cyclic ? "g" : "") +
                             pg_guard(column_signature, reloid, static_cast<int>(colptrs.size()),
                                      static_cast<const char *const *>(colptrs.data()));
         char hash[17];
@@ -219,7 +203,7 @@ void Cascade::create_key_tables() {
              SPI_OK_UTILITY);
         if (dedup_[t])
             exec_once("ALTER TABLE " + key_set_[t] + " ADD PRIMARY KEY (" + pk + ")", SPI_OK_UTILITY);
-        if (cyclic[t])
+        if (cyclic)
             exec_once("CREATE INDEX ON " + key_set_[t] + " (gen)", SPI_OK_UTILITY);
     }
 }

@@ -226,16 +226,9 @@ std::vector<int> Cascade::deleted_before(int t, bool same_component_only) const 
     for (size_t u = 0; u < m_.tables.size(); ++u) {
         int v = static_cast<int>(u);
         if (v == t || !deletes_from(v) || collected_[v] == 0 || delete_rank_[v] >= delete_rank_[t] ||
-            !same_tree(t, v) || key_cols_[v].empty())
+            !same_tree(t, v) || key_cols_[v].empty() ||
+            (same_component_only && component_[v] != component_[t]))
             continue;
-        if (same_component_only) {
-            bool together = false;
-            for (const auto &comp : plan_.components)
-                if (std::find(comp.begin(), comp.end(), t) != comp.end())
-                    together = std::find(comp.begin(), comp.end(), v) != comp.end();
-            if (!together)
-                continue;
-        }
         out.push_back(v);
     }
     return out;

@@ -109,6 +109,21 @@ std::string not_in_keys(const Table &t, const std::string &keys, const std::stri
     return " AND NOT EXISTS (SELECT 1 FROM " + keys + " WHERE " + join(parts, " AND ") + ")";
 }
 
+std::string in_other_keys(const Table &t, const std::vector<std::string> &key_cols, const std::string &keys,
+                          const std::string &row) {
+    std::vector<std::string> parts;
+    for (std::size_t i = 0; i < t.id_cols.size(); ++i) {
+        std::size_t j = 0;
+        while (j < key_cols.size() && key_cols[j] != t.id_cols[i])
+            ++j;
+        if (j == key_cols.size())
+            return "false";
+        parts.push_back(std::string(kOtherKeys) + "." + key_col(j) + " " + t.id_eqops[i] + " " + row + "." +
+                        key_col(i));
+    }
+    return "EXISTS (SELECT 1 FROM " + keys + " WHERE " + join(parts, " AND ") + ")";
+}
+
 std::string key_set_as_arrays(const std::string &key_set, std::size_t ncols, std::size_t nid,
                               const std::string &alias, bool with_version) {
     std::vector<std::string> order, arrays, names;

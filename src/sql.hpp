@@ -66,6 +66,12 @@ std::string parent_match(const Edge &e, const std::vector<std::string> &parent_k
 // " AND NOT EXISTS (SELECT 1 FROM <keys> WHERE d.c0 OP row."id" ...)": row is not
 // among t's keys, which keys (a FROM item aliased d) reads.
 std::string not_in_keys(const Table &t, const std::string &keys, const std::string &row);
+// "EXISTS (SELECT 1 FROM <keys> WHERE y.c<j> OP row.c<i> ...)": t's key-set
+// row (alias row) is among the rows of another key set (a FROM item aliased
+// y, whose columns are key_cols), matched by the columns of t's identity;
+// "false" when that key set lacks one of them.
+std::string in_other_keys(const Table &t, const std::vector<std::string> &key_cols, const std::string &keys,
+                          const std::string &row);
 // A key set read as unnest() of arrays aggregated from it (each ordered by the
 // identity, so that they line up): columns c0.., and x when with_version.
 std::string key_set_as_arrays(const std::string &key_set, std::size_t ncols, std::size_t nid,

@@ -116,3 +116,11 @@ TEST(Sql, ParamsAsKeys) {
     EXPECT_EQ(sql::params_as_keys({"$1", "$2", "$3"}, "d"),
               "ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS d(c0, c1, x)");
 }
+
+TEST(Sql, InOtherKeysMatchesByIdentityColumnNames) {
+    // the other key set keeps (tenant, id): t's identity (id, tenant) found by name
+    EXPECT_EQ(sql::in_other_keys(table("a", {"id", "tenant"}), {"tenant", "id"}, "ks y", "x"),
+              "EXISTS (SELECT 1 FROM ks y WHERE y.c1 OPERATOR(pg_catalog.=) x.c0"
+              " AND y.c0 OPERATOR(pg_catalog.=) x.c1)");
+    EXPECT_EQ(sql::in_other_keys(table("a", {"id"}), {"other"}, "ks y", "x"), "false");
+}
