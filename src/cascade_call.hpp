@@ -4,14 +4,10 @@
 #pragma once
 
 #include "cascade.hpp"
+#include "key_sets.hpp"
 #include "model.hpp"
 #include "pgutil.hpp"
 #include "statements.hpp"
-
-extern "C" {
-#include "utils/queryenvironment.h"
-#include "utils/tuplestore.h"
-}
 
 #include <memory>
 #include <string>
@@ -45,19 +41,20 @@ class Cascade {
     Model &m_;
     Plan plan_;
     int root_ = -1;
-    // Per table: its key set as SQL names it (a key table "pg_temp"."...", or an
-    // ephemeral relation; "" in memory mode and for tables without keys), the
-    // key table's unqualified name, and the columns a key set keeps (its
-    // identity first, then the columns referencing tables' keys point to).
-    std::vector<std::string> key_set_;
-    std::vector<std::string> key_table_name_;
+    // Per table: its key set (key_sets.hpp; null for tables without keys of
+    // their own), and the columns a key set keeps (its identity first, then
+    // the columns referencing tables' keys point to).
+    std::vector<std::unique_ptr<KeySet>> key_sets_;
     std::vector<std::vector<std::string>> key_cols_;
+    // Rows per table: reached (the report's "collected"; a table without keys
+    // of its own is counted where the count is needed), deleted, updated.
     std::vector<uint64> collected_, deleted_, updated_;
     std::vector<int> relevant_; // edges from a table of the set, other than DO_NOTHING
     // virtual_edge_[t] >= 0: t is a leaf reached by that one CASCADE edge and
     // nobody needs its keys, so it gets no key table and is deleted straight
     // from its parent's keys.
     std::vector<int> virtual_edge_;
+    bool has_key_set(int t) const { return plan_.in_set[t] && virtual_edge_[t] < 0; }
     std::vector<int> incoming_; // relevant CASCADE edges into each table
     // partition_only_[t]: t is reached only through partition-tree edges: its
     // keys are rows deleted through another table of its tree, collected for
@@ -76,51 +73,22 @@ class Cascade {
     std::string in_keys_of(int u, int t, const std::string &x, Params *p) const;
     void discount_rows_deleted_earlier();
     void check_inheritance_children();
-    // dedup_[t]: rows of t can be reached more than once (a cycle, or several
-    // CASCADE edges into t), so its key table has a primary key and inserts
-    // skip conflicts; elsewhere each row is reached once and plain inserts
-    // into an unindexed table are about four times cheaper.
-    std::vector<char> dedup_;
-    std::string conflict(int t) const { return dedup_[t] ? " ON CONFLICT DO NOTHING" : ""; }
+    bool reached_twice(int t) const;
     std::vector<Blocker> blocked_;
-    // Memory mode (small acyclic cascades): no key tables; each table's keys
-    // are arrays (never NULL), one per key column, then x and r, passed to
-    // statements as parameters. Allocated in the SPI procedure context (freed
-    // at SPI_finish).
-    bool mem_ = false;
-    // Dry runs that need more than memory mode: key sets as ephemeral named
-    // relations (tuplestores that spill to temporary files, read by name in
-    // SQL like a trigger's transition tables), so nothing is written: a dry
-    // run works in a read-only transaction and on a hot standby.
-    bool ephemeral_ = false;
-    std::vector<EphemeralNamedRelation> enr_;
-    void create_ephemeral_key_sets();
-    // Adds the rows of query (key columns, x, gen) to t's key set: INSERT INTO
-    // its key table, or appended to its ephemeral relation; without the rows
-    // t has already when t's keys are deduplicated. Returns the rows added.
-    enum class Run { Kept, KeptGeneric, Once };
-    uint64 store_keys(int t, const std::string &query, const Params &p, Run how);
-    std::vector<std::vector<Datum>> arr_;
-    std::vector<std::vector<Oid>> arr_type_;
-    std::string arr_param(int t, size_t i, Params *p) const { return p->add(arr_[t][i], false, arr_type_[t][i]); }
-
     const Table &T(int t) const { return m_.tables[t]; }
     std::string tcol(int t, const std::string &src) const;
-    // t's collected keys as a FROM item with columns c0, c1, ..., x; in memory
-    // mode unnest() of array parameters added to p.
-    std::string keys(int t, const std::string &alias, Params *p) const;
-    std::string key_arrays_of(int t, const std::string &alias, bool with_x = false) const;
+    // t's collected keys as a FROM item with columns c0, c1, ... (and x, see
+    // KeySet::from); parameters go to p.
+    std::string keys(int t, const std::string &alias, Params *p, bool with_version = false) const;
     std::string key_col_list(int t) const;                      // c0, c1, ...
     // " AND t.xmin = k.<x>": the row is still the version that was collected.
     std::string same_version(const std::string &x) const;
-    // "t.col OP ANY ($n)" for e's child rows referencing t's keys in memory,
-    // when e has one column of the key's own type; else "".
+    // "t.col OP ANY ($n)" for e's child rows referencing keys held as array
+    // parameters, when e has one column of the key's own type; else "".
     std::string any_match(const Edge &e, const std::string &c, Params *p) const;
     // "t.id0 OP k.<prefix>0 AND ...": t's rows whose identity is in k
     std::string identity(int t, const std::string &k, const std::string &prefix) const;
     std::string source(int t, const std::string &q) const;   // q.col0, q.col1, ...
-    std::string aliased(int t) const;                        // t.col AS c0, ...
-    void analyze_if_large(int t);
     std::string parent_match(const Edge &e, const std::string &p, const std::string &c) const;
     std::string not_collected(int t, const std::string &alias, Params *p) const;
     void find_virtual_tables();
@@ -128,11 +96,11 @@ class Cascade {
     void prepare_keys();
     bool memory_mode_possible() const;
     bool collect_in_memory(uint64 limit);
-    void create_key_tables();
-    void note_key_table_rows();
+    void create_stored_key_sets();
     void collect_roots();
     void check_condition() const;
     void collect();
+    void component_collected(const std::vector<int> &comp);
     void check_blockers();
     Blocker find_blocker(int ei, const std::string &where, const Params &p);
     void predict_update_refusals();
@@ -162,7 +130,5 @@ class Cascade {
 // Runs a kept plan with the RI triggers of rels / cons left out (see ri_bypass).
 uint64 exec_bypassing(SPIPlanPtr plan, const std::string &sql, const Params &p,
                       const std::vector<Oid> &rels, const std::vector<Oid> &cons, int rc);
-// Drops the key tables of tables dropped since the model was last read.
-void drop_orphan_key_tables(unsigned long generation);
 
 } // namespace cd

@@ -52,7 +52,7 @@ namespace cd {
 // blocks, and a LIMIT would invite a nested loop betting on an early match.
 Blocker Cascade::find_blocker(int ei, const std::string &where, const Params &p) {
     const Table &c = T(m_.edges[ei].child);
-    exec("SELECT pg_catalog.count(*)" + where, SPI_OK_SELECT, p, mem_);
+    exec("SELECT pg_catalog.count(*)" + where, SPI_OK_SELECT, p);
     Blocker b{ei, std::stoull(pg_guard(pg::value, 0, 1)), {}};
     if (b.count == 0)
         return b;
@@ -62,7 +62,7 @@ Blocker Cascade::find_blocker(int ei, const std::string &where, const Params &p)
     std::string key = cols.size() == 1 ? cols[0] : "ROW(" + sql::join(cols, ", ") + ")";
     uint64 n = exec("SELECT " + key + "::pg_catalog.text" + where + " ORDER BY " + sql::join(cols, ", ") +
                         " LIMIT " + std::to_string(limits::kBlockerSampleKeys),
-                    SPI_OK_SELECT, p, mem_);
+                    SPI_OK_SELECT, p);
     for (uint64 r = 0; r < n; ++r)
         b.keys.push_back(pg_guard(pg::value, r, 1));
     return b;

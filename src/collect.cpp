@@ -67,16 +67,9 @@ void Cascade::collect_keys() {
     prepare_keys();
     // Memory mode while every table has at most this many keys: one batch each.
     uint64 limit = static_cast<uint64>(std::min(memory_keys, batch_size));
-    mem_ = memory_mode_possible(); // read by the statements collect_in_memory() builds
-    if (mem_ && collect_in_memory(limit))
+    if (memory_mode_possible() && collect_in_memory(limit))
         return;
-    mem_ = false;
-    ephemeral_ = req_.dry_run;
-    if (ephemeral_) {
-        one_shot_plans(true); // plans naming this call's ephemeral relations are not kept
-        create_ephemeral_key_sets();
-    } else
-        create_key_tables();
+    create_stored_key_sets();
     collect();
 }
 
@@ -114,7 +107,7 @@ uint64 Cascade::count_referencing(const Edge &e, bool survivors_only) {
     exec("SELECT pg_catalog.count(*) FROM " + T(e.child).from() + " t WHERE EXISTS (SELECT 1 FROM " +
              from + " WHERE " + parent_match(e, "p", "t") + ")" +
              (survivors_only ? not_collected(e.child, "t", &p) : ""),
-         SPI_OK_SELECT, p, mem_);
+         SPI_OK_SELECT, p);
     return std::stoull(pg_guard(pg::value, 0, 1));
 }
 
@@ -142,8 +135,9 @@ bool Cascade::collect_in_memory(uint64 limit) {
     std::vector<int> order; // tables in the result's column order
     for (const auto &comp : plan_.components) {
         int t = comp[0]; // no cycles: one table per component
-        if (virtual_edge_[t] >= 0)
+        if (!has_key_set(t))
             continue;
+        std::string cols_as = sql::key_cols_as(key_cols_[t], true); // with r, the row's ctid
         std::string body;
         if (t == root_ && req_.where) {
             // The condition sees the table under its own name, as in DELETE
@@ -158,10 +152,10 @@ bool Cascade::collect_in_memory(uint64 limit) {
             add_root_keys(&p); // $1..$n
             // A semi-join: a key given twice still names one row (= ANY too).
             if (n == 1)
-                body = "SELECT " + aliased(t) + " FROM " + r.from() + " t WHERE t." + sql::ident(r.id_cols[0]) +
+                body = "SELECT " + cols_as + " FROM " + r.from() + " t WHERE t." + sql::ident(r.id_cols[0]) +
                        " " + r.id_eqops[0] + " ANY ($1)" + lim;
             else
-                body = "SELECT " + aliased(t) + " FROM " + r.from() + " t WHERE EXISTS (SELECT 1 FROM " +
+                body = "SELECT " + cols_as + " FROM " + r.from() + " t WHERE EXISTS (SELECT 1 FROM " +
                        sql::param_rows(n) + " WHERE " + identity(t, "k", "k") + ")" + lim;
         } else {
             // UNION: a row reached through two edges is collected once.
@@ -169,7 +163,7 @@ bool Cascade::collect_in_memory(uint64 limit) {
                 const Edge &e = m_.edges[ei];
                 if (e.action != Action::Cascade || e.child != t)
                     continue;
-                body += std::string(body.empty() ? "" : " UNION ") + "(SELECT " + aliased(t) + " FROM " +
+                body += std::string(body.empty() ? "" : " UNION ") + "(SELECT " + cols_as + " FROM " +
                         T(t).from() + " t JOIN k" + std::to_string(e.parent) + " p ON " +
                         parent_match(e, "p", "t") + lim + ")";
             }
@@ -195,25 +189,25 @@ bool Cascade::collect_in_memory(uint64 limit) {
     } else
         exec(query_text, SPI_OK_SELECT, p, true);
     size_t n = m_.tables.size();
-    arr_.assign(n, {});
-    arr_type_.assign(n, {});
     bool fits = true;
     int col = 0;
     for (int t : order) {
         size_t ncols = key_cols_[t].size() + 2; // key columns, x, r
-        arr_[t].resize(ncols);
-        arr_type_[t].resize(ncols);
+        std::vector<Datum> arrays(ncols);
+        std::vector<Oid> types(ncols);
         uint64 count = 0;
-        pg_guard(pg::copy_result_arrays, col + 1, static_cast<int>(ncols), arr_[t].data(), arr_type_[t].data(),
-                 &count);
+        pg_guard(pg::copy_result_arrays, col + 1, static_cast<int>(ncols), arrays.data(), types.data(), &count);
         col += static_cast<int>(ncols);
         collected_[t] = count;
+        key_sets_[t] = array_keys(T(t), key_cols_[t], std::move(arrays), std::move(types), count);
         if (count > limit)
             fits = false;
     }
     pg_guard(SPI_freetuptable, SPI_tuptable);
     if (!fits) {
         collected_.assign(n, 0);
+        for (auto &ks : key_sets_)
+            ks.reset();
         return false;
     }
     if (req_.dry_run || max_rows > 0)
@@ -278,9 +272,9 @@ void Cascade::collect_roots() {
     if (req_.where) {
         check_condition();
         // The condition sees the table under its own name, as in DELETE ... WHERE.
-        collected_[root_] += store_keys(root_, "SELECT " + source(root_, r.sql()) + ", 0 FROM " +
-                                                   r.from() + " WHERE (" + req_.condition + ")",
-                                        Params(), Run::Once);
+        collected_[root_] += key_sets_[root_]->add("SELECT " + source(root_, r.sql()) + ", 0 FROM " +
+                                                       r.from() + " WHERE (" + req_.condition + ")",
+                                                   Params(), Run::Once);
         return;
     }
     int n = static_cast<int>(r.id_cols.size());
@@ -290,7 +284,7 @@ void Cascade::collect_roots() {
                         identity(root_, "k", "k") + ")";
     Params p;
     add_root_keys(&p);
-    collected_[root_] += store_keys(root_, query, p, Run::KeptGeneric);
+    collected_[root_] += key_sets_[root_]->add(query, p, Run::KeptGeneric);
 }
 
 void Cascade::collect() {
@@ -313,22 +307,20 @@ void Cascade::collect() {
             }
             std::string base = "SELECT " + source(e.child, "t") + ", ";
             if (!inside(e.parent))
-                collected_[e.child] += store_keys(
-                    e.child,
+                collected_[e.child] += key_sets_[e.child]->add(
                     base + "0 FROM " + T(e.child).from() + " t JOIN " + keys(e.parent, "p", nullptr) +
                         " ON " + parent_match(e, "p", "t"),
                     Params(), Run::Kept);
             else {
                 internal.push_back(base + "$1 FROM " + T(e.child).from() + " t JOIN " +
-                                   key_set_[e.parent] + " p ON " + parent_match(e, "p", "t") +
+                                   key_sets_[e.parent]->relation() + " p ON " + parent_match(e, "p", "t") +
                                    " WHERE p.gen OPERATOR(pg_catalog.=) $2");
                 internal_child.push_back(e.child);
                 internal_edges.push_back(ei);
             }
         }
         if (internal.empty()) {
-            for (int t : comp)
-                analyze_if_large(t);
+            component_collected(comp);
             continue;
         }
         if (comp.size() == 1 && internal_edges.size() == 1) {
@@ -344,14 +336,14 @@ void Cascade::collect() {
             for (size_t i = 0; i < key_cols_[t].size(); ++i)
                 csel += "s.c" + std::to_string(i) + ", ";
             csel += "s.x";
-            collected_[t] += store_keys(
-                t,
-                "WITH RECURSIVE p(" + cols + ") AS (SELECT " + cols + " FROM " + key_set_[t] +
-                    " UNION SELECT " + csel + " FROM p, LATERAL (SELECT " + aliased(t) + " FROM " +
+            collected_[t] += key_sets_[t]->add(
+                "WITH RECURSIVE p(" + cols + ") AS (SELECT " + cols + " FROM " + key_sets_[t]->relation() +
+                    " UNION SELECT " + csel + " FROM p, LATERAL (SELECT " + sql::key_cols_as(key_cols_[t], false) +
+                    " FROM " +
                     T(t).from() + " t WHERE " + parent_match(e, "p", "t") + " OFFSET 0) s) SELECT " +
                     cols + ", 1 FROM p",
                 Params(), Run::Kept);
-            analyze_if_large(t);
+            component_collected(comp);
             continue;
         }
         // Semi-naive fixpoint: each round follows the edges from the rows the
@@ -363,16 +355,21 @@ void Cascade::collect() {
                 Params p;
                 p.add(Int32GetDatum(gen + 1), false, INT4OID);
                 p.add(Int32GetDatum(gen), false, INT4OID);
-                uint64 n = store_keys(internal_child[i], internal[i], p, Run::KeptGeneric);
+                uint64 n = key_sets_[internal_child[i]]->add(internal[i], p, Run::KeptGeneric);
                 collected_[internal_child[i]] += n;
                 added += n;
             }
             if (added == 0)
                 break;
         }
-        for (int t : comp)
-            analyze_if_large(t);
+        component_collected(comp);
     }
+}
+
+void Cascade::component_collected(const std::vector<int> &comp) {
+    for (int t : comp)
+        if (key_sets_[t])
+            key_sets_[t]->collected();
 }
 
 } // namespace cd

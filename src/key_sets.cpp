@@ -1,55 +1,213 @@
-// Where a call keeps the keys of the rows it collects: the columns of each
-// table's key set, key tables (temporary tables kept for the session),
-// ephemeral named relations (dry runs), arrays in memory mode; and the
-// FROM items and conditions that read them.
+// The three kinds of key set (key_sets.hpp), and the Cascade's helpers that
+// name a key set's columns in statements.
+#include "key_sets.hpp"
 #include "cascade_call.hpp"
-#include "session.hpp"
 #include "limits.hpp"
-#include "cascade.hpp"
-#include "model.hpp"
-#include "pgutil.hpp"
+#include "session.hpp"
 #include "sql.hpp"
-#include "ri_bypass.hpp"
-#include "statements.hpp"
 
 extern "C" {
-#include "catalog/pg_type.h"
-#include "commands/extension.h"
-#include "miscadmin.h"
-#include "utils/builtins.h"
-#include "utils/array.h"
-#include "utils/datum.h"
-#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
-#include "utils/snapmgr.h"
-#include "catalog/namespace.h"
-#include "lib/stringinfo.h"
-#include "access/relation.h"
-#include "access/xact.h"
-#include "access/xlog.h"
-#include "storage/bufmgr.h"
-#include "utils/rel.h"
-#include "utils/syscache.h"
-#include "access/htup_details.h"
-#include "catalog/pg_attribute.h"
-#include "utils/tuplestore.h"
-#include "rewrite/rewriteHandler.h"
-#include "utils/ruleutils.h"
-#include "executor/tuptable.h"
-#include "executor/executor.h"
-#include "utils/queryenvironment.h"
 }
 
 #include <algorithm>
-#include <chrono>
 #include <functional>
-#include <map>
-#include <unordered_map>
 
 namespace cd {
 
-// Every key set also keeps x, the collected row version's xmin: a delete
-// takes only that version (see changed_rows()).
+std::string KeySet::column_array(size_t, Oid, Params *) const { return ""; }
+std::string KeySet::by_address(const std::string &, Params *) const { return ""; }
+
+namespace {
+
+// Memory mode: the keys are parameters of every statement that reads them.
+class ArrayKeys : public KeySet {
+  public:
+    ArrayKeys(const Table &table, std::vector<std::string> cols, std::vector<Datum> arrays,
+              std::vector<Oid> types, uint64 rows)
+        : KeySet(table, std::move(cols)), arrays_(std::move(arrays)), types_(std::move(types)) {
+        rows_ = rows;
+    }
+    uint64 add(const std::string &, const Params &, Run) override {
+        throw make_error(ERRCODE_INTERNAL_ERROR, "cascade_delete: keys in memory mode are collected at once");
+    }
+    std::string from(const std::string &alias, Params *p, bool) const override {
+        std::vector<std::string> params;
+        for (size_t i = 0; i <= cols_.size(); ++i) // key columns, then x
+            params.push_back(param(i, p));
+        return sql::params_as_keys(params, alias);
+    }
+    std::string column_array(size_t j, Oid array_type, Params *p) const override {
+        return j < cols_.size() && types_[j] == array_type ? param(j, p) : "";
+    }
+    // By the collected versions' ctids: a TID scan; and their xmins, which
+    // READ COMMITTED's re-check of a row updated while the delete waited for
+    // it compares (a re-check of the TID condition alone passes on some
+    // PostgreSQL 15 releases).
+    std::string by_address(const std::string &row, Params *p) const override {
+        size_t x = cols_.size(), r = x + 1;
+        return row + ".ctid OPERATOR(pg_catalog.=) ANY (" + param(r, p) + ") AND " + row +
+               ".xmin OPERATOR(pg_catalog.=) ANY (" + param(x, p) + ")";
+    }
+
+  private:
+    std::string param(size_t i, Params *p) const { return p->add(arrays_[i], false, types_[i], true); }
+    std::vector<Datum> arrays_; // key columns, x, r
+    std::vector<Oid> types_;
+};
+
+// Key tables and ephemeral relations: the keys are rows of a relation.
+class StoredKeys : public KeySet {
+  public:
+    StoredKeys(const Table &table, std::vector<std::string> cols, bool dedup)
+        : KeySet(table, std::move(cols)), dedup_(dedup) {}
+    // A small key set has no statistics, and the planner would guess it at
+    // ten pages (over a thousand rows) and hash-join the whole referencing
+    // table; as unnest() of arrays it is guessed small and probed through
+    // indexes. A large one has been analyzed and is joined as it is.
+    std::string from(const std::string &alias, Params *, bool with_version) const override {
+        if (rows_ >= limits::kAnalyzedKeySet)
+            return relation_ + " " + alias;
+        return sql::key_set_as_arrays(relation_, cols_.size(), table_.id_cols.size(), alias, with_version);
+    }
+    std::string relation() const override { return relation_; }
+
+  protected:
+    std::string columns() const { return sql::key_col_list(cols_.size()) + ", " + sql::kGeneration; }
+    std::string relation_; // as SQL names it
+    bool dedup_;
+};
+
+class KeyTable : public StoredKeys {
+  public:
+    KeyTable(const Table &table, std::vector<std::string> cols, bool dedup, bool cyclic);
+    uint64 add(const std::string &query, const Params &p, Run how) override {
+        std::string insert = "INSERT INTO " + relation_ + " (" + columns() + ") " + query +
+                             (dedup_ ? " ON CONFLICT DO NOTHING" : "");
+        uint64 n = how == Run::Once ? exec_once(insert, SPI_OK_INSERT)
+                                    : exec(insert, SPI_OK_INSERT, p, how == Run::KeptGeneric);
+        rows_ += n;
+        return n;
+    }
+    // Statistics for many rows, so that the statements joining the table are
+    // planned from its real size (a new key table has none).
+    void collected() override {
+        if (rows_ >= limits::kAnalyzedKeySet)
+            exec_once("ANALYZE " + relation_, SPI_OK_UTILITY);
+    }
+    // Remembers that this call filled it (Session::key_table_rows); a large
+    // one gives its space back now (a new file, no dead rows).
+    void release() override {
+        if (rows_ == 0)
+            return;
+        if (rows_ > limits::kTruncateAfterCall) {
+            exec_once("TRUNCATE " + relation_, SPI_OK_UTILITY);
+            session.key_table_rows[name_] = 1;
+        } else
+            session.key_table_rows[name_] = rows_;
+    }
+
+  private:
+    std::string name_; // unqualified
+};
+
+// Key tables live for the session and are reused (empty at the start of
+// every call): creating and dropping them per call would churn the catalog.
+// The name carries the call depth, the table's OID and a hash of what the
+// shape depends on (drop_orphan_key_tables() parses it).
+KeyTable::KeyTable(const Table &table, std::vector<std::string> cols, bool dedup, bool cyclic)
+    : StoredKeys(table, std::move(cols), dedup) {
+    std::string select = sql::key_cols_as(cols_, false) + ", ";
+    std::vector<std::string> pk;
+    for (size_t i = 0; i < table_.id_cols.size(); ++i)
+        pk.push_back(sql::key_col(i));
+    std::vector<const char *> colptrs;
+    for (const auto &c : cols_)
+        colptrs.push_back(c.c_str());
+    Oid reloid = table_.oid;
+    std::string shape = select + sql::join(pk, ", ") + (dedup_ ? "u" : "") + (cyclic ? "g" : "") +
+                        pg_guard(column_signature, reloid, static_cast<int>(colptrs.size()),
+                                 static_cast<const char *const *>(colptrs.data()));
+    char hash[17];
+    snprintf(hash, sizeof(hash), "%016zx", std::hash<std::string>{}(shape));
+    name_ = "cascade_delete_" + std::to_string(session.call_depth) + "_" + std::to_string(table_.oid) + "_" + hash;
+    relation_ = "pg_temp." + sql::ident(name_);
+    // Its size in pages, or -1 if it does not exist (yet, or after DISCARD TEMP).
+    long pages = pg_guard(pg::temp_table_pages, name_.c_str());
+    if (pages >= 0) {
+        // Over 1 MB (a large set, or dead rows of failed calls, which nothing
+        // vacuums): TRUNCATE, a new file. Else DELETE what an earlier call left.
+        auto it = session.key_table_rows.find(name_);
+        if (pages > limits::kTruncatePages)
+            exec_once("TRUNCATE " + relation_, SPI_OK_UTILITY);
+        else if (it != session.key_table_rows.end() && it->second > 0)
+            exec("DELETE FROM " + relation_, SPI_OK_DELETE);
+        return;
+    }
+    exec_once("CREATE TEMP TABLE " + sql::ident(name_) + " AS SELECT " + select + "0::pg_catalog.int4 AS " +
+                  sql::kGeneration + " FROM " + table_.from() + " t WITH NO DATA",
+              SPI_OK_UTILITY);
+    if (dedup_)
+        exec_once("ALTER TABLE " + relation_ + " ADD PRIMARY KEY (" + sql::join(pk, ", ") + ")", SPI_OK_UTILITY);
+    if (cyclic)
+        exec_once("CREATE INDEX ON " + relation_ + " (" + sql::kGeneration + ")", SPI_OK_UTILITY);
+}
+
+class EphemeralKeys : public StoredKeys {
+  public:
+    EphemeralKeys(const Table &table, std::vector<std::string> cols, bool dedup, int table_index)
+        : StoredKeys(table, std::move(cols), dedup) {
+        one_shot_plans(true); // plans naming this call's ephemeral relations are not kept
+        std::string name = "cascade_delete_keys_" + std::to_string(table_index);
+        relation_ = sql::ident(name);
+        std::string shape = "SELECT " + sql::key_cols_as(cols_, false) + ", 0::pg_catalog.int4 AS " +
+                            sql::kGeneration + " FROM " + table_.from() + " t WHERE false";
+        enr_ = pg_guard(register_key_set, name.c_str(), shape.c_str());
+    }
+    uint64 add(const std::string &query, const Params &p, Run) override {
+        std::string names = columns(), select = "SELECT * FROM (" + query + ") s(" + names + ")";
+        if (dedup_) {
+            // what ON CONFLICT DO NOTHING does for a key table's primary key
+            std::vector<std::string> on, same;
+            for (size_t i = 0; i < table_.id_cols.size(); ++i) {
+                on.push_back("s." + sql::key_col(i));
+                same.push_back("d." + sql::key_col(i) + " " + table_.id_eqops[i] + " s." + sql::key_col(i));
+            }
+            select = "SELECT DISTINCT ON (" + sql::join(on, ", ") + ") s.* FROM (" + query + ") s(" + names +
+                     ") WHERE NOT EXISTS (SELECT 1 FROM " + relation_ + " d WHERE " + sql::join(same, " AND ") +
+                     ")";
+        }
+        uint64 n = pg_guard(append_to_key_set, enr_, select.c_str(), static_cast<int>(p.types.size()),
+                            const_cast<Oid *>(p.types.data()), const_cast<Datum *>(p.values.data()),
+                            p.nulls.data());
+        rows_ += n;
+        return n;
+    }
+    // The relation goes with the SPI connection.
+    void release() override { one_shot_plans(false); }
+
+  private:
+    EphemeralNamedRelation enr_;
+};
+
+} // namespace
+
+std::unique_ptr<KeySet> array_keys(const Table &table, std::vector<std::string> cols, std::vector<Datum> arrays,
+                                   std::vector<Oid> array_types, uint64 rows) {
+    return std::make_unique<ArrayKeys>(table, std::move(cols), std::move(arrays), std::move(array_types), rows);
+}
+
+std::unique_ptr<KeySet> key_table(const Table &table, std::vector<std::string> cols, bool dedup, bool cyclic) {
+    return std::make_unique<KeyTable>(table, std::move(cols), dedup, cyclic);
+}
+
+std::unique_ptr<KeySet> ephemeral_keys(const Table &table, std::vector<std::string> cols, bool dedup,
+                                       int table_index) {
+    return std::make_unique<EphemeralKeys>(table, std::move(cols), dedup, table_index);
+}
+
+// ---- The call's key sets, as its statements name them.
+
 std::string Cascade::key_col_list(int t) const { return sql::key_col_list(key_cols_[t].size()); }
 
 std::string Cascade::source(int t, const std::string &q) const { return sql::source_cols(key_cols_[t], q); }
@@ -60,53 +218,32 @@ std::string Cascade::identity(int t, const std::string &k, const std::string &pr
     return sql::identity(T(t), k, prefix);
 }
 
-// Memory mode also keeps r, the version's ctid, for deletes by TID scan.
-std::string Cascade::aliased(int t) const { return sql::key_cols_as(key_cols_[t], mem_); }
-
-// t's collected keys as unnest() of arrays, a FROM item with columns c0, c1,
-// ...; with x only where a delete needs the row versions (one array less).
-std::string Cascade::key_arrays_of(int t, const std::string &alias, bool with_x) const {
-    return sql::key_set_as_arrays(key_set_[t], key_cols_[t].size(), T(t).id_cols.size(), alias, with_x);
-}
-
-// t's collected keys as a FROM item with columns c0, c1, ... A small key
-// table has no statistics, and the planner would guess it at ten pages (over a
-// thousand rows) and hash-join the whole referencing table; as unnest() of
-// arrays it is guessed small and probed through indexes. A large one has been
-// analyzed and is joined as it is.
-std::string Cascade::keys(int t, const std::string &alias, Params *p) const {
-    if (!mem_)
-        return collected_[t] >= limits::kAnalyzedKeySet ? key_set_[t] + " " + alias : key_arrays_of(t, alias);
-    std::vector<std::string> params;
-    for (size_t i = 0; i <= key_cols_[t].size(); ++i) // key columns, then x
-        params.push_back(arr_param(t, i, p));
-    return sql::params_as_keys(params, alias);
+std::string Cascade::keys(int t, const std::string &alias, Params *p, bool with_version) const {
+    return key_sets_[t]->from(alias, p, with_version);
 }
 
 // A scalar-array comparison is one index scan (or a filter) where a join with
 // unnest() is a nested loop over a hashed function scan: the cheaper plan to
-// start for the few keys memory mode holds. Only for one column compared with
-// the same type, so that the operator read parent-to-child also reads
+// start for the few keys held as parameters. Only for one column compared
+// with the same type, so that the operator read parent-to-child also reads
 // child-to-parent.
 std::string Cascade::any_match(const Edge &e, const std::string &c, Params *p) const {
-    if (!mem_ || e.cols.size() != 1 || (!e.casts.empty() && !e.casts[0].empty()))
+    if (e.cols.size() != 1 || (!e.casts.empty() && !e.casts[0].empty()))
         return "";
     const auto &cols = key_cols_[e.parent];
     size_t j = std::find(cols.begin(), cols.end(), e.refcols[0]) - cols.begin();
-    if (j >= cols.size() || arr_[e.parent].size() <= j)
+    if (j >= cols.size())
         return "";
     Oid child_array = array_types(column_types(T(e.child).oid, e.cols))[0];
-    if (child_array != arr_type_[e.parent][j])
+    std::string keys = key_sets_[e.parent]->column_array(j, child_array, p);
+    if (keys.empty())
         return "";
-    return c + "." + sql::ident(e.cols[0]) + " " + e.eqops[0] + " ANY (" +
-           arr_param(e.parent, j, p) + ")" +
-           e.filter(c);
+    return c + "." + sql::ident(e.cols[0]) + " " + e.eqops[0] + " ANY (" + keys + ")" + e.filter(c);
 }
 
 std::string Cascade::tcol(int t, const std::string &src) const {
     const auto &cols = key_cols_[t];
-    auto it = std::find(cols.begin(), cols.end(), src);
-    return "c" + std::to_string(it - cols.begin());
+    return sql::key_col(std::find(cols.begin(), cols.end(), src) - cols.begin());
 }
 
 // "p.c0 OP c.fk0 AND ...": parent keys (alias p) matched by child rows (alias c).
@@ -129,20 +266,17 @@ std::string Cascade::in_keys_of(int u, int t, const std::string &x, Params *p) c
 }
 
 // The key columns of each table of the set (identity first, then the columns
-// its referencing tables' foreign keys point to), whichever mode keeps them.
+// its referencing tables' foreign keys point to), whichever kind keeps them.
 void Cascade::prepare_keys() {
     size_t n = m_.tables.size();
-    key_set_.assign(n, "");
-    key_table_name_.assign(n, "");
+    key_sets_.clear();
+    key_sets_.resize(n);
     key_cols_.assign(n, {});
     collected_.assign(n, 0);
     deleted_.assign(n, 0);
     updated_.assign(n, 0);
-    dedup_.assign(n, 0);
-    for (size_t t = 0; t < n; ++t)
-        dedup_[t] = in_cycle(static_cast<int>(t)) || incoming_[t] > 1;
     for (size_t t = 0; t < n; ++t) {
-        if (!plan_.in_set[t] || virtual_edge_[t] >= 0)
+        if (!has_key_set(static_cast<int>(t)))
             continue;
         if (T(t).relkind == 'p' && !T(t).has_pk)
             throw make_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -158,124 +292,30 @@ void Cascade::prepare_keys() {
     }
 }
 
-// Key tables: one per table of the set that needs its keys, created once per
-// session and emptied for each call that uses it.
-void Cascade::create_key_tables() {
-    size_t n = m_.tables.size();
-    for (size_t t = 0; t < n; ++t) {
-        if (!plan_.in_set[t] || virtual_edge_[t] >= 0)
+// Rows of t can be reached more than once (a cycle, or several CASCADE edges
+// into t): its key set skips keys it holds. Elsewhere each row is reached
+// once, and plain inserts into an unindexed table are about four times
+// cheaper.
+bool Cascade::reached_twice(int t) const { return in_cycle(t) || incoming_[t] > 1; }
+
+// Key tables for a call that writes, ephemeral relations for a dry run: one
+// per table of the set that has keys of its own.
+void Cascade::create_stored_key_sets() {
+    for (size_t u = 0; u < m_.tables.size(); ++u) {
+        int t = static_cast<int>(u);
+        if (!has_key_set(t))
             continue;
-        bool cyclic = in_cycle(static_cast<int>(t));
-        std::string select = aliased(static_cast<int>(t)) + ", ", pk;
-        for (size_t i = 0; i < T(t).id_cols.size(); ++i)
-            pk += std::string(i ? ", " : "") + "c" + std::to_string(i);
-        // Key tables live for the session and are reused (empty at the start
-        // of every call): creating and dropping them per call would churn the
-        // catalog. The name carries what the table's shape depends on.
-        std::vector<const char *> colptrs;
-        for (const auto &c : key_cols_[t])
-            colptrs.push_back(c.c_str());
-        Oid reloid = T(t).oid;
-        std::string shape = select + pk + (dedup_[t] ? "u" : "") + (cyclic ? "g" : "") +
-                            pg_guard(column_signature, reloid, static_cast<int>(colptrs.size()),
-                                     static_cast<const char *const *>(colptrs.data()));
-        char hash[17];
-        snprintf(hash, sizeof(hash), "%016zx", std::hash<std::string>{}(shape));
-        std::string name = "cascade_delete_" + std::to_string(session.call_depth) + "_" +
-                           std::to_string(T(t).oid) + "_" + hash;
-        key_set_[t] = "pg_temp." + sql::ident(name);
-        key_table_name_[t] = name;
-        // Its size in pages, or -1 if it does not exist (yet, or after DISCARD TEMP).
-        long pages = pg_guard(pg::temp_table_pages, name.c_str());
-        if (pages >= 0) {
-            // Over 1 MB (a large set, or dead rows of failed calls, which
-            // nothing vacuums): TRUNCATE, a new file. Else DELETE what an
-            // earlier call left.
-            auto it = session.key_table_rows.find(name);
-            if (pages > limits::kTruncatePages)
-                exec_once("TRUNCATE " + key_set_[t], SPI_OK_UTILITY);
-            else if (it != session.key_table_rows.end() && it->second > 0)
-                exec("DELETE FROM " + key_set_[t], SPI_OK_DELETE);
-            continue;
-        }
-        exec_once("CREATE TEMP TABLE " + sql::ident(name) + " AS SELECT " + select +
-                 "0::pg_catalog.int4 AS gen FROM " + T(t).from() + " t WITH NO DATA",
-             SPI_OK_UTILITY);
-        if (dedup_[t])
-            exec_once("ALTER TABLE " + key_set_[t] + " ADD PRIMARY KEY (" + pk + ")", SPI_OK_UTILITY);
-        if (cyclic)
-            exec_once("CREATE INDEX ON " + key_set_[t] + " (gen)", SPI_OK_UTILITY);
+        if (req_.dry_run)
+            key_sets_[t] = ephemeral_keys(T(t), key_cols_[t], reached_twice(t), t);
+        else
+            key_sets_[t] = key_table(T(t), key_cols_[t], reached_twice(t), in_cycle(t));
     }
 }
 
-// At the end of a successful call: ephemeral relations go with the SPI
-// connection; key tables are left for the next call to clear (see Session).
 void Cascade::release_key_sets() {
-    if (ephemeral_)
-        one_shot_plans(false);
-    else if (!mem_)
-        note_key_table_rows();
-}
-
-// Remembers which key tables this call filled (Session::key_table_rows).
-void Cascade::note_key_table_rows() {
-    for (size_t t = 0; t < key_set_.size(); ++t) {
-        if (key_set_[t].empty() || collected_[t] == 0)
-            continue;
-        if (collected_[t] > limits::kTruncateAfterCall) {
-            // Large: give the space back now (a new file, no dead rows).
-            exec_once("TRUNCATE " + key_set_[t], SPI_OK_UTILITY);
-            session.key_table_rows[key_table_name_[t]] = 1;
-        } else
-            session.key_table_rows[key_table_name_[t]] = collected_[t];
-    }
-}
-
-// Statistics for a key table that holds many rows, so that the statements
-// joining it are planned from its real size (a new key table has none).
-void Cascade::analyze_if_large(int t) {
-    if (!ephemeral_ && !key_set_[t].empty() && collected_[t] >= limits::kAnalyzedKeySet)
-        exec_once("ANALYZE " + key_set_[t], SPI_OK_UTILITY);
-}
-
-uint64 Cascade::store_keys(int t, const std::string &query, const Params &p, Run how) {
-    if (!ephemeral_) {
-        std::string query_text = "INSERT INTO " + key_set_[t] + " (" + key_col_list(t) + ", gen) " + query + conflict(t);
-        if (how == Run::Once)
-            return exec_once(query_text, SPI_OK_INSERT);
-        return exec(query_text, SPI_OK_INSERT, p, how == Run::KeptGeneric);
-    }
-    std::string names = key_col_list(t) + ", gen", query_text = "SELECT * FROM (" + query + ") s(" + names + ")";
-    if (dedup_[t]) {
-        // what ON CONFLICT DO NOTHING does for a key table's primary key
-        std::string on, same;
-        for (size_t i = 0; i < T(t).id_cols.size(); ++i) {
-            on += std::string(i ? ", " : "") + "s.c" + std::to_string(i);
-            same += std::string(i ? " AND " : "") + "d.c" + std::to_string(i) + " " + T(t).id_eqops[i] +
-                    " s.c" + std::to_string(i);
-        }
-        query_text = "SELECT DISTINCT ON (" + on + ") s.* FROM (" + query + ") s(" + names +
-              ") WHERE NOT EXISTS (SELECT 1 FROM " + key_set_[t] + " d WHERE " + same + ")";
-    }
-    return pg_guard(append_to_key_set, enr_[t], query_text.c_str(), static_cast<int>(p.types.size()),
-                    const_cast<Oid *>(p.types.data()), const_cast<Datum *>(p.values.data()), p.nulls.data());
-}
-
-// One ephemeral named relation per table that needs keys, with a key table's
-// columns (c0, c1, ..., x, gen), registered with this call's SPI connection
-// and freed with it.
-void Cascade::create_ephemeral_key_sets() {
-    size_t n = m_.tables.size();
-    enr_.assign(n, nullptr);
-    for (size_t t = 0; t < n; ++t) {
-        if (!plan_.in_set[t] || virtual_edge_[t] >= 0)
-            continue;
-        std::string name = "cascade_delete_keys_" + std::to_string(t);
-        key_set_[t] = sql::ident(name);
-        std::string shape = "SELECT " + aliased(static_cast<int>(t)) + ", 0::pg_catalog.int4 AS gen FROM " +
-                            T(t).from() + " t WHERE false";
-        enr_[t] = pg_guard(register_key_set, name.c_str(), shape.c_str());
-    }
+    for (auto &ks : key_sets_)
+        if (ks)
+            ks->release();
 }
 
 // Key tables whose table is gone (the name carries its OID), dropped when the

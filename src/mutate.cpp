@@ -67,47 +67,45 @@ void Cascade::run_updates() {
             continue;
         }
         const auto &setcols = e.setcols.empty() ? e.cols : e.setcols;
-        int n = static_cast<int>(e.cols.size());
-        // SET(value)'s parameter: after the key arrays of a batch; in memory
-        // mode the first, before the keys.
-        Params p;
-        std::string value_ref = "$" + std::to_string(n + 1);
-        if (mem_ && e.action == Action::SetValue) {
-            Oid vtype = e.value_type;
-            const std::string &value = e.value;
-            Datum v = pg_guard(text_to_datum, value.c_str(), vtype);
-            value_ref = p.add(v, false, vtype);
-        }
-        std::string set, match, cursor;
-        for (size_t i = 0; i < setcols.size(); ++i)
-            set += std::string(i ? ", " : "") + sql::ident(setcols[i]) + " = " +
-                   (e.action == Action::SetNull      ? "NULL"
-                    : e.action == Action::SetDefault ? "DEFAULT"
-                                                     : value_ref);
-        if (mem_) {
-            // One statement with the keys as parameters (a batch at most).
-            std::string from = keys(e.parent, "k", &p);
-            std::string skip = not_collected(e.child, "t", &p);
-            updated_[e.child] += exec("UPDATE " + c.from() + " t SET " + set + " FROM " + from + " WHERE " +
-                                          parent_match(e, "k", "t") + skip,
-                                      SPI_OK_UPDATE, p, true);
-            continue;
-        }
-        for (int i = 0; i < n; ++i) {
-            match += std::string(i ? " AND " : "") + e.match(i, "k.k" + std::to_string(i), "t");
-            cursor += std::string(i ? ", " : "") + tcol(e.parent, e.refcols[i]);
-        }
-        std::string stmt = "UPDATE " + c.from() + " t SET " + set + " FROM " + sql::param_rows(n) +
-                           " WHERE " + match + e.filter("t") + not_collected(e.child, "t", nullptr);
-        std::string cur = "SELECT " + cursor + " FROM " + key_set_[e.parent];
         bool with_value = e.action == Action::SetValue;
         Oid vtype = e.value_type;
-        const std::string &value = e.value;
+        Datum v = with_value ? pg_guard(text_to_datum, e.value.c_str(), vtype) : (Datum)0;
+        auto set = [&](const std::string &value_ref) {
+            std::vector<std::string> parts;
+            for (const auto &col : setcols)
+                parts.push_back(sql::ident(col) + " = " +
+                                (e.action == Action::SetNull      ? std::string("NULL")
+                                 : e.action == Action::SetDefault ? std::string("DEFAULT")
+                                                                  : value_ref));
+            return sql::join(parts, ", ");
+        };
+        if (collected_[e.parent] <= static_cast<uint64>(batch_size)) {
+            // The keys fit one batch: one statement.
+            Params p;
+            std::string value_ref = with_value ? p.add(v, false, vtype) : "";
+            std::string from = keys(e.parent, sql::kKeys, &p);
+            std::string skip = not_collected(e.child, sql::kRow, &p);
+            updated_[e.child] += exec("UPDATE " + c.from() + " t SET " + set(value_ref) + " FROM " + from +
+                                          " WHERE " + parent_match(e, sql::kKeys, sql::kRow) + skip,
+                                      SPI_OK_UPDATE, p);
+            continue;
+        }
+        // Batches of keys from a cursor over the key table, passed as arrays
+        // $1..$n; SET(value)'s value after them.
+        size_t n = e.cols.size();
+        std::vector<std::string> match, cursor;
+        for (size_t i = 0; i < n; ++i) {
+            match.push_back(e.match(i, std::string(sql::kKeys) + "." + sql::param_col(i), sql::kRow));
+            cursor.push_back(tcol(e.parent, e.refcols[i]));
+        }
+        std::string stmt = "UPDATE " + c.from() + " t SET " + set(sql::param(n + 1)) + " FROM " +
+                           sql::param_rows(n) + " WHERE " + sql::join(match, " AND ") + e.filter(sql::kRow) +
+                           not_collected(e.child, sql::kRow, nullptr);
+        std::string cur = "SELECT " + sql::join(cursor, ", ") + " FROM " + key_sets_[e.parent]->relation();
         std::vector<Oid> types = array_types(column_types(T(e.parent).oid, e.refcols));
         if (with_value)
             types.push_back(vtype);
         SPIPlanPtr cursor_plan = plan_for(cur, {}), stmt_plan = plan_for(stmt, types);
-        Datum v = with_value ? pg_guard(text_to_datum, value.c_str(), vtype) : (Datum)0;
         BatchSpec spec{cursor_plan, stmt_plan,    stmt.c_str(), with_value ? 1 : 0, &v,
                        batch_size,  SPI_OK_UPDATE, 0,           nullptr,           nullptr};
         updated_[e.child] += pg_guard(run_batches, static_cast<const BatchSpec *>(&spec));
@@ -162,25 +160,30 @@ void Cascade::delete_together(const std::vector<int> &tables, const std::vector<
     for (size_t i = 0; i < tables.size(); ++i)
         deleted_[tables[i]] = std::stoull(pg_guard(pg::value, 0, static_cast<int>(i) + 1));
     for (int t : tables)
-        if (virtual_edge_[t] < 0 && deleted_[t] < collected_[t])
+        if (has_key_set(t) && deleted_[t] < collected_[t])
             deleted_[t] += changed_rows(t);
 }
 
-// Memory mode, when no table of the set has triggers or rules of its own
-// (they would see the other tables before their rows go), the fast path is on
-// and no table is partitioned: every delete in one statement, one
-// data-modifying CTE per table. Returns false when it does not apply.
+// When every key set keeps its rows' addresses (memory mode), no table of the
+// set has triggers or rules of its own (they would see the other tables
+// before their rows go), the fast path is on and no table is partitioned:
+// every delete in one statement, one data-modifying CTE per table. Returns
+// false when it does not apply.
 bool Cascade::delete_in_one_statement() {
-    if (!mem_ || req_.dry_run || !fast_path)
+    if (req_.dry_run || !fast_path)
         return false;
     std::vector<int> tables;
     for (auto ci = plan_.components.size(); ci-- > 0;) {
+        // Key sets that keep addresses come without cycles (memory mode);
+        // by_address() below refuses the others.
+        if (plan_.cyclic[ci])
+            return false;
         int t = plan_.components[ci][0];
         if (partition_only_[t])
             continue;
         if (T(t).relkind != 'r' || T(t).user_code)
             return false;
-        if (virtual_edge_[t] >= 0 || collected_[t] > 0)
+        if (!has_key_set(t) || collected_[t] > 0)
             tables.push_back(t);
     }
     Params p;
@@ -197,14 +200,11 @@ bool Cascade::delete_in_one_statement() {
                 match = parent_match(e, "k", "t");
             }
         } else {
-            // By the collected versions' ctids: a TID scan; and their xmins,
-            // which READ COMMITTED's re-check of a row updated while the
-            // delete waited for it compares (a re-check of the TID condition
-            // alone passes on some PostgreSQL 15 releases). Such a row is left
-            // for changed_rows().
-            size_t xi = key_cols_[t].size(), ri = xi + 1;
-            match = "t.ctid OPERATOR(pg_catalog.=) ANY (" + arr_param(t, ri, &p) +
-                    ") AND t.xmin OPERATOR(pg_catalog.=) ANY (" + arr_param(t, xi, &p) + ")";
+            // By the collected row versions' addresses; a row updated since
+            // is left for changed_rows().
+            match = key_sets_[t]->by_address(sql::kRow, &p);
+            if (match.empty())
+                return false; // nothing has run yet
         }
         deletes.push_back("DELETE FROM " + T(t).from() + " t" + from + " WHERE " + match);
     }
@@ -248,7 +248,7 @@ void Cascade::discount_rows_deleted_earlier() {
         std::string any;
         for (int v : earlier)
             any += std::string(any.empty() ? "" : " OR ") + in_keys_of(v, t, "x", &p);
-        exec("SELECT pg_catalog.count(*) FROM " + keys(t, "x", &p) + " WHERE " + any, SPI_OK_SELECT, p, mem_);
+        exec("SELECT pg_catalog.count(*) FROM " + keys(t, "x", &p) + " WHERE " + any, SPI_OK_SELECT, p);
         deleted_[t] -= std::stoull(pg_guard(pg::value, 0, 1));
     }
 }
@@ -284,19 +284,18 @@ std::string Cascade::delete_match(const DeleteTarget &d, bool arrays) const {
 // table goes. Only while the keys fit one in-memory hash table (see
 // limits::kHashBytesPerKey).
 uint64 Cascade::delete_joining_key_table(const DeleteTarget &d) {
-    std::string stmt = "DELETE FROM " + T(d.t).from() + " t USING " + key_set_[d.src] + " k WHERE " +
-                       delete_match(d, false);
+    std::string stmt = "DELETE FROM " + T(d.t).from() + " t USING " + key_sets_[d.src]->relation() +
+                       " k WHERE " + delete_match(d, false);
     return exec_bypassing(plan_for(stmt, {}), stmt, Params(), d.rels, d.cons, SPI_OK_DELETE);
 }
 
-// One batch: the keys go into arrays inside the statement itself, no cursor
-// (and unnest() is guessed small, see keys()); in memory mode they are its
-// parameters.
+// One batch: one statement reading the keys as KeySet::from() gives them, no
+// cursor.
 uint64 Cascade::delete_in_one_batch(const DeleteTarget &d) {
     Params p;
-    std::string from = mem_ ? keys(d.src, sql::kKeys, &p) : key_arrays_of(d.src, sql::kKeys, !d.e);
+    std::string from = keys(d.src, sql::kKeys, &p, !d.e);
     std::string stmt = "DELETE FROM " + T(d.t).from() + " t USING " + from + " WHERE " + delete_match(d, false);
-    return exec_bypassing(plan_for(stmt, p.types, mem_), stmt, p, d.rels, d.cons, SPI_OK_DELETE);
+    return exec_bypassing(plan_for(stmt, p.types, p.key_arrays), stmt, p, d.rels, d.cons, SPI_OK_DELETE);
 }
 
 // Batches of cascade_delete.batch_size keys from a cursor over the key table,
@@ -309,7 +308,7 @@ uint64 Cascade::delete_in_batches(const DeleteTarget &d) {
         cursor_cols.push_back(sql::kVersion);
     std::string stmt = "DELETE FROM " + T(d.t).from() + " t USING " +
                        sql::param_rows(d.e ? d.nk : d.nk + 1) + " WHERE " + delete_match(d, true);
-    std::string cur = "SELECT " + sql::join(cursor_cols, ", ") + " FROM " + key_set_[d.src];
+    std::string cur = "SELECT " + sql::join(cursor_cols, ", ") + " FROM " + key_sets_[d.src]->relation();
     std::vector<Oid> elem = d.e ? column_types(T(d.src).oid, d.e->refcols)
                                 : std::vector<Oid>(T(d.t).id_types.begin(), T(d.t).id_types.end());
     if (!d.e)
@@ -334,7 +333,7 @@ void Cascade::delete_cycle(const std::vector<int> &comp) {
             for (int u : deleted_before(t, true))
                 earlier += " AND NOT " + in_keys_of(u, t, sql::kKeys, nullptr);
             tables.push_back(t);
-            deletes.push_back("DELETE FROM " + T(t).from() + " t USING " + key_set_[t] + " k WHERE " +
+            deletes.push_back("DELETE FROM " + T(t).from() + " t USING " + key_sets_[t]->relation() + " k WHERE " +
                               identity(t, sql::kKeys, "c") + same_version(sql::kVersion) + earlier);
         }
     if (!tables.empty())
@@ -371,9 +370,11 @@ void Cascade::run_deletes() {
         bypass_for(t, &d.rels, &d.cons);
         auto start = std::chrono::steady_clock::now();
         uint64 nkeys = collected_[d.src];
-        if (!mem_ && nkeys >= limits::kAnalyzedKeySet && nkeys <= hash_keys && queues_nothing(t, d.rels.size()))
+        bool in_relation = !key_sets_[d.src]->relation().empty();
+        if (in_relation && nkeys >= limits::kAnalyzedKeySet && nkeys <= hash_keys &&
+            queues_nothing(t, d.rels.size()))
             deleted_[t] = delete_joining_key_table(d);
-        else if (mem_ || nkeys <= static_cast<uint64>(batch_size))
+        else if (nkeys <= static_cast<uint64>(batch_size))
             deleted_[t] = delete_in_one_batch(d);
         else
             deleted_[t] = delete_in_batches(d);
@@ -398,7 +399,7 @@ void Cascade::run_deletes() {
 uint64 Cascade::changed_rows(int t) {
     std::string where = " WHERE " + identity(t, "k", "c") + " AND NOT (t.xmin OPERATOR(pg_catalog.=) k.x)";
     Params p;
-    std::string k = mem_ ? keys(t, "k", &p) : collected_[t] >= limits::kAnalyzedKeySet ? key_set_[t] + " k" : key_arrays_of(t, "k", true);
+    std::string k = keys(t, sql::kKeys, &p, true);
     uint64 n = exec("SELECT t.xmin FROM " + T(t).from() + " t, " + k + where, SPI_OK_SELECT, p);
     if (n == 0)
         return 0;

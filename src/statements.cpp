@@ -295,7 +295,7 @@ Datum text_to_datum(const char *text, Oid type) {
 uint64 exec(const std::string &sql, int rc) { return exec(sql, rc, Params()); }
 
 uint64 exec(const std::string &sql, int rc, const Params &p, bool generic) {
-    SPIPlanPtr plan = plan_for(sql, p.types, generic);
+    SPIPlanPtr plan = plan_for(sql, p.types, generic || p.key_arrays);
     return pg_guard(pg::exec_plan, plan, sql.c_str(), const_cast<Datum *>(p.values.data()),
                     p.nulls.data(), rc);
 }

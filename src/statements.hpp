@@ -77,14 +77,20 @@ struct Params {
     std::vector<Datum> values;
     std::vector<char> nulls; // ' ' or 'n', as SPI wants them
     std::vector<Oid> types;
-    std::string add(Datum value, bool isnull, Oid type) {
+    // Some parameter is a key set's array (memory mode): statements are then
+    // planned generic, since the arrays change with every call and the best
+    // plan does not.
+    bool key_arrays = false;
+    std::string add(Datum value, bool isnull, Oid type, bool is_key_array = false) {
+        key_arrays = key_arrays || is_key_array;
         values.push_back(value);
         nulls.push_back(isnull ? 'n' : ' ');
         types.push_back(type);
         return "$" + std::to_string(values.size());
     }
 };
-// Runs generated SQL with parameters through a kept plan (generic: see plan_for).
+// Runs generated SQL with parameters through a kept plan (generic, or with
+// key arrays among p: see plan_for).
 uint64 exec(const std::string &sql, int rc, const Params &p, bool generic = false);
 // Runs SQL once: utility statements, and statements holding the caller's text.
 uint64 exec_once(const std::string &sql, int rc);

@@ -70,7 +70,7 @@ void Cascade::post_check() {
         sql += std::string(i ? " UNION ALL " : "") + "SELECT " + std::to_string(i) +
                ", t.xmin FROM " + T(e.child).from() + " t WHERE " + cond;
     }
-    SPIPlanPtr plan = plan_for(sql, p.types, mem_);
+    SPIPlanPtr plan = plan_for(sql, p.types, p.key_arrays);
     int which = -1;
     // this transaction's row; one committed after the call's statement began
     // (its snapshot does not see it); or an older row that was not deleted (a
