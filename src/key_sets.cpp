@@ -12,6 +12,9 @@ extern "C" {
 
 #include <algorithm>
 #include <functional>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace cd {
 

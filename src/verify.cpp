@@ -1,46 +1,9 @@
 // Verify: what the RI triggers the fast path left out would have checked,
 // set-based, after the deletes.
 #include "cascade_call.hpp"
-#include "cascade.hpp"
-#include "model.hpp"
-#include "pgutil.hpp"
-#include "sql.hpp"
-#include "ri_bypass.hpp"
-#include "statements.hpp"
 
-extern "C" {
-#include "catalog/pg_type.h"
-#include "commands/extension.h"
-#include "miscadmin.h"
-#include "utils/builtins.h"
-#include "utils/array.h"
-#include "utils/datum.h"
-#include "utils/fmgroids.h"
-#include "utils/lsyscache.h"
-#include "utils/snapmgr.h"
-#include "catalog/namespace.h"
-#include "lib/stringinfo.h"
-#include "access/relation.h"
-#include "access/xact.h"
-#include "access/xlog.h"
-#include "storage/bufmgr.h"
-#include "utils/rel.h"
-#include "utils/syscache.h"
-#include "access/htup_details.h"
-#include "catalog/pg_attribute.h"
-#include "utils/tuplestore.h"
-#include "rewrite/rewriteHandler.h"
-#include "utils/ruleutils.h"
-#include "executor/tuptable.h"
-#include "executor/executor.h"
-#include "utils/queryenvironment.h"
-}
-
-#include <algorithm>
-#include <chrono>
-#include <functional>
-#include <map>
-#include <unordered_map>
+#include <string>
+#include <vector>
 
 namespace cd {
 
