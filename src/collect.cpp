@@ -127,14 +127,19 @@ bool Cascade::collect_in_memory(uint64 limit) {
                 body = "SELECT " + cols_as + " FROM " + r.from() + " t WHERE EXISTS (SELECT 1 FROM " +
                        sql::param_rows(n) + " WHERE " + identity(t, "k", "k") + ")" + lim;
         } else {
-            // UNION: a row reached through two edges is collected once.
+            // UNION: a row reached through two edges is collected once. Each
+            // parent key probes the child on its own (through the foreign
+            // key's index, as PostgreSQL's own RI queries do; OFFSET 0 keeps
+            // the subquery from being flattened): the keys are few, and the
+            // generic plan, which cannot know how few, would otherwise
+            // hash-join a sequential scan of the whole child table.
             for (int ei : relevant_) {
                 const Edge &e = m_.edges[ei];
                 if (e.action != Action::Cascade || e.child != t)
                     continue;
-                body += std::string(body.empty() ? "" : " UNION ") + "(SELECT " + cols_as + " FROM " +
-                        T(t).from() + " t JOIN k" + std::to_string(e.parent) + " p ON " +
-                        parent_match(e, "p", "t") + lim + ")";
+                body += std::string(body.empty() ? "" : " UNION ") + "(SELECT s.* FROM k" +
+                        std::to_string(e.parent) + " p CROSS JOIN LATERAL (SELECT " + cols_as + " FROM " +
+                        T(t).from() + " t WHERE " + parent_match(e, "p", "t") + " OFFSET 0) s" + lim + ")";
             }
         }
         with += std::string(with.empty() ? "WITH " : ", ") + "k" + std::to_string(t) + " AS MATERIALIZED (" + body + ")";
