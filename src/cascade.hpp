@@ -4,6 +4,7 @@
 #include "boundary.hpp"
 
 #include <string>
+#include <vector>
 
 namespace cd {
 
@@ -27,5 +28,34 @@ extern int memory_keys;
 // Runs the cascade (or its dry run) and returns the report, a jsonb Datum in
 // the caller's memory context.
 Datum run_cascade(const Request &req);
+
+// One row of cascade_delete_explain: a path from the roots (see explain.cpp).
+struct ExplainRow {
+    int path = 0, parent_path = 0; // numbered from 1; parent_path 0: none (the roots)
+    int depth = 0;
+    unsigned table = 0;            // 0: none (the row saying the tree was cut short)
+    std::string via;               // the constraint's name, or "" (a policy, the roots)
+    std::vector<std::string> columns;
+    std::string action, kind;      // "" for the roots' action
+    bool has_rows = false;
+    uint64 rows = 0, table_rows = 0;
+    bool has_table_rows = false;
+    std::vector<std::string> sample_keys;
+    std::string note;
+    std::string tree;              // the row as a line of an indented tree
+};
+
+struct ExplainOptions {
+    int samples = 3;               // sample keys per path
+    int max_paths = 1000;          // paths at most; then one row says what was left out
+};
+
+// The dry run of req, then the paths of its cascade (req.dry_run must be set).
+std::vector<ExplainRow> run_explain(const Request &req, const ExplainOptions &options);
+
+// cascade_delete_graph: the edges from target (0: all), as DOT or Mermaid
+// text (format "dot" or "mermaid"), with the counts of a dry run's report
+// (counts: a jsonb Datum, or 0).
+std::string run_graph(unsigned target, const std::string &format, Datum counts);
 
 } // namespace cd

@@ -28,6 +28,8 @@ class Cascade {
     Cascade(const Request &req, std::shared_ptr<Model> model) : req_(req), model_(model), m_(*model) {}
     // The call; its report (jsonb) is allocated in result_cxt.
     Datum run(MemoryContext result_cxt);
+    // A dry run's phases, then the paths of the cascade (explain.cpp).
+    std::vector<ExplainRow> explain(const ExplainOptions &options);
 
   private:
     // The phases' entry points, in the order run() calls them.
@@ -125,7 +127,16 @@ class Cascade {
     std::vector<int> bypassed_; // edges whose RI triggers the deletes left out
     std::vector<int> rechecked_; // policy-only edges checked again (lock_policy_tables)
     Datum report(bool max_rows_exceeded, MemoryContext result_cxt) const;
+    // The explain's walk over the paths (explain.cpp).
+    struct PathNode;
+    std::string is_root(const std::string &row, Params *p) const;
+    std::string reached_through(const std::vector<int> &path, Params *p) const;
+    void count_path(PathNode *n, int samples);
+    std::string path_note(const PathNode &n) const;
 };
+
+// cascade_delete_graph's text from model m (explain.cpp; see run_graph).
+std::string graph_text(Model &m, unsigned target, const std::string &format, Datum counts);
 
 // Runs a kept plan with the RI triggers of rels / cons left out (see ri_bypass).
 uint64 exec_bypassing(SPIPlanPtr plan, const std::string &sql, const Params &p,

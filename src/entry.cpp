@@ -7,6 +7,7 @@
 
 extern "C" {
 #include "catalog/pg_type.h"
+#include "funcapi.h"
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
 #include "utils/builtins.h"
@@ -19,9 +20,17 @@ void _PG_init(void);
 PGDLLEXPORT Datum cascade_delete_key(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum cascade_delete_many(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum cascade_delete_where(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum cascade_delete_explain_key(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum cascade_delete_explain_many(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum cascade_delete_explain_where(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum cascade_delete_graph(PG_FUNCTION_ARGS);
 PG_FUNCTION_INFO_V1(cascade_delete_key);
 PG_FUNCTION_INFO_V1(cascade_delete_many);
 PG_FUNCTION_INFO_V1(cascade_delete_where);
+PG_FUNCTION_INFO_V1(cascade_delete_explain_key);
+PG_FUNCTION_INFO_V1(cascade_delete_explain_many);
+PG_FUNCTION_INFO_V1(cascade_delete_explain_where);
+PG_FUNCTION_INFO_V1(cascade_delete_graph);
 }
 
 namespace cd {
@@ -70,17 +79,18 @@ void _PG_init(void) {
 namespace {
 
 // Checks the target and fills in the request fields common to all forms.
-void start_request(FunctionCallInfo fcinfo, int dry_run_arg, cd::Request *req) {
+// The explain's functions have no dry_run argument (explain: they are one).
+void start_request(FunctionCallInfo fcinfo, bool explain, cd::Request *req) {
     if (PG_ARGISNULL(0))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                         errmsg("cascade_delete: target table must not be NULL")));
-    if (PG_ARGISNULL(dry_run_arg))
+    if (!explain && PG_ARGISNULL(2))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                         errmsg("cascade_delete: dry_run must not be NULL")));
     Oid target = PG_GETARG_OID(0);
     cd::pg::check_is_table(target);
     req->target = target;
-    req->dry_run = PG_GETARG_BOOL(dry_run_arg);
+    req->dry_run = explain || PG_GETARG_BOOL(2);
 }
 
 // Refuses a condition that is not one plain expression: it must turn
@@ -122,8 +132,8 @@ void check_condition(const char *condition) {
 
 // The arguments of cascade_delete and cascade_delete_many: the key argument is
 // one key (of any type, or untyped text) or an array of keys.
-void read_key_arguments(FunctionCallInfo fcinfo, bool many, cd::Request *req) {
-    start_request(fcinfo, 2, req);
+void read_key_arguments(FunctionCallInfo fcinfo, bool many, bool explain, cd::Request *req) {
+    start_request(fcinfo, explain, req);
     if (PG_ARGISNULL(1))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                         errmsg("%s must not be NULL", many ? "cascade_delete_many: keys" : "cascade_delete: key")));
@@ -137,8 +147,8 @@ void read_key_arguments(FunctionCallInfo fcinfo, bool many, cd::Request *req) {
 }
 
 // The arguments of cascade_delete_where; returns the checked condition.
-const char *read_where_arguments(FunctionCallInfo fcinfo, cd::Request *req) {
-    start_request(fcinfo, 2, req);
+const char *read_where_arguments(FunctionCallInfo fcinfo, bool explain, cd::Request *req) {
+    start_request(fcinfo, explain, req);
     if (PG_ARGISNULL(1))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                         errmsg("cascade_delete_where: condition must not be NULL")));
@@ -147,13 +157,127 @@ const char *read_where_arguments(FunctionCallInfo fcinfo, cd::Request *req) {
     return c;
 }
 
+// The explain's samples and max_paths (arguments 2 and 3).
+void read_explain_options(FunctionCallInfo fcinfo, int *samples, int *max_paths) {
+    if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("cascade_delete_explain: samples and max_paths must not be NULL")));
+    *samples = PG_GETARG_INT32(2);
+    *max_paths = PG_GETARG_INT32(3);
+    if (*samples < 0 || *samples > 1000)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("cascade_delete_explain: samples must be between 0 and 1000")));
+    if (*max_paths < 1)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("cascade_delete_explain: max_paths must be at least 1")));
+}
+
+// One explain row as plain C data, for put_explain_rows().
+struct ExplainRowData {
+    int path, parent_path, depth;
+    Oid table; // InvalidOid: NULL
+    const char *via, *action, *kind, *note, *tree; // NULL: NULL
+    int ncolumns;
+    const char *const *columns; // NULL: NULL
+    bool has_rows, has_table_rows;
+    int64 rows, table_rows;
+    int nsamples;
+    const char *const *samples; // NULL: NULL
+};
+
+Datum text_array(int n, const char *const *items) {
+    Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
+    for (int i = 0; i < n; ++i)
+        elems[i] = CStringGetTextDatum(items[i]);
+    return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+// The explain's rows into the function's result (materialize mode).
+void put_explain_rows(FunctionCallInfo fcinfo, int n, const ExplainRowData *rows) {
+    InitMaterializedSRF(fcinfo, 0);
+    ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+    for (int i = 0; i < n; ++i) {
+        const ExplainRowData &r = rows[i];
+        Datum values[13];
+        bool nulls[13] = {false};
+        values[0] = Int32GetDatum(r.path);
+        values[1] = Int32GetDatum(r.parent_path);
+        nulls[1] = r.parent_path == 0;
+        values[2] = Int32GetDatum(r.depth);
+        values[3] = ObjectIdGetDatum(r.table);
+        nulls[3] = r.table == InvalidOid;
+        auto text_or_null = [&](int col, const char *s) {
+            nulls[col] = s == nullptr;
+            values[col] = s ? CStringGetTextDatum(s) : (Datum)0;
+        };
+        text_or_null(4, r.via);
+        nulls[5] = r.columns == nullptr;
+        values[5] = r.columns ? text_array(r.ncolumns, r.columns) : (Datum)0;
+        text_or_null(6, r.action);
+        text_or_null(7, r.kind);
+        values[8] = Int64GetDatum(r.rows);
+        nulls[8] = !r.has_rows;
+        values[9] = Int64GetDatum(r.table_rows);
+        nulls[9] = !r.has_table_rows;
+        nulls[10] = r.samples == nullptr;
+        values[10] = r.samples ? text_array(r.nsamples, r.samples) : (Datum)0;
+        text_or_null(11, r.note);
+        text_or_null(12, r.tree);
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
+    MemoryContextSwitchTo(old);
+}
+
+// The format argument of cascade_delete_graph.
+const char *read_graph_format(FunctionCallInfo fcinfo) {
+    const char *format = PG_ARGISNULL(1) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+    if (strcmp(format, "dot") != 0 && strcmp(format, "mermaid") != 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("cascade_delete_graph: format must be 'dot' or 'mermaid'")));
+    if (!PG_ARGISNULL(0))
+        cd::pg::check_is_table(PG_GETARG_OID(0));
+    return format;
+}
+
+Datum cstring_to_text_datum(const char *s) { return CStringGetTextDatum(s); }
+
 } // namespace
+
+// The explain: its rows as C data (the strings stay with rows), then the result.
+static Datum explain_result(FunctionCallInfo fcinfo, const cd::Request &req) {
+    int samples = 0, max_paths = 0;
+    cd::pg_guard(read_explain_options, fcinfo, &samples, &max_paths);
+    cd::ExplainOptions options;
+    options.samples = samples;
+    options.max_paths = max_paths;
+    std::vector<cd::ExplainRow> rows = cd::run_explain(req, options);
+    std::vector<std::vector<const char *>> columns(rows.size()), samples_of(rows.size());
+    std::vector<ExplainRowData> data;
+    for (size_t i = 0; i < rows.size(); ++i) {
+        const cd::ExplainRow &r = rows[i];
+        for (const auto &c : r.columns)
+            columns[i].push_back(c.c_str());
+        for (const auto &k : r.sample_keys)
+            samples_of[i].push_back(k.c_str());
+        auto or_null = [](const std::string &s) { return s.empty() ? nullptr : s.c_str(); };
+        bool path_row = r.table != 0;
+        data.push_back({r.path, r.parent_path, r.depth, r.table, or_null(r.via), or_null(r.action),
+                        or_null(r.kind), or_null(r.note), r.tree.c_str(), static_cast<int>(columns[i].size()),
+                        r.kind == "roots" || !path_row ? nullptr : columns[i].data(), r.has_rows,
+                        r.has_table_rows, static_cast<int64>(r.rows), static_cast<int64>(r.table_rows),
+                        static_cast<int>(samples_of[i].size()), path_row ? samples_of[i].data() : nullptr});
+    }
+    cd::pg_guard(put_explain_rows, fcinfo, static_cast<int>(data.size()),
+                 static_cast<const ExplainRowData *>(data.data()));
+    return (Datum)0;
+}
 
 // The body of cascade_delete and cascade_delete_many.
 static Datum delete_by_key(FunctionCallInfo fcinfo, bool many) {
     return cd::cpp_entry([&]() -> Datum {
         cd::Request req;
-        cd::pg_guard(read_key_arguments, fcinfo, many, &req);
+        cd::pg_guard(read_key_arguments, fcinfo, many, false, &req);
         return cd::run_cascade(req);
     });
 }
@@ -168,9 +292,49 @@ Datum cascade_delete_many(PG_FUNCTION_ARGS) { return delete_by_key(fcinfo, true)
 Datum cascade_delete_where(PG_FUNCTION_ARGS) {
     return cd::cpp_entry([&]() -> Datum {
         cd::Request req;
-        const char *condition = cd::pg_guard(read_where_arguments, fcinfo, &req);
+        const char *condition = cd::pg_guard(read_where_arguments, fcinfo, false, &req);
         req.where = true;
         req.condition = condition;
         return cd::run_cascade(req);
+    });
+}
+
+// cascade_delete_explain(target regclass, key anyelement | text, samples, max_paths)
+Datum cascade_delete_explain_key(PG_FUNCTION_ARGS) {
+    return cd::cpp_entry([&]() -> Datum {
+        cd::Request req;
+        cd::pg_guard(read_key_arguments, fcinfo, false, true, &req);
+        return explain_result(fcinfo, req);
+    });
+}
+
+// cascade_delete_explain_many(target regclass, keys anyarray | text, samples, max_paths)
+Datum cascade_delete_explain_many(PG_FUNCTION_ARGS) {
+    return cd::cpp_entry([&]() -> Datum {
+        cd::Request req;
+        cd::pg_guard(read_key_arguments, fcinfo, true, true, &req);
+        return explain_result(fcinfo, req);
+    });
+}
+
+// cascade_delete_explain_where(target regclass, condition text, samples, max_paths)
+Datum cascade_delete_explain_where(PG_FUNCTION_ARGS) {
+    return cd::cpp_entry([&]() -> Datum {
+        cd::Request req;
+        const char *condition = cd::pg_guard(read_where_arguments, fcinfo, true, &req);
+        req.where = true;
+        req.condition = condition;
+        return explain_result(fcinfo, req);
+    });
+}
+
+// cascade_delete_graph(target regclass, format text, counts jsonb)
+Datum cascade_delete_graph(PG_FUNCTION_ARGS) {
+    return cd::cpp_entry([&]() -> Datum {
+        std::string format = cd::pg_guard(read_graph_format, fcinfo);
+        unsigned target = PG_ARGISNULL(0) ? 0 : PG_GETARG_OID(0);
+        Datum counts = PG_ARGISNULL(2) ? (Datum)0 : PG_GETARG_DATUM(2);
+        std::string text = cd::run_graph(target, format, counts);
+        return cd::pg_guard(cstring_to_text_datum, text.c_str());
     });
 }

@@ -114,10 +114,12 @@ void Cascade::setup() {
             load_table(m_, static_cast<int>(t));
 }
 
-Datum run_cascade(const Request &req) {
-    MemoryContext caller_cxt = CurrentMemoryContext; // outlives the SPI connection
+namespace {
+// The frame of every call that reads the graph: an SPI connection, the
+// nesting depth, JIT off (key tables' missing statistics would make tiny
+// statements look expensive), the backend's graph. body(model) runs inside.
+template <class Body> void in_call(Body &&body) {
     pg_guard(pg::spi_connect);
-    Datum report = (Datum)0;
     ++session.call_depth;
     // On an error, the (sub)transaction's abort restores the setting.
     int nest = pg_guard(pg::no_jit);
@@ -126,8 +128,7 @@ Datum run_cascade(const Request &req) {
             trim_plan_cache();
         std::shared_ptr<Model> model = cached_model();
         drop_orphan_key_tables(model->generation);
-        Cascade cascade(req, model);
-        report = cascade.run(caller_cxt);
+        body(model);
     } catch (...) {
         --session.call_depth;
         one_shot_plans(false);
@@ -136,7 +137,32 @@ Datum run_cascade(const Request &req) {
     --session.call_depth;
     pg_guard(pg::restore_search_path, nest);
     pg_guard(SPI_finish);
+}
+} // namespace
+
+Datum run_cascade(const Request &req) {
+    MemoryContext caller_cxt = CurrentMemoryContext; // outlives the SPI connection
+    Datum report = (Datum)0;
+    in_call([&](const std::shared_ptr<Model> &model) {
+        Cascade cascade(req, model);
+        report = cascade.run(caller_cxt);
+    });
     return report;
+}
+
+std::vector<ExplainRow> run_explain(const Request &req, const ExplainOptions &options) {
+    std::vector<ExplainRow> rows;
+    in_call([&](const std::shared_ptr<Model> &model) {
+        Cascade cascade(req, model);
+        rows = cascade.explain(options);
+    });
+    return rows;
+}
+
+std::string run_graph(unsigned target, const std::string &format, Datum counts) {
+    std::string text;
+    in_call([&](const std::shared_ptr<Model> &model) { text = graph_text(*model, target, format, counts); });
+    return text;
 }
 
 } // namespace cd

@@ -254,11 +254,17 @@ std::string Cascade::parent_match(const Edge &e, const std::string &p, const std
     return sql::parent_match(e, key_cols_[e.parent], p, c);
 }
 
-// " AND NOT EXISTS (keys of t with the identity of row alias)", or "" when t
-// has no keys.
+// " AND NOT EXISTS (keys of t with the identity of row alias)", or "" when
+// the cascade reaches no row of t. A table without keys of its own is deleted
+// through its parent's: its rows matching them.
 std::string Cascade::not_collected(int t, const std::string &alias, Params *p) const {
     if (!plan_.in_set[t])
         return "";
+    if (!has_key_set(t)) {
+        const Edge &e = m_.edges[virtual_edge_[t]];
+        return " AND NOT EXISTS (SELECT 1 FROM " + keys(e.parent, sql::kCollected, p) + " WHERE " +
+               parent_match(e, sql::kCollected, alias) + ")";
+    }
     return sql::not_in_keys(T(t), keys(t, sql::kCollected, p), alias);
 }
 

@@ -30,5 +30,9 @@ inline constexpr int kBlockerSampleKeys = 10;
 inline constexpr long kEphemeralFetchRows = 1000;
 // Prepared plans kept per backend before the cache is emptied (statements.cpp).
 inline constexpr std::size_t kMaxKeptPlans = 2000;
+// Deepest path the explain follows: each level is one more nested EXISTS in
+// its statements, and PostgreSQL's parser and planner recurse on them
+// (max_stack_depth); a deeper path ends with a note.
+inline constexpr int kExplainMaxDepth = 50;
 
 } // namespace cd::limits

@@ -101,12 +101,23 @@ std::string parent_match(const Edge &e, const std::vector<std::string> &parent_k
     return join(parts, " AND ") + e.filter(row);
 }
 
-std::string not_in_keys(const Table &t, const std::string &keys, const std::string &row) {
+std::string row_match(const Edge &e, const std::string &parent_row, const std::string &row) {
+    std::vector<std::string> parts;
+    for (std::size_t i = 0; i < e.cols.size(); ++i)
+        parts.push_back(e.match(i, parent_row + "." + ident(e.refcols[i]), row));
+    return join(parts, " AND ") + e.filter(row);
+}
+
+std::string in_keys(const Table &t, const std::string &keys, const std::string &row) {
     std::vector<std::string> parts;
     for (std::size_t i = 0; i < t.id_cols.size(); ++i)
         parts.push_back(std::string(kCollected) + "." + key_col(i) + " " + t.id_eqops[i] + " " + row +
                         "." + ident(t.id_cols[i]));
-    return " AND NOT EXISTS (SELECT 1 FROM " + keys + " WHERE " + join(parts, " AND ") + ")";
+    return "EXISTS (SELECT 1 FROM " + keys + " WHERE " + join(parts, " AND ") + ")";
+}
+
+std::string not_in_keys(const Table &t, const std::string &keys, const std::string &row) {
+    return " AND NOT " + in_keys(t, keys, row);
 }
 
 std::string in_other_keys(const Table &t, const std::vector<std::string> &key_cols, const std::string &keys,

@@ -63,6 +63,13 @@ std::string identity(const Table &t, const std::string &keys, const std::string 
 // generic relation's condition.
 std::string parent_match(const Edge &e, const std::vector<std::string> &parent_key_cols,
                          const std::string &parent_keys, const std::string &row);
+// "p.\"id\" OP row.\"fk\" AND ...": rows of e's child (alias row) referencing the
+// row parent_row of e's parent table itself (not a key set), with a generic
+// relation's condition.
+std::string row_match(const Edge &e, const std::string &parent_row, const std::string &row);
+// "EXISTS (SELECT 1 FROM <keys> WHERE d.c0 OP row."id" ...)": row is among
+// t's keys, which keys (a FROM item aliased d) reads.
+std::string in_keys(const Table &t, const std::string &keys, const std::string &row);
 // " AND NOT EXISTS (SELECT 1 FROM <keys> WHERE d.c0 OP row."id" ...)": row is not
 // among t's keys, which keys (a FROM item aliased d) reads.
 std::string not_in_keys(const Table &t, const std::string &keys, const std::string &row);

@@ -305,6 +305,11 @@ uint64 exec_once(const std::string &sql, int rc) {
     return pg_guard(pg::exec, sql.c_str(), 0, nullptr, nullptr, nullptr, rc);
 }
 
+uint64 exec_once(const std::string &sql, int rc, const Params &p) {
+    return pg_guard(pg::exec, sql.c_str(), static_cast<int>(p.types.size()), const_cast<Oid *>(p.types.data()),
+                    const_cast<Datum *>(p.values.data()), static_cast<const char *>(p.nulls.data()), rc);
+}
+
 // Array types of the given element types.
 std::vector<Oid> array_types(const std::vector<Oid> &elems) {
     std::vector<Oid> out;

@@ -94,6 +94,9 @@ struct Params {
 uint64 exec(const std::string &sql, int rc, const Params &p, bool generic = false);
 // Runs SQL once: utility statements, and statements holding the caller's text.
 uint64 exec_once(const std::string &sql, int rc);
+// Runs generated SQL with parameters once, its plan not kept (statements of
+// which a call runs many different ones, e.g. the explain's paths).
+uint64 exec_once(const std::string &sql, int rc, const Params &p);
 
 // The caller's key argument as one array per identity column (types pktypes).
 // PostgreSQL code only.

@@ -141,6 +141,13 @@ DRY = ["SELECT cascade_delete('a', 7, dry_run => true)",
        "SELECT cascade_delete('sp', 1, dry_run => true)"]
 
 
+# The explain's tree and the graph, one text each.
+EXPLAIN = ["SELECT string_agg(tree, E'\\n' ORDER BY path) FROM cascade_delete_explain('a', 7)",
+           "SELECT string_agg(tree, E'\\n' ORDER BY path) FROM cascade_delete_explain('tree', 3)",
+           "SELECT string_agg(tree, E'\\n' ORDER BY path) FROM cascade_delete_explain_where('ev_1', 'id < 150')",
+           "SELECT cascade_delete_graph('a', 'dot', cascade_delete('a', 7, dry_run => true))"]
+
+
 def reports(conn, calls, settings=()):
     out = []
     cur = conn.cursor()
@@ -185,6 +192,12 @@ def standby_checks(primary, standby):
             diffs = [(c, w, g) for c, w, g in zip(DRY, want, got) if w != g]
             check(not diffs, 'standby (%s): %d dry runs of every shape report what the primary reports%s'
                   % (mode, len(DRY), '' if not diffs else ': ' + repr(diffs[:2])))
+            want = reports(p, EXPLAIN, settings)
+            got = reports(s, EXPLAIN, settings)
+            check(all(w.startswith('"') and '->' in w for w in want), 'primary (%s): every explain answers' % mode)
+            check(want == got, 'standby (%s): %d explains and graphs say what they say on the primary%s'
+                  % (mode, len(EXPLAIN), '' if want == got else ': ' + repr([(w, g) for w, g in zip(want, got)
+                                                                                 if w != g][:1])))
     got = reports(s, ["SELECT cascade_delete('a', 7)"])[0]
     check(got.startswith('error 25006') and 'cascade_delete' in got,
           'standby: a real call is refused with 25006 naming cascade_delete: %s' % got)

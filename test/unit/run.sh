@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Unit tests of the PostgreSQL-free sources (src/sql.cpp, src/plan.cpp) with
+# Unit tests of the PostgreSQL-free sources (src/sql.cpp, src/plan.cpp, src/graph.cpp) with
 # GoogleTest (Debian's libgtest-dev), and a check of the built library's own
 # symbols: no server needed. Prints
 # `unit: N passed, M failed` last; exits non-zero on a failure.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=test/unit/unit_tests
-if ! g++ -std=c++17 -Wall -Wextra -Werror -Isrc -o "$out" src/sql.cpp src/plan.cpp \
-        test/unit/sql_test.cpp test/unit/plan_test.cpp -lgtest -lgtest_main -pthread; then
+if ! g++ -std=c++17 -Wall -Wextra -Werror -Isrc -o "$out" src/sql.cpp src/plan.cpp src/graph.cpp \
+        test/unit/sql_test.cpp test/unit/plan_test.cpp test/unit/graph_test.cpp -lgtest -lgtest_main -pthread; then
     echo "unit: 0 passed, 1 failed (build)"
     exit 1
 fi

@@ -98,6 +98,28 @@ TEST(Sql, GenericRelationMatchCastsAndFilters) {
               " AND t.\"kind\" OPERATOR(pg_catalog.=) 'pet'::text");
 }
 
+TEST(Sql, RowMatchComparesTheParentRowsOwnColumns) {
+    EXPECT_EQ(sql::row_match(edge(), "p1", "t"),
+              "p1.\"id\" OPERATOR(pg_catalog.=) t.\"parent_id\" AND p1.\"tenant\" OPERATOR(pg_catalog.=) t.\"tenant\"");
+    cd::Edge e;
+    e.cols = {"object_id"};
+    e.refcols = {"id"};
+    e.eqops = {"OPERATOR(pg_catalog.=)"};
+    e.casts = {"text"};
+    e.filter_col = "kind";
+    e.filter_op = "OPERATOR(pg_catalog.=)";
+    e.filter_literal = "'pet'::text";
+    EXPECT_EQ(sql::row_match(e, "p0", "p1"),
+              "CAST(CAST(p0.\"id\" AS pg_catalog.text) AS text) OPERATOR(pg_catalog.=) p1.\"object_id\""
+              " AND p1.\"kind\" OPERATOR(pg_catalog.=) 'pet'::text");
+}
+
+TEST(Sql, InKeys) {
+    EXPECT_EQ(sql::in_keys(table("a", {"id", "tenant"}), "keys d", "t"),
+              "EXISTS (SELECT 1 FROM keys d WHERE d.c0 OPERATOR(pg_catalog.=) t.\"id\""
+              " AND d.c1 OPERATOR(pg_catalog.=) t.\"tenant\")");
+}
+
 TEST(Sql, NotInKeys) {
     EXPECT_EQ(sql::not_in_keys(table("a", {"id"}), "keys d", "t"),
               " AND NOT EXISTS (SELECT 1 FROM keys d WHERE d.c0 OPERATOR(pg_catalog.=) t.\"id\")");
