@@ -29,7 +29,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # The two commands of the README. Each installs what it needs (test/setup.sh).
-.PHONY: demo test bench format
+.PHONY: demo test bench graph format
 demo:
 	bash test/demo.sh
 
@@ -40,6 +40,12 @@ test:
 BENCH_ARGS ?= --series
 bench:
 	bash test/bench/run.sh $(BENCH_ARGS)
+
+# The demo schema's picture for the README (docs/demo-graph.svg), drawn by
+# cascade_delete_graph and Graphviz on a throwaway cluster.
+graph:
+	bash test/setup.sh
+	pg_virtualenv -v 15 /usr/bin/python3 test/graph/run.py --write docs/demo-graph.svg
 
 format:
 	clang-format -i src/*.cpp src/*.hpp

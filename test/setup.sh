@@ -11,9 +11,10 @@ SUDO=""
 # The extension's build and its unit tests (GoogleTest), then what the suites
 # beyond pg_regress use: psycopg2,
 # Django and SQLAlchemy (Django differential test, fuzzer, clients, torture),
+# graphviz (the graph suite renders cascade_delete_graph's DOT),
 # node and npm (node-postgres client test; any installed node will do).
 packages=(postgresql-15 postgresql-server-dev-15 postgresql-common libboost-graph-dev g++ make libgtest-dev
-          python3 python3-psycopg2 python3-django python3-sqlalchemy
+          python3 python3-psycopg2 python3-django python3-sqlalchemy graphviz
           ${EXTRA_PACKAGES:-})
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
