@@ -2,7 +2,10 @@
 -- and whose c rows hang off b (schema: test/demo_schema.sql). Run by
 -- `make demo` on a throwaway cluster, from the project's top directory.
 \pset footer off
+\echo 'schema: test/demo_schema.sql (a <- b <- c as policies, plus PROTECT, SET_NULL and DO_NOTHING)'
+\o /dev/null
 \ir demo_schema.sql
+\o
 
 \echo 'loading: 50 a rows; 2,000 b rows (1,000 under a 42) with ~4 KB of jsonb each; 20,000 c rows'
 INSERT INTO a SELECT g, 'a' || g FROM generate_series(1, 50) g;
