@@ -3,8 +3,10 @@
     INSTALLED_APPS += ['cascade_delete_django']
     ./manage.py migrate && ./manage.py cascade_delete_sync
     from cascade_delete_django import delete; delete(artist)   # -> (3, {'app.Artist': 1, 'app.Album': 2})
+    explain(artist)                                            # what it would delete, and why
+    admin.site.register(Artist, CascadeDeleteAdmin)            # from cascade_delete_django.admin
 """
-from .api import delete
+from .api import delete, explain
 from .exceptions import DeleteProtected, DeleteRefused, DeleteRestricted
 
-__all__ = ['delete', 'DeleteRefused', 'DeleteProtected', 'DeleteRestricted']
+__all__ = ['delete', 'explain', 'DeleteRefused', 'DeleteProtected', 'DeleteRestricted']

@@ -121,3 +121,59 @@ def delete(obj_or_queryset, using=None, dry_run=False, report=False):
         setattr(obj, opts.pk.attname, None)
     total = sum(counts.values())
     return (total, counts, result) if report else (total, counts)
+
+
+# The columns of cascade_delete_explain, in order.
+EXPLAIN_COLUMNS = ('path', 'parent_path', 'depth', 'table', 'via', 'columns', 'action', 'kind', 'rows',
+                   'table_rows', 'sample_keys', 'note', 'tree')
+
+
+def explain(obj_or_queryset, using=None, samples=3, max_paths=1000):
+    """What delete() would do, without doing it: cascade_delete_explain's rows as dicts.
+
+    One dict per path from the deleted rows (keys: EXPLAIN_COLUMNS, plus 'model', the model
+    class whose table the path reaches, or None for a table no installed model has). Reads
+    only: runs on a replica too; memory bounded by max_paths and samples, not by the rows
+    the delete would reach.
+    """
+    if isinstance(obj_or_queryset, Model):
+        obj = obj_or_queryset
+        model = type(obj)
+        using = using or router.db_for_write(model, instance=obj)
+        connection = connections[using]
+        if obj.pk is None:
+            raise ValueError('%s object has no primary key' % model._meta.object_name)
+        key = model._meta.pk.get_db_prep_value(obj.pk, connection, prepared=False)
+        call = '%s(%%s::regclass, %%s, %%s, %%s)' % _function('cascade_delete_explain')
+    elif isinstance(obj_or_queryset, QuerySet):
+        qs = obj_or_queryset
+        model = qs.model
+        using = using or qs._db or router.db_for_write(model, **qs._hints)
+        connection = connections[using]
+        key = [model._meta.pk.get_db_prep_value(k, connection, prepared=False)
+               for k in qs.using(using).order_by().values_list('pk', flat=True)]
+        call = '%s(%%s::regclass, %%s::%s[], %%s, %%s)' % (_function('cascade_delete_explain_many'),
+                                                          model._meta.pk.rel_db_type(connection))
+    else:
+        raise TypeError('explain() takes a model instance or a QuerySet, not %r' % type(obj_or_queryset))
+    tables = _model_tables()
+    names = list(tables)
+    quoted = [connection.ops.quote_name(t) for t in names]
+    with connection.cursor() as cur:
+        cur.execute(
+            'SELECT e.path, e.parent_path, e.depth, e.table_name::text, e.via, e.columns, e.action, e.kind, '
+            'e.rows, e.table_rows, e.sample_keys, e.note, e.tree, '
+            '(SELECT min(m.i) FROM unnest(%%s::text[]) WITH ORDINALITY m(t, i) '
+            ' WHERE pg_catalog.to_regclass(m.t) = e.table_name) '
+            'FROM %s e ORDER BY e.path' % call,
+            [quoted, connection.ops.quote_name(model._meta.db_table), key, samples, max_paths])
+        rows = cur.fetchall()
+    out = []
+    for r in rows:
+        d = dict(zip(EXPLAIN_COLUMNS, r[:len(EXPLAIN_COLUMNS)]))
+        i = r[len(EXPLAIN_COLUMNS)]
+        d['model'] = apps.get_model(tables[names[i - 1]]) if i else None
+        if d['path'] == 1 and d['model'] is not None and d['model']._meta.db_table == model._meta.db_table:
+            d['model'] = model  # the deleted objects' own class (a proxy)
+        out.append(d)
+    return out
