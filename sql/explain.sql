@@ -92,6 +92,20 @@ INSERT INTO ev VALUES (1, 'a'), (150, 'b');
 INSERT INTO ev_ref VALUES (1, 1), (2, 1);
 SELECT tree FROM cascade_delete_explain_where('ev', 'true');
 
+-- Key sets larger than work_mem spill to temporary files, which the dry run
+-- and the explain close before they return (no "temporary file leak" warning
+-- at commit).
+CREATE TABLE big (id int PRIMARY KEY, customer_id int REFERENCES customer ON DELETE CASCADE);
+CREATE TABLE big_child (id int PRIMARY KEY, big_id int REFERENCES big ON DELETE CASCADE);
+INSERT INTO big SELECT g, 2 FROM generate_series(1, 20000) g;
+SET work_mem = '64kB';
+SET cascade_delete.memory_keys = 0;
+SELECT cascade_delete('customer', 2, dry_run => true) -> 'deleted';
+SELECT tree FROM cascade_delete_explain('customer', 2, samples => 1) WHERE depth <= 1;
+RESET work_mem;
+RESET cascade_delete.memory_keys;
+DROP TABLE big_child, big;
+
 -- Read-only: no row written, works in a read-only transaction (and so on a
 -- hot standby, see test/replica).
 BEGIN READ ONLY;

@@ -186,8 +186,13 @@ class EphemeralKeys : public StoredKeys {
         rows_ += n;
         return n;
     }
-    // The relation goes with the SPI connection.
-    void release() override { one_shot_plans(false); }
+    // The relation goes with the SPI connection; its tuplestore's
+    // temporary files must be closed before the transaction commits. (After
+    // an error, the abort closes them.)
+    void release() override {
+        pg_guard(end_key_set, enr_);
+        one_shot_plans(false);
+    }
 
   private:
     EphemeralNamedRelation enr_;

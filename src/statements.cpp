@@ -127,6 +127,13 @@ EphemeralNamedRelation register_key_set(const char *name, const char *shape_sql)
     return enr;
 }
 
+void end_key_set(EphemeralNamedRelation enr) {
+    if (enr->reldata) {
+        tuplestore_end(static_cast<Tuplestorestate *>(enr->reldata));
+        enr->reldata = nullptr;
+    }
+}
+
 uint64 append_to_key_set(EphemeralNamedRelation enr, const char *sql, int nargs, Oid *types,
                          Datum *values, const char *nulls) {
     SPIPlanPtr plan = pg::prepare(sql, nargs, types);

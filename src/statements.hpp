@@ -44,6 +44,10 @@ int run_post_check(SPIPlanPtr plan, Datum *values, const char *nulls, int *which
 // past work_mem) with the columns shape_sql returns, registered with the
 // current SPI connection and freed with it. PostgreSQL code only.
 EphemeralNamedRelation register_key_set(const char *name, const char *shape_sql);
+// Frees a key set's tuplestore and closes its temporary files (a tuplestore
+// that spilled keeps them open until freed: committing with them open warns
+// of a temporary file leak). PostgreSQL code only.
+void end_key_set(EphemeralNamedRelation enr);
 // Appends the rows of sql (with parameters) to the key set, read into a
 // tuplestore of their own first (sql may read the same set); updates the
 // planner's row estimate. Returns the rows added. PostgreSQL code only.
