@@ -92,7 +92,7 @@ want concurrency && run_suite concurrency bash test/torture/concurrency/run.sh
 want faults && run_suite faults bash test/torture/faults/run.sh
 
 if [ -f "$log" ]; then
-    if tail -n +"$((start_line + 1))" "$log" | grep -E "terminated by signal|server process .* was terminated|TRAP:|leaked"; then
+    if tail -n +"$((start_line + 1))" "$log" | grep -E "terminated by signal|server process .* was terminated|TRAP:|leaked|leak: "; then
         echo "server log: a backend crashed or leaked (see above)"
         failed=1
         bad=$((bad + 1))
