@@ -55,26 +55,28 @@ class CascadeDeleteAdmin(CascadeDeleteAdminMixin, admin.ModelAdmin):
     pass
 
 
-def _object_text(obj, admin_site):
-    """An object as Django's confirmation page names it: a link to its admin page if it has one."""
+def _object_text(obj, admin_site, with_model=True):
+    """An object as Django's confirmation page names it ("Album: <link>"; with_model False:
+    the link alone): a link to its admin page if it has one."""
     opts = obj._meta
+    model = '%s: ' % capfirst(opts.verbose_name) if with_model else ''
     if obj.__class__ in admin_site._registry:
         try:
             url = reverse('%s:%s_%s_change' % (admin_site.name, opts.app_label, opts.model_name),
                           None, (quote(obj.pk),))
-            return format_html('{}: <a href="{}">{}</a>', capfirst(opts.verbose_name), url, obj)
+            return format_html('{}<a href="{}">{}</a>', model, url, obj)
         except NoReverseMatch:
             pass
-    return '%s: %s' % (capfirst(opts.verbose_name), obj)
+    return '%s%s' % (model, obj)
 
 
-def _samples(row, admin_site):
+def _samples(row, admin_site, with_model=True):
     """The path's sample objects, loaded (a few per path), in key order."""
     model, keys = row['model'], row['sample_keys'] or []
     if model is None or not keys:
         return list(keys)
     found = {str(o.pk): o for o in model._base_manager.filter(pk__in=keys)}
-    return [_object_text(found[k], admin_site) if k in found else k for k in keys]
+    return [_object_text(found[k], admin_site, with_model) if k in found else k for k in keys]
 
 
 def _join(names):
@@ -121,7 +123,7 @@ def _confirmation(rows, request, admin_site):
                 continue
             if not r['rows'] or r['action'] in BLOCKING:
                 continue  # Django lists existing objects only; blockers go to "protected"
-            names = _samples(r, admin_site)
+            names = _samples(r, admin_site, with_model=False)
             more = r['rows'] - len(names)
             how = {'CASCADE': 'deleted', 'SET_NULL': 'set to NULL', 'SET_DEFAULT': 'set to their default',
                    'SET': 'set to a value', 'DO_NOTHING': 'left as they are'}.get(r['action'], r['action'])
