@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Backup and restore, selective dumps and the 0.1.0 -> 0.2.0 update.
+"""Backup and restore, selective dumps and the update from 0.1.0 to the current version.
 
 A schema with every kind of policy (application-only keys, a generic relation,
 a parent link, a SET value on a real foreign key, PROTECT, SET_NULL, a
@@ -18,6 +18,9 @@ import sys
 import psycopg2
 
 PREFIX = 'restore_%d' % os.getpid()
+# The version a new installation and an update end at (cascade_delete.control).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'cascade_delete.control')) as f:
+    DEFAULT_VERSION = [l.split("'")[1] for l in f if l.startswith('default_version')][0]
 passed = failed = 0
 created = []
 
@@ -217,7 +220,7 @@ def main():
     check(policies(db) == src_pol, 'pg_dump -T + cascade_delete_policies_sql(): the same policies')
     same(db, src_out, 'pg_dump -T + cascade_delete_policies_sql()')
 
-    # 0.1.0 -> 0.2.0: the policies set with 0.1.0 work after the update; a
+    # 0.1.0 -> the current version: the policies set with 0.1.0 work after the update; a
     # temporary table's policy and a dangling one are removed by the update
     db = new_db(PREFIX + '_update')
     with connect(db) as c, c.cursor() as cur:
@@ -240,13 +243,17 @@ def main():
         version = cur.fetchone()[0]
         cur.execute('SELECT count(*) FROM cascade_delete_policy')
         after = cur.fetchone()[0]
-    check(version == '0.2.0' and before == len(src_pol) + 2 and after == len(src_pol),
+    check(version == DEFAULT_VERSION and before == len(src_pol) + 2 and after == len(src_pol),
           'ALTER EXTENSION UPDATE to %s removes the 2 policies of vanished tables (%d -> %d)' % (version, before, after))
     check(policies(db) == src_pol, 'updated: the same policies as a new installation')
     same(db, src_out, 'updated from 0.1.0')
     with connect(db) as c, c.cursor() as cur:
         cur.execute("SELECT count(*) FROM cascade_delete_policies_sql()")
-        check(cur.fetchone()[0] == len(src_pol), 'updated: the new function is there')
+        check(cur.fetchone()[0] == len(src_pol), 'updated: 0.2.0\'s cascade_delete_policies_sql() is there')
+        cur.execute("SELECT count(*) FROM cascade_delete_explain('app.owner', 1)")
+        n = cur.fetchone()[0]
+        cur.execute("SELECT cascade_delete_graph('app.owner') LIKE 'digraph%'")
+        check(n > 1 and cur.fetchone()[0], 'updated: 0.3.0\'s explain (%d paths) and graph are there' % n)
 
     for f in (dump, sql):
         if os.path.exists(f):
