@@ -1,5 +1,6 @@
 -- cascade_delete 0.2.0 -> 0.3.0: the explain (a preview tree of paths, with
--- samples and blockers) and the table graph as Graphviz DOT or Mermaid text.
+-- samples and blockers), the table graph as Graphviz DOT or Mermaid text, and
+-- the keys of the rows a delete would delete.
 \echo Use "ALTER EXTENSION cascade_delete UPDATE TO '0.3.0'" to load this file. \quit
 
 -- One row per path from the roots: the table it reaches, the foreign key or
@@ -70,3 +71,40 @@ AS 'MODULE_PATHNAME', 'cascade_delete_graph'
 LANGUAGE C STABLE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.cascade_delete_graph(regclass, text, jsonb) IS
     'The foreign keys and policies cascade_delete follows (from target, or all) as Graphviz DOT or Mermaid text';
+
+-- The rows a delete would delete, as (table, primary key as text), tables in
+-- deletion order (children first): for ORMs that must hand every deleted row
+-- to code of their own (Django's pre_delete / post_delete receivers). Only the
+-- tables given (all when NULL). Refuses as the delete would (a PROTECT,
+-- RESTRICT or NO ACTION blocker raises 23503); deletes nothing.
+CREATE FUNCTION @extschema@.cascade_delete_keys(target regclass, key anyelement, tables regclass[] DEFAULT NULL,
+    OUT table_name regclass, OUT key text, OUT delete_order integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'cascade_delete_keys_key'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.cascade_delete_keys(regclass, anyelement, regclass[]) IS
+    'The rows cascade_delete(target, key) would delete (of the given tables), with their tables'' deletion order; deletes nothing';
+
+CREATE FUNCTION @extschema@.cascade_delete_keys(target regclass, key text, tables regclass[] DEFAULT NULL,
+    OUT table_name regclass, OUT key text, OUT delete_order integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'cascade_delete_keys_key'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.cascade_delete_keys(regclass, text, regclass[]) IS
+    'The rows cascade_delete(target, key) would delete, the key given as text; deletes nothing';
+
+CREATE FUNCTION @extschema@.cascade_delete_keys_many(target regclass, keys anyarray, tables regclass[] DEFAULT NULL,
+    OUT table_name regclass, OUT key text, OUT delete_order integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'cascade_delete_keys_many'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.cascade_delete_keys_many(regclass, anyarray, regclass[]) IS
+    'The rows cascade_delete_many(target, keys) would delete (of the given tables); deletes nothing';
+
+CREATE FUNCTION @extschema@.cascade_delete_keys_many(target regclass, keys text, tables regclass[] DEFAULT NULL,
+    OUT table_name regclass, OUT key text, OUT delete_order integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'cascade_delete_keys_many'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.cascade_delete_keys_many(regclass, text, regclass[]) IS
+    'The rows cascade_delete_many(target, keys) would delete, the keys as an array in text form; deletes nothing';

@@ -146,4 +146,26 @@ SELECT g LIKE 'digraph cascade_delete {%' AS dot, g LIKE '%label="ex.pong"%' AS 
        g LIKE '%label="ex.audit"%' AS has_audit
 FROM cascade_delete_graph() g;
 
+-- cascade_delete_keys: the rows the delete would delete, per table, children
+-- first; as many per table as the dry run counts; only the tables asked for.
+-- (Customer 1 is protected by its invoices: below.)
+SELECT table_name, key, delete_order FROM cascade_delete_keys('customer', 2) ORDER BY delete_order, table_name::text, key::int;
+SELECT k.table_name, count(*), (d -> 'deleted' ->> ('ex.' || k.table_name::text))::bigint AS dry_run
+FROM cascade_delete_keys('customer', 2) k, cascade_delete('customer', 2, dry_run => true) d
+GROUP BY k.table_name, d ORDER BY 1::text;
+SELECT table_name, key FROM cascade_delete_keys('customer', 2, ARRAY['line', 'customer']::regclass[]) ORDER BY 1::text, 2;
+SELECT table_name, key FROM cascade_delete_keys_many('customer', ARRAY[2], ARRAY['shipment']::regclass[]);
+SELECT table_name, key FROM cascade_delete_keys_many('customer', '{2}', ARRAY['orders']::regclass[]);
+SELECT table_name, key FROM cascade_delete_keys('customer', '2', ARRAY['orders']::regclass[]);
+-- A self-reference: every row of the subtree, once.
+SELECT table_name, key FROM cascade_delete_keys('emp', 1) ORDER BY key::int;
+-- Key tables give the same keys.
+SET cascade_delete.memory_keys = 0;
+SELECT table_name, key, delete_order FROM cascade_delete_keys('customer', 2) ORDER BY delete_order, table_name::text, key::int;
+RESET cascade_delete.memory_keys;
+-- Refused as the delete would be (customer 1: invoices PROTECT it), and deletes nothing.
+SELECT * FROM cascade_delete_keys('customer', 1);
+SELECT * FROM cascade_delete_keys('customer', 1, ARRAY[NULL]::regclass[]);
+SELECT count(*) FROM customer;
+
 DROP SCHEMA ex CASCADE;

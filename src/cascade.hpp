@@ -14,6 +14,7 @@ struct Request {
     bool where = false;        // roots chosen by a WHERE condition
     std::string condition;     // the condition, when where
     bool many = false;         // key is an array of keys
+    bool refuse_blocked = false; // a dry run that raises a blocker's error as the delete would
     Datum key = 0;             // the key(s), when !where
     unsigned key_type = 0;     // type of key
 };
@@ -44,6 +45,17 @@ struct ExplainRow {
     std::string note;
     std::string tree;              // the row as a line of an indented tree
 };
+
+// One row of cascade_delete_keys: a row the delete would delete.
+struct DeletedKey {
+    unsigned table = 0;
+    std::string key;     // its primary key as text (a ROW(...) for a composite key)
+    int delete_order = 0; // its table's place in the deletion order, children first
+};
+
+// The rows req would delete, per table (only those of tables, when not empty);
+// refuses as the delete would (req.dry_run and req.refuse_blocked set).
+std::vector<DeletedKey> run_deleted_keys(const Request &req, const std::vector<unsigned> &tables);
 
 struct ExplainOptions {
     int samples = 3;               // sample keys per path

@@ -53,7 +53,7 @@ void Cascade::check_blockers() {
             if (b.count == 0)
                 continue;
             size_t n = b.keys.size();
-            if (!req_.dry_run) {
+            if (!req_.dry_run || req_.refuse_blocked) {
                 std::string detail =
                     std::to_string(b.count) + (b.count == 1 ? " row" : " rows") + " of " + c.display +
                     (protect ? " reference" : " that would not be deleted reference") +

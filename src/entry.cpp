@@ -24,6 +24,8 @@ PGDLLEXPORT Datum cascade_delete_explain_key(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum cascade_delete_explain_many(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum cascade_delete_explain_where(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum cascade_delete_graph(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum cascade_delete_keys_key(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum cascade_delete_keys_many(PG_FUNCTION_ARGS);
 PG_FUNCTION_INFO_V1(cascade_delete_key);
 PG_FUNCTION_INFO_V1(cascade_delete_many);
 PG_FUNCTION_INFO_V1(cascade_delete_where);
@@ -31,6 +33,8 @@ PG_FUNCTION_INFO_V1(cascade_delete_explain_key);
 PG_FUNCTION_INFO_V1(cascade_delete_explain_many);
 PG_FUNCTION_INFO_V1(cascade_delete_explain_where);
 PG_FUNCTION_INFO_V1(cascade_delete_graph);
+PG_FUNCTION_INFO_V1(cascade_delete_keys_key);
+PG_FUNCTION_INFO_V1(cascade_delete_keys_many);
 }
 
 namespace cd {
@@ -242,6 +246,38 @@ const char *read_graph_format(FunctionCallInfo fcinfo) {
 
 Datum cstring_to_text_datum(const char *s) { return CStringGetTextDatum(s); }
 
+// cascade_delete_keys's tables argument (NULL: all): *n OIDs in a palloc'd array.
+Oid *read_tables_argument(FunctionCallInfo fcinfo, int arg, int *n) {
+    *n = 0;
+    if (PG_ARGISNULL(arg))
+        return nullptr;
+    ArrayType *a = PG_GETARG_ARRAYTYPE_P(arg);
+    Datum *elems;
+    bool *nulls;
+    deconstruct_array(a, OIDOID, sizeof(Oid), true, TYPALIGN_INT, &elems, &nulls, n);
+    Oid *out = static_cast<Oid *>(palloc(sizeof(Oid) * (*n > 0 ? *n : 1)));
+    for (int i = 0; i < *n; ++i) {
+        if (nulls[i])
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                            errmsg("cascade_delete_keys: tables must not contain NULL")));
+        out[i] = DatumGetObjectId(elems[i]);
+    }
+    return out;
+}
+
+// The keys into the function's result (materialize mode).
+void put_key_rows(FunctionCallInfo fcinfo, int n, const Oid *tables, const char *const *keys, const int *orders) {
+    InitMaterializedSRF(fcinfo, 0);
+    ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+    for (int i = 0; i < n; ++i) {
+        Datum values[3] = {ObjectIdGetDatum(tables[i]), CStringGetTextDatum(keys[i]), Int32GetDatum(orders[i])};
+        bool nulls[3] = {false, false, false};
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
+    MemoryContextSwitchTo(old);
+}
+
 } // namespace
 
 // The explain: its rows as C data (the strings stay with rows), then the result.
@@ -338,3 +374,33 @@ Datum cascade_delete_graph(PG_FUNCTION_ARGS) {
         return cd::pg_guard(cstring_to_text_datum, text.c_str());
     });
 }
+
+// The body of cascade_delete_keys and cascade_delete_keys_many.
+static Datum deleted_keys(FunctionCallInfo fcinfo, bool many) {
+    return cd::cpp_entry([&]() -> Datum {
+        cd::Request req;
+        cd::pg_guard(read_key_arguments, fcinfo, many, true, &req);
+        req.refuse_blocked = true;
+        int n = 0;
+        Oid *oids = cd::pg_guard(read_tables_argument, fcinfo, 2, &n);
+        std::vector<unsigned> tables(oids, oids + n);
+        std::vector<cd::DeletedKey> keys = cd::run_deleted_keys(req, tables);
+        std::vector<Oid> table_of;
+        std::vector<const char *> key_of;
+        std::vector<int> order_of;
+        for (const auto &k : keys) {
+            table_of.push_back(k.table);
+            key_of.push_back(k.key.c_str());
+            order_of.push_back(k.delete_order);
+        }
+        cd::pg_guard(put_key_rows, fcinfo, static_cast<int>(keys.size()), static_cast<const Oid *>(table_of.data()),
+                     static_cast<const char *const *>(key_of.data()), static_cast<const int *>(order_of.data()));
+        return (Datum)0;
+    });
+}
+
+// cascade_delete_keys(target regclass, key anyelement | text, tables regclass[])
+Datum cascade_delete_keys_key(PG_FUNCTION_ARGS) { return deleted_keys(fcinfo, false); }
+
+// cascade_delete_keys_many(target regclass, keys anyarray | text, tables regclass[])
+Datum cascade_delete_keys_many(PG_FUNCTION_ARGS) { return deleted_keys(fcinfo, true); }

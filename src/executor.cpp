@@ -159,6 +159,15 @@ std::vector<ExplainRow> run_explain(const Request &req, const ExplainOptions &op
     return rows;
 }
 
+std::vector<DeletedKey> run_deleted_keys(const Request &req, const std::vector<unsigned> &tables) {
+    std::vector<DeletedKey> keys;
+    in_call([&](const std::shared_ptr<Model> &model) {
+        Cascade cascade(req, model);
+        keys = cascade.deleted_keys(tables);
+    });
+    return keys;
+}
+
 std::string run_graph(unsigned target, const std::string &format, Datum counts) {
     std::string text;
     in_call([&](const std::shared_ptr<Model> &model) { text = graph_text(*model, target, format, counts); });

@@ -280,6 +280,53 @@ std::vector<ExplainRow> Cascade::explain(const ExplainOptions &options) {
     return rows;
 }
 
+// ---- cascade_delete_keys
+
+// The keys of the rows each table would lose, tables in deletion order: a
+// table's own key set, or for a table without one, its rows matching its
+// parent's keys; without rows an earlier table of its partition tree takes.
+std::vector<DeletedKey> Cascade::deleted_keys(const std::vector<unsigned> &tables) {
+    setup();
+    check_inheritance_children();
+    collect_keys();
+    check_blockers(); // raises as the delete would (refuse_blocked)
+    std::vector<DeletedKey> out;
+    for (auto ci = plan_.components.size(); ci-- > 0;)
+        for (int t : plan_.components[ci]) {
+            if (!deletes_from(t) ||
+                (!tables.empty() && std::find(tables.begin(), tables.end(), T(t).oid) == tables.end()))
+                continue;
+            Params p;
+            std::vector<std::string> cols;
+            std::string query;
+            if (has_key_set(t)) {
+                for (size_t i = 0; i < T(t).id_cols.size(); ++i)
+                    cols.push_back(std::string(sql::kKeys) + "." + sql::key_col(i));
+                query = " FROM " + keys(t, sql::kKeys, &p);
+                std::string earlier;
+                for (int u : deleted_before(t, false))
+                    earlier += std::string(earlier.empty() ? " WHERE " : " AND ") + "NOT " +
+                               in_keys_of(u, t, sql::kKeys, &p);
+                query += earlier;
+            } else {
+                const Edge &e = m_.edges[virtual_edge_[t]];
+                for (const auto &c : T(t).id_cols)
+                    cols.push_back(std::string(sql::kRow) + "." + sql::ident(c));
+                query = " FROM " + T(t).from() + " t WHERE EXISTS (SELECT 1 FROM " +
+                        keys(e.parent, sql::kParentKeys, &p) + " WHERE " +
+                        parent_match(e, sql::kParentKeys, sql::kRow) + ")";
+            }
+            std::string key = cols.size() == 1 ? cols[0] : "ROW(" + sql::join(cols, ", ") + ")";
+            uint64 n = exec_once("SELECT " + key + "::pg_catalog.text" + query + " ORDER BY " +
+                                     sql::join(cols, ", "),
+                                 SPI_OK_SELECT, p);
+            for (uint64 r = 0; r < n; ++r)
+                out.push_back({T(t).oid, pg_guard(pg::value, r, 1), delete_rank_[t]});
+        }
+    release_key_sets();
+    return out;
+}
+
 // ---- cascade_delete_graph
 
 namespace {
