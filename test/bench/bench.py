@@ -165,6 +165,7 @@ def run_sql(db, statements, settings=()):
 DJANGO_CHILD = r'''
 import os, sys, time, resource, json
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "contrib", "django"))
 import django
 from django.conf import settings
 settings.configure(DATABASES={"default": {
@@ -177,7 +178,7 @@ from django.db import transaction, connection
 from django.db.models.signals import pre_delete
 from benchapp.models import A, B
 
-if sys.argv[2] == "receiver":
+if sys.argv[2] in ("receiver", "cd-receiver"):
     pre_delete.connect(lambda sender, instance, **kw: None, sender=B, weak=False)
 from bench import PeakSampler
 with connection.cursor() as cur:
@@ -187,7 +188,11 @@ before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 with PeakSampler(pid) as mem:
     t0 = time.perf_counter()
     with transaction.atomic():
-        total, per_model = A.objects.get(pk=1).delete()
+        if sys.argv[2] == "cd-receiver":
+            from cascade_delete_django import delete
+            total, per_model = delete(A.objects.get(pk=1))
+        else:
+            total, per_model = A.objects.get(pk=1).delete()
     seconds = time.perf_counter() - t0
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"seconds": seconds, "client_mb": (after - before) / 1024,
@@ -257,7 +262,7 @@ def main_series(admin, n_b, n_c, width, variants, label, settings):
             elif how == "native":
                 seconds, backend, _ = run_sql(db, ["DELETE FROM a WHERE id = 1"])
             elif how.startswith("django"):
-                r = run_django(db, "receiver" if how == "django-receiver" else "plain")
+                r = run_django(db, {"django-receiver": "receiver", "django-cd-receiver": "cd-receiver"}.get(how, "plain"))
                 seconds, backend, client = r["seconds"], r["backend_mb"], r["client_mb"]
             else:
                 seconds, backend, report = run_sql(db, ["SELECT cascade_delete('a', 1)"], settings)
@@ -358,7 +363,9 @@ def main():
                 ("cascade_delete (c): Django deferred FKs + policies", "django", "cd")]
     if django_available():
         variants += [("Django 3.2 Collector: obj.delete()", "django", "django"),
-                     ("Django 3.2 Collector, one pre_delete receiver on B", "django", "django-receiver")]
+                     ("Django 3.2 Collector, one pre_delete receiver on B", "django", "django-receiver"),
+                     ("cascade_delete_django.delete(), one pre_delete receiver on B", "django",
+                      "django-cd-receiver")]
     else:
         print("Django is not installed (python3-django): its variants are skipped")
     rows, floor = main_series(admin, args.b, args.c, args.width, variants, "", ())

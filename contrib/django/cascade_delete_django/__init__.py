@@ -8,5 +8,6 @@
 """
 from .api import delete, explain
 from .exceptions import DeleteProtected, DeleteRefused, DeleteRestricted
+from .hooks import DeleteChanged, DeleteOverridden
 
-__all__ = ['delete', 'explain', 'DeleteRefused', 'DeleteProtected', 'DeleteRestricted']
+__all__ = ['delete', 'explain', 'DeleteChanged', 'DeleteOverridden', 'DeleteRefused', 'DeleteProtected', 'DeleteRestricted']

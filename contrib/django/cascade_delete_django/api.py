@@ -6,7 +6,8 @@ from django.conf import settings
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Model, QuerySet
 
-from .exceptions import refusal_from
+from .exceptions import DeleteRefused, refusal_from
+from .hooks import SignalPlan, check_overrides, delete_with_signals
 
 
 def _function(name):
@@ -73,14 +74,20 @@ def _call(connection, using, sql, params):
     return report
 
 
-def delete(obj_or_queryset, using=None, dry_run=False, report=False):
+def delete(obj_or_queryset, using=None, dry_run=False, report=False, signals=None, ignore_overrides=False,
+           chunk_size=2000):
     """Deletes a model instance or the rows of a queryset, and their cascade, with cascade_delete.
 
     Returns Django's shape: (total, {model_label: count}); with report=True,
     (total, {model_label: count}, raw_report) where raw_report is the extension's jsonb report.
     A refusal (SQLSTATE 23503) raises DeleteProtected / DeleteRestricted / DeleteRefused,
-    all subclasses of django.db.IntegrityError. No pre_delete / post_delete signals are sent.
-    With dry_run=True nothing changes and the counts are those the delete would have.
+    all subclasses of django.db.IntegrityError. With dry_run=True nothing changes and the
+    counts are those the delete would have.
+
+    Python code (see hooks.py): a root whose class (or queryset class) overrides delete() is
+    refused with DeleteOverridden unless ignore_overrides=True. pre_delete / post_delete go to
+    the receivers of every model that has any, with full instances streamed chunk_size at a
+    time (signals=None: when there are receivers; False: never).
     """
     if isinstance(obj_or_queryset, Model):
         obj = obj_or_queryset
@@ -115,7 +122,29 @@ def delete(obj_or_queryset, using=None, dry_run=False, report=False):
     else:
         raise TypeError('delete() takes a model instance or a QuerySet, not %r' % type(obj_or_queryset))
 
-    result = _call(connection, using, sql, params)
+    if not dry_run and not ignore_overrides:
+        check_overrides(obj_or_queryset)
+    plan = SignalPlan(model, _model_tables(), apps.get_model) if signals is not False and not dry_run else None
+    if plan:
+        table = connection.ops.quote_name(opts.db_table)
+        tables = [connection.ops.quote_name(t) for t in plan.by_table]
+        if obj is not None:
+            keys_call = '%s(%%s::regclass, %%s, %%s::regclass[])' % _function('cascade_delete_keys')
+        else:
+            keys_call = '%s(%%s::regclass, %%s::%s[], %%s::regclass[])' % (
+                _function('cascade_delete_keys_many'), opts.pk.rel_db_type(connection))
+        try:
+            with transaction.atomic(using):
+                result = delete_with_signals(plan, connection, using, keys_call, [table, params[1], tables],
+                                             lambda: _call(connection, using, sql, params), chunk_size,
+                                             obj_or_queryset)
+        except IntegrityError as e:
+            cause = e.__cause__
+            if not isinstance(e, DeleteRefused) and getattr(cause, 'pgcode', None) == '23503':
+                raise refusal_from(cause) from e
+            raise
+    else:
+        result = _call(connection, using, sql, params)
     counts = _labels(connection, result, model)
     if obj is not None and not dry_run:
         setattr(obj, opts.pk.attname, None)

@@ -23,6 +23,8 @@ from django.conf import settings
 from django.db import connections, models, router, transaction
 from django.db.models import deletion
 
+from .hooks import python_code_warnings
+
 _ACTIONS = {
     deletion.CASCADE: 'CASCADE',
     deletion.PROTECT: 'PROTECT',
@@ -364,7 +366,9 @@ def plan(using='default', create_content_types=False):
     with connection.cursor() as cur:
         planner.load(cur)
         want = planner.desired(cur)
-    result.warnings = planner.warnings
+    result.warnings = planner.warnings + python_code_warnings(
+        [m for m in apps.get_models(include_auto_created=True)
+         if not m._meta.proxy and router.allow_migrate_model(using, m)])
     for key, p in sorted(planner.existing.items()):
         if key not in want:
             sql, params = planner.drop_statement(p)
