@@ -6,6 +6,7 @@ identical copy of the data (CREATE DATABASE ... TEMPLATE), survivors checked.
 Runs inside pg_virtualenv (PGHOST, PGPORT, PGUSER, PGPASSWORD set). Prints
 seconds, ratio to the hand-written floor, rows per second, peak growth of the
 backend's anonymous memory (sampled from /proc) and, for Django, the client's.
+Then small deletes against native (small.py).
 """
 import argparse
 from contextlib import closing
@@ -278,71 +279,14 @@ def main_series(admin, n_b, n_c, width, variants, label, settings):
     return rows, floor
 
 
-def latency(admin, roots, transactions):
-    """pgbench: delete 1 root + 10 children over 3 tables, cascade_delete vs native."""
-    cur = admin.cursor()
-    cur.execute("DROP DATABASE IF EXISTS bench_small")
-    cur.execute("CREATE DATABASE bench_small")
-    with closing(connect("bench_small")) as c:
-        k = c.cursor()
-        k.execute(EXT_SQL)
-        k.execute("CREATE TABLE r (id int PRIMARY KEY)")
-        k.execute("CREATE TABLE t1 (id int PRIMARY KEY, r_id int REFERENCES r ON DELETE CASCADE)")
-        k.execute("CREATE TABLE t2 (id int PRIMARY KEY, r_id int REFERENCES r ON DELETE CASCADE)")
-        k.execute("CREATE TABLE t3 (id int PRIMARY KEY, t2_id int REFERENCES t2 ON DELETE CASCADE)")
-        for t, col in (("t1", "r_id"), ("t2", "r_id"), ("t3", "t2_id")):
-            k.execute(f"CREATE INDEX ON {t} ({col})")
-        k.execute("INSERT INTO r SELECT g FROM generate_series(1, %s) g", (roots,))
-        k.execute("INSERT INTO t1 SELECT g, 1 + (g - 1) / 5 FROM generate_series(1, %s * 5) g", (roots,))
-        k.execute("INSERT INTO t2 SELECT g, 1 + (g - 1) / 3 FROM generate_series(1, %s * 3) g", (roots,))
-        # two t3 rows per root, under that root's first t2 row
-        k.execute("INSERT INTO t3 SELECT g, 3 * ((g - 1) / 2) + 1 FROM generate_series(1, %s * 2) g",
-                  (roots,))
-        k.execute("ANALYZE")
-    results = {}
-    pgbench = os.path.join(subprocess.check_output(
-        ["/usr/lib/postgresql/15/bin/pg_config", "--bindir"], text=True).strip(), "pgbench")
-    for name, sql in (("native DELETE", "DELETE FROM r WHERE id = :id;"),
-                      ("cascade_delete", "SELECT cascade_delete('r', :id);")):
-        db = fresh_copy(admin, "bench_small")
-        with closing(connect(db)) as c:
-            k = c.cursor()
-            k.execute("SELECT pg_relation_size('pg_class')")
-            pg_class_before = k.fetchone()[0]
-        with tempfile.TemporaryDirectory() as d:
-            script = os.path.join(d, "s.sql")
-            with open(script, "w") as f:
-                f.write(f"\\set id random(1, {roots})\n{sql}\n")
-            subprocess.run([pgbench, "-n", "-f", script, "-t", str(transactions), "-c", "1",
-                            "-l", "--log-prefix", os.path.join(d, "log"), db],
-                           check=True, capture_output=True, text=True)
-            lat = []
-            for fn in os.listdir(d):
-                if fn.startswith("log"):
-                    with open(os.path.join(d, fn)) as f:
-                        lat += [int(line.split()[2]) for line in f if line.strip()]
-        lat.sort()
-        with closing(connect(db)) as c:
-            k = c.cursor()
-            k.execute("SELECT pg_relation_size('pg_class')")
-            pg_class_after = k.fetchone()[0]
-        results[name] = (lat[len(lat) // 2] / 1000, lat[int(len(lat) * 0.99)] / 1000,
-                         (pg_class_after - pg_class_before) // 1024)
-    print(f"\nsmall deletes (pgbench, 1 client, {transactions} transactions, 1 root + 10 rows over 3 tables)")
-    print(f"{'variant':<20} {'p50 ms':>8} {'p99 ms':>8} {'pg_class growth kB':>20}")
-    for name, (p50, p99, growth) in results.items():
-        print(f"{name:<20} {p50:8.3f} {p99:8.3f} {growth:20d}")
-    n = results["native DELETE"][0]
-    print(f"cascade_delete p50 / native p50 = {results['cascade_delete'][0] / n:.2f} (target <= 1.5)")
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--b", type=int, default=100000, help="b rows under the deleted a row")
     ap.add_argument("--c", type=int, default=1000000, help="c rows under those b rows")
     ap.add_argument("--width", type=int, default=4096, help="bytes of jsonb per b row")
     ap.add_argument("--series", action="store_true", help="also the scaling and row-width series")
-    ap.add_argument("--latency", type=int, default=10000, help="pgbench transactions (0: skip)")
+    ap.add_argument("--small", type=int, default=1000,
+                    help="small deletes: calls per variant, way and round (0: skip); see small.py")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each in-database variant (median)")
     args = ap.parse_args()
     global REPEAT
@@ -375,20 +319,21 @@ def main():
           " 8.2 s / 885 MB client with one pre_delete receiver")
 
     if args.series:
-        small = [("floor", "nofk", "floor"), ("native", "native", "native"),
+        series_variants = [("floor", "nofk", "floor"), ("native", "native", "native"),
                  ("cascade_delete (b)", "native", "cd")]
         for n_b in (10000, 100000, 1000000):
-            rows, floor = main_series(admin, n_b, n_b * 10, 100, small, "", ())
+            rows, floor = main_series(admin, n_b, n_b * 10, 100, series_variants, "", ())
             table(f"scaling: {n_b} b rows (100 B jsonb), {n_b * 10} c rows", rows, floor)
         for width in (100, 4096):
             rows, floor = main_series(admin, args.b, args.c, width,
                                       [("floor", "nofk", "floor"), ("cascade_delete (b)", "native", "cd")],
                                       "", ())
             table(f"row width: b jsonb {width} B", rows, floor)
-    if args.latency:
-        latency(admin, 100000, args.latency)
+    if args.small:
+        import small  # test/bench/small.py
+        small.run(admin, args.small, 3)
     with admin.cursor() as k:
-        for db in ("bench_run", "bench_base", "bench_nofk", "bench_native", "bench_django", "bench_small"):
+        for db in ("bench_run", "bench_base", "bench_nofk", "bench_native", "bench_django"):
             k.execute(f"DROP DATABASE IF EXISTS {db}")
 
 
