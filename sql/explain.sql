@@ -152,8 +152,8 @@ FROM cascade_delete_graph() g;
 SELECT table_name, key, delete_order FROM cascade_delete_keys('customer', 2) ORDER BY delete_order, table_name::text, key::int;
 SELECT k.table_name, count(*), (d -> 'deleted' ->> ('ex.' || k.table_name::text))::bigint AS dry_run
 FROM cascade_delete_keys('customer', 2) k, cascade_delete('customer', 2, dry_run => true) d
-GROUP BY k.table_name, d ORDER BY 1::text;
-SELECT table_name, key FROM cascade_delete_keys('customer', 2, ARRAY['line', 'customer']::regclass[]) ORDER BY 1::text, 2;
+GROUP BY k.table_name, d ORDER BY k.table_name::text;
+SELECT table_name, key FROM cascade_delete_keys('customer', 2, ARRAY['line', 'customer']::regclass[]) ORDER BY table_name::text, key;
 SELECT table_name, key FROM cascade_delete_keys_many('customer', ARRAY[2], ARRAY['shipment']::regclass[]);
 SELECT table_name, key FROM cascade_delete_keys_many('customer', '{2}', ARRAY['orders']::regclass[]);
 SELECT table_name, key FROM cascade_delete_keys('customer', '2', ARRAY['orders']::regclass[]);

@@ -219,3 +219,25 @@ ROLLBACK;
 SELECT cascade_delete('mm_g', 2);
 SELECT (SELECT array_agg(id ORDER BY id) FROM mm_g) AS g, (SELECT array_agg(id ORDER BY id) FROM mm_gc) AS gc;
 SET cascade_delete.memory_keys = 1000;
+
+-- A single self-reference is collected in memory too (one recursive query, read
+-- up to the limit): no key table, the same rows as with key tables, a cycle in
+-- the data ends.
+CREATE TABLE mm_tree (id int PRIMARY KEY, up int REFERENCES mm_tree ON DELETE CASCADE);
+INSERT INTO mm_tree SELECT g, NULLIF(g / 2, 0) FROM generate_series(1, 20) g;
+INSERT INTO mm_tree VALUES (30, NULL), (31, 30);
+UPDATE mm_tree SET up = 31 WHERE id = 30;
+SELECT mm_key_tables() AS key_tables_before \gset
+BEGIN;
+SELECT cascade_delete('mm_tree', 2);
+SELECT array_agg(id ORDER BY id) FROM mm_tree;
+SELECT cascade_delete('mm_tree', 30);
+SELECT mm_key_tables() - :key_tables_before AS key_tables_made;
+ROLLBACK;
+BEGIN;
+SET LOCAL cascade_delete.memory_keys = 3;
+SELECT cascade_delete('mm_tree', 2);
+SELECT array_agg(id ORDER BY id) FROM mm_tree;
+SELECT mm_key_tables() - :key_tables_before AS key_tables_made;
+ROLLBACK;
+DROP TABLE mm_tree;

@@ -99,6 +99,7 @@ class Cascade {
     uint64 count_referencing(const Edge &e, bool survivors_only);
     void prepare_keys();
     bool memory_mode_possible() const;
+    int self_reference(int component) const;
     bool collect_in_memory(uint64 limit);
     void create_stored_key_sets();
     void collect_roots();

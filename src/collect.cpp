@@ -80,15 +80,34 @@ uint64 Cascade::count_referencing(const Edge &e, bool survivors_only) {
     return std::stoull(pg_guard(pg::value, 0, 1));
 }
 
-// Memory mode is for cascades without cycles (their fixpoint needs key
+// Memory mode is for cascades whose only cycles are single self-references
+// (one recursive CTE follows each; a larger cycle's fixpoint needs key
 // tables); whether the keys are few enough shows while collecting them.
 bool Cascade::memory_mode_possible() const {
     if (memory_keys <= 0)
         return false;
     for (size_t c = 0; c < plan_.components.size(); ++c)
-        if (plan_.cyclic[c])
+        if (plan_.cyclic[c] && self_reference(static_cast<int>(c)) < 0)
             return false;
     return true;
+}
+
+// The one CASCADE edge of component c from its only table to itself, or -1
+// (another kind of cycle, or none).
+int Cascade::self_reference(int c) const {
+    const auto &comp = plan_.components[c];
+    if (comp.size() != 1)
+        return -1;
+    int found = -1;
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (e.action != Action::Cascade || e.parent != comp[0] || e.child != comp[0])
+            continue;
+        if (found >= 0)
+            return -1;
+        found = ei;
+    }
+    return found;
 }
 
 // Collects every table's keys with one statement: a chain of CTEs in
@@ -102,8 +121,9 @@ bool Cascade::collect_in_memory(uint64 limit) {
     std::string lim = " LIMIT " + std::to_string(limit + 1);
     std::string with, aggs;
     std::vector<int> order; // tables in the result's column order
-    for (const auto &comp : plan_.components) {
-        int t = comp[0]; // no cycles: one table per component
+    bool recursive = false;
+    for (size_t ci = 0; ci < plan_.components.size(); ++ci) {
+        int t = plan_.components[ci][0]; // one table per component
         if (!has_key_set(t))
             continue;
         std::string cols_as = sql::key_cols_as(key_cols_[t], true); // with r, the row's ctid
@@ -135,12 +155,26 @@ bool Cascade::collect_in_memory(uint64 limit) {
             // hash-join a sequential scan of the whole child table.
             for (int ei : relevant_) {
                 const Edge &e = m_.edges[ei];
-                if (e.action != Action::Cascade || e.child != t)
+                // (a self-reference is followed by the recursive CTE below)
+                if (e.action != Action::Cascade || e.child != t || e.parent == t)
                     continue;
                 body += std::string(body.empty() ? "" : " UNION ") + "(SELECT s.* FROM k" +
                         std::to_string(e.parent) + " p CROSS JOIN LATERAL (SELECT " + cols_as + " FROM " +
                         T(t).from() + " t WHERE " + parent_match(e, "p", "t") + " OFFSET 0) s" + lim + ")";
             }
+        }
+        int self = plan_.cyclic[ci] ? self_reference(static_cast<int>(ci)) : -1;
+        if (self >= 0) {
+            // A self-reference: its rows, then the rows referencing them, to
+            // the bottom (UNION: a cycle in the data ends), read lazily up to
+            // the limit.
+            std::string r = "r" + std::to_string(t);
+            with += std::string(with.empty() ? "WITH " : ", ") + r + "(" + sql::key_col_list(key_cols_[t].size()) +
+                    ", " + sql::kTid + ") AS ((" + body + ") UNION SELECT s.* FROM " + r +
+                    " p CROSS JOIN LATERAL (SELECT " + cols_as + " FROM " + T(t).from() + " t WHERE " +
+                    parent_match(m_.edges[self], "p", "t") + " OFFSET 0) s)";
+            body = "SELECT * FROM " + r + lim;
+            recursive = true;
         }
         with += std::string(with.empty() ? "WITH " : ", ") + "k" + std::to_string(t) + " AS MATERIALIZED (" + body + ")";
         // ARRAY() of a column per sublink: each reads the CTE's stored rows
@@ -154,7 +188,7 @@ bool Cascade::collect_in_memory(uint64 limit) {
                     " FROM k" + std::to_string(t) + ")";
         order.push_back(t);
     }
-    std::string query_text = with + " SELECT " + aggs;
+    std::string query_text = (recursive ? "WITH RECURSIVE " + with.substr(5) : with) + " SELECT " + aggs;
     if (req_.where) {
         // Holds the caller's text: planned once, not kept.
         check_condition();

@@ -144,9 +144,10 @@ bool Cascade::delete_in_one_statement() {
         return false;
     std::vector<int> tables;
     for (auto ci = plan_.components.size(); ci-- > 0;) {
-        // Key sets that keep addresses come without cycles (memory mode);
+        // Key sets that keep addresses (memory mode) come without cycles but
+        // single self-references, whose rows go in one statement anyway;
         // by_address() below refuses the others.
-        if (plan_.cyclic[ci])
+        if (plan_.cyclic[ci] && plan_.components[ci].size() > 1)
             return false;
         int t = plan_.components[ci][0];
         if (partition_only_[t])
@@ -297,17 +298,18 @@ uint64 Cascade::delete_in_batches(const DeleteTarget &d) {
 void Cascade::delete_cycle(const std::vector<int> &comp) {
     std::vector<std::string> deletes;
     std::vector<int> tables;
+    Params p;
     for (int t : comp)
         if (!partition_only_[t]) {
             std::string earlier;
             for (int u : deleted_before(t, true))
-                earlier += " AND NOT " + in_keys_of(u, t, sql::kKeys, nullptr);
+                earlier += " AND NOT " + in_keys_of(u, t, sql::kKeys, &p);
             tables.push_back(t);
-            deletes.push_back("DELETE FROM " + T(t).from() + " t USING " + key_sets_[t]->relation() + " k WHERE " +
-                              identity(t, sql::kKeys, "c") + same_version(sql::kVersion) + earlier);
+            deletes.push_back("DELETE FROM " + T(t).from() + " t USING " + keys(t, sql::kKeys, &p, true) +
+                              " WHERE " + identity(t, sql::kKeys, "c") + same_version(sql::kVersion) + earlier);
         }
     if (!tables.empty())
-        delete_together(tables, deletes, Params(), false);
+        delete_together(tables, deletes, p, p.key_arrays);
 }
 
 // Deletes, referencing tables first (components in reverse collection order),

@@ -334,7 +334,9 @@ def body(s):
     # tuples that nothing vacuums (temporary tables): they must not pile up
     # over interrupted calls (they did before key tables became ON COMMIT
     # DELETE ROWS: 182 MB after 100 trials, small calls 5x slower).
-    s.ok(ktsize <= 2 * kt_early + 1024 * 1024,
+    # (After trial 10 there may be none yet: every call that made one may have been
+    # interrupted, its CREATE rolled back; a large cascade's key tables take a few MB.)
+    s.ok(ktsize <= 2 * kt_early + 8 * 1024 * 1024,
          "key tables do not keep growing over interrupted calls",
          f"{kt_early} bytes after trial 10, {ktsize} after trial {TRIALS}")
     s.figure("small_call_ms", f"first {small_ms[0]:.1f}, median of trials 1-10 {small_early:.1f}, "
