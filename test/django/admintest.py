@@ -20,31 +20,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.normpath(os.path.join(HERE, '..', '..', 'contrib', 'django')))
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from tally import Tally  # noqa: E402
 import psycopg2  # noqa: E402
 
 DB = 'django_admin_%d' % os.getpid()
-passed = failed = 0
+TALLY = Tally('django_admin')
+check = TALLY.check
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-        print('ok   ' + what)
-    else:
-        failed += 1
-        print('FAIL ' + what)
 
 
 def configure():
     import django
     from django.conf import settings
+    import zoo_settings
     settings.configure(
-        DATABASES={'default': {
-            'ENGINE': 'django.db.backends.postgresql', 'NAME': DB,
-            'HOST': os.environ.get('PGHOST', ''), 'PORT': os.environ.get('PGPORT', ''),
-            'USER': os.environ.get('PGUSER', ''), 'PASSWORD': os.environ.get('PGPASSWORD', ''),
-        }},
+        DATABASES=zoo_settings.databases(DB),
         INSTALLED_APPS=['django.contrib.admin', 'django.contrib.auth', 'django.contrib.contenttypes',
                         'django.contrib.sessions', 'django.contrib.messages', 'cascade_delete_django', 'shop'],
         MIGRATION_MODULES={'shop': None},
@@ -196,8 +188,7 @@ def main():
     finally:
         with admin_conn.cursor() as k:
             k.execute('DROP DATABASE IF EXISTS %s' % DB)
-    print('django_admin: %d passed, %d failed' % (passed, failed))
-    sys.exit(1 if failed else 0)
+    TALLY.finish()
 
 
 if __name__ == '__main__':

@@ -24,32 +24,24 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.normpath(os.path.join(HERE, '..', '..', 'contrib', 'django')))
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from tally import Tally  # noqa: E402
 import psycopg2  # noqa: E402
 
 PREFIX = 'django_signals_%d' % os.getpid()
 TEMPLATE, DJ, CD = PREFIX + '_t', PREFIX + '_dj', PREFIX + '_cd'
-passed = failed = 0
+TALLY = Tally('django_signals')
+check = TALLY.check
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-        print('ok   ' + what)
-    else:
-        failed += 1
-        print('FAIL ' + what)
 
 
 def configure():
     import django
     from django.conf import settings
+    import zoo_settings
     settings.configure(
-        DATABASES={'default': {
-            'ENGINE': 'django.db.backends.postgresql', 'NAME': TEMPLATE,
-            'HOST': os.environ.get('PGHOST', ''), 'PORT': os.environ.get('PGPORT', ''),
-            'USER': os.environ.get('PGUSER', ''), 'PASSWORD': os.environ.get('PGPASSWORD', ''),
-        }},
+        DATABASES=zoo_settings.databases(TEMPLATE),
         INSTALLED_APPS=['django.contrib.contenttypes', 'cascade_delete_django', 'sigapp'],
         MIGRATION_MODULES={'sigapp': None}, USE_TZ=False, DEFAULT_AUTO_FIELD='django.db.models.AutoField')
     django.setup()
@@ -335,8 +327,7 @@ def main():
         connections['default'].close()
         for db in (DJ, CD, TEMPLATE):
             admin('DROP DATABASE IF EXISTS %s' % db)
-    print('django_signals: %d passed, %d failed' % (passed, failed))
-    sys.exit(1 if failed else 0)
+    TALLY.finish()
 
 
 if __name__ == '__main__':

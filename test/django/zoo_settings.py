@@ -1,4 +1,4 @@
-"""Settings of the differential test, configured in code (no settings module)."""
+"""Settings of the Django suites, configured in code (no settings module)."""
 import os
 import sys
 
@@ -9,16 +9,21 @@ for p in (HERE, CONTRIB):
         sys.path.insert(0, p)
 
 
+def databases(dbname):
+    """The DATABASES setting: database dbname on the server of PGHOST/PGPORT/PGUSER (PGPASSWORD)."""
+    return {'default': {
+        'ENGINE': 'django.db.backends.postgresql', 'NAME': dbname,
+        'HOST': os.environ.get('PGHOST', ''), 'PORT': os.environ.get('PGPORT', ''),
+        'USER': os.environ.get('PGUSER', ''), 'PASSWORD': os.environ.get('PGPASSWORD', ''),
+    }}
+
+
 def configure(dbname, **extra):
-    """settings.configure() for database dbname on the server of PGHOST/PGPORT/PGUSER (PGPASSWORD)."""
+    """settings.configure() of the differential test for database dbname."""
     import django
     from django.conf import settings
     settings.configure(
-        DATABASES={'default': {
-            'ENGINE': 'django.db.backends.postgresql', 'NAME': dbname,
-            'HOST': os.environ.get('PGHOST', ''), 'PORT': os.environ.get('PGPORT', ''),
-            'USER': os.environ.get('PGUSER', ''), 'PASSWORD': os.environ.get('PGPASSWORD', ''),
-        }},
+        DATABASES=databases(dbname),
         INSTALLED_APPS=['django.contrib.contenttypes', 'cascade_delete_django', 'zoo'],
         MIGRATION_MODULES={'zoo': None},          # tables made with schema_editor
         USE_TZ=False,

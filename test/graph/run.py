@@ -16,11 +16,14 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from tally import Tally  # noqa: E402
 import psycopg2
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DB = 'graph_%d' % os.getpid()
-passed = failed = 0
+TALLY = Tally('graph')
+check = TALLY.check
 
 # Every action, a policy without a constraint, a parent link, a generic
 # relation, a self-reference, a partition and names that need quoting.
@@ -52,14 +55,6 @@ SELECT cascade_delete_set_policy('comment', '{oid}', 'CASCADE', parent => '"Plac
 '''
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-        print('ok   ' + what)
-    else:
-        failed += 1
-        print('FAIL ' + what)
 
 
 def render(dot_text):
@@ -154,8 +149,7 @@ def main():
         conn.close()
     finally:
         cur.execute('DROP DATABASE IF EXISTS %s' % DB)
-    print('graph: %d passed, %d failed' % (passed, failed))
-    sys.exit(1 if failed else 0)
+    TALLY.finish()
 
 
 if __name__ == '__main__':

@@ -29,20 +29,15 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from tally import Tally  # noqa: E402
 import psycopg2
 
 BINDIR = os.environ.get('PG_BINDIR', '/usr/lib/postgresql/15/bin')
-passed = failed = 0
+TALLY = Tally('replica')
+check = TALLY.check
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-        print('ok   ' + what)
-    else:
-        failed += 1
-        print('FAIL ' + what)
 
 
 def free_port():
@@ -300,5 +295,4 @@ def main():
 
 
 main()
-print('replica: %d passed, %d failed' % (passed, failed))
-sys.exit(1 if failed else 0)
+TALLY.finish()

@@ -15,24 +15,19 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from tally import Tally  # noqa: E402
 import psycopg2
 
 PREFIX = 'restore_%d' % os.getpid()
 # The version a new installation and an update end at (cascade_delete.control).
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'cascade_delete.control')) as f:
     DEFAULT_VERSION = [l.split("'")[1] for l in f if l.startswith('default_version')][0]
-passed = failed = 0
+TALLY = Tally('restore')
+check = TALLY.check
 created = []
 
 
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-        print('ok   ' + what)
-    else:
-        failed += 1
-        print('FAIL ' + what)
 
 
 class connect:
@@ -263,13 +258,11 @@ def main():
 try:
     main()
 except Exception as e:  # a failure of the harness is a failed test
-    failed += 1
-    print('FAIL harness: %r' % e)
+    check(False, 'harness: %r' % e)
 finally:
     for db in created:
         try:
             admin('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % db)
         except Exception:
             pass
-print('restore: %d passed, %d failed' % (passed, failed))
-sys.exit(1 if failed else 0)
+TALLY.finish()
