@@ -166,6 +166,9 @@ RESET cascade_delete.memory_keys;
 -- Refused as the delete would be (customer 1: invoices PROTECT it), and deletes nothing.
 SELECT * FROM cascade_delete_keys('customer', 1);
 SELECT * FROM cascade_delete_keys('customer', 1, ARRAY[NULL]::regclass[]);
+-- NULL: every table; an empty array: none.
+SELECT count(*) FROM cascade_delete_keys('customer', 2, '{}'::regclass[]);
+SELECT count(*) FROM cascade_delete_keys('customer', 2, NULL);
 SELECT count(*) FROM customer;
 
 DROP SCHEMA ex CASCADE;

@@ -53,9 +53,9 @@ struct DeletedKey {
     int delete_order = 0; // its table's place in the deletion order, children first
 };
 
-// The rows req would delete, per table (only those of tables, when not empty);
-// refuses as the delete would (req.dry_run and req.refuse_blocked set).
-std::vector<DeletedKey> run_deleted_keys(const Request &req, const std::vector<unsigned> &tables);
+// The rows req would delete, per table (only those of *tables; all when tables
+// is null); refuses as the delete would (req.dry_run and req.refuse_blocked set).
+std::vector<DeletedKey> run_deleted_keys(const Request &req, const std::vector<unsigned> *tables);
 
 struct ExplainOptions {
     int samples = 3;               // sample keys per path

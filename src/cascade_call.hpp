@@ -31,7 +31,7 @@ class Cascade {
     // A dry run's phases, then the paths of the cascade (explain.cpp).
     std::vector<ExplainRow> explain(const ExplainOptions &options);
     // A dry run's phases, then the keys of the rows it would delete (explain.cpp).
-    std::vector<DeletedKey> deleted_keys(const std::vector<unsigned> &tables);
+    std::vector<DeletedKey> deleted_keys(const std::vector<unsigned> *tables);
 
   private:
     // The phases' entry points, in the order run() calls them.

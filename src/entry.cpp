@@ -384,7 +384,8 @@ static Datum deleted_keys(FunctionCallInfo fcinfo, bool many) {
         int n = 0;
         Oid *oids = cd::pg_guard(read_tables_argument, fcinfo, 2, &n);
         std::vector<unsigned> tables(oids, oids + n);
-        std::vector<cd::DeletedKey> keys = cd::run_deleted_keys(req, tables);
+        // NULL: every table; an empty array: none
+        std::vector<cd::DeletedKey> keys = cd::run_deleted_keys(req, oids ? &tables : nullptr);
         std::vector<Oid> table_of;
         std::vector<const char *> key_of;
         std::vector<int> order_of;

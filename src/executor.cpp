@@ -159,7 +159,7 @@ std::vector<ExplainRow> run_explain(const Request &req, const ExplainOptions &op
     return rows;
 }
 
-std::vector<DeletedKey> run_deleted_keys(const Request &req, const std::vector<unsigned> &tables) {
+std::vector<DeletedKey> run_deleted_keys(const Request &req, const std::vector<unsigned> *tables) {
     std::vector<DeletedKey> keys;
     in_call([&](const std::shared_ptr<Model> &model) {
         Cascade cascade(req, model);

@@ -285,7 +285,7 @@ std::vector<ExplainRow> Cascade::explain(const ExplainOptions &options) {
 // The keys of the rows each table would lose, tables in deletion order: a
 // table's own key set, or for a table without one, its rows matching its
 // parent's keys; without rows an earlier table of its partition tree takes.
-std::vector<DeletedKey> Cascade::deleted_keys(const std::vector<unsigned> &tables) {
+std::vector<DeletedKey> Cascade::deleted_keys(const std::vector<unsigned> *tables) {
     setup();
     check_inheritance_children();
     collect_keys();
@@ -294,7 +294,7 @@ std::vector<DeletedKey> Cascade::deleted_keys(const std::vector<unsigned> &table
     for (auto ci = plan_.components.size(); ci-- > 0;)
         for (int t : plan_.components[ci]) {
             if (!deletes_from(t) ||
-                (!tables.empty() && std::find(tables.begin(), tables.end(), T(t).oid) == tables.end()))
+                (tables && std::find(tables->begin(), tables->end(), T(t).oid) == tables->end()))
                 continue;
             Params p;
             std::vector<std::string> cols;

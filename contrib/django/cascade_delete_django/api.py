@@ -126,6 +126,8 @@ def delete(obj_or_queryset, using=None, dry_run=False, report=False, signals=Non
         check_overrides(obj_or_queryset)
     plan = SignalPlan(model, _model_tables(), apps.get_model) if signals is not False and not dry_run else None
     if plan:
+        plan.keep_existing(connection)
+    if plan:
         table = connection.ops.quote_name(opts.db_table)
         tables = [connection.ops.quote_name(t) for t in plan.by_table]
         if obj is not None:

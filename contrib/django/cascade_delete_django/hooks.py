@@ -128,6 +128,16 @@ class SignalPlan:
     def __bool__(self):
         return bool(self.by_table)
 
+    def keep_existing(self, connection):
+        """Leaves out models whose table this database does not have (another database's)."""
+        qn = connection.ops.quote_name
+        with connection.cursor() as cur:
+            cur.execute('SELECT t FROM pg_catalog.unnest(%s::text[]) t WHERE pg_catalog.to_regclass(t) IS NOT NULL',
+                        [[qn(t) for t in self.by_table]])
+            existing = {r[0] for r in cur.fetchall()}
+        self.by_table = {t: v for t, v in self.by_table.items() if qn(t) in existing}
+        return self
+
 
 def _stream(connection, sql, params, chunk_size):
     """Rows of sql through a server-side cursor, chunk_size at a time."""
