@@ -65,6 +65,8 @@ run_suite() { # name script [args]
     out=$("$@" 2>&1)
     status=$?
     echo "$out" | tail -n 40
+    # failures scrolled out of the tail
+    echo "$out" | head -n -40 | grep -E "^ *(FAIL|not ok)" | head -n 40
     line=$(echo "$out" | grep -E "^$name: [0-9]+ passed, [0-9]+ failed" | tail -n 1)
     if [ -z "$line" ]; then
         echo "$name: no summary line (exit status $status)"
