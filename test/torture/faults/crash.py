@@ -218,6 +218,8 @@ def body(s):
                 s.note(f"{name}: the call completed before the kill; building the database again")
                 missed += 1
                 conn, cur = build()
+                # a new database: new OIDs, so new names of its TOAST tables
+                objects = catalog_objects(cur)
                 conn.close()
                 continue
             s.ok(isinstance(result["err"], psycopg2.OperationalError), f"{name}: the connection is lost",

@@ -57,6 +57,8 @@ class Suite:
         return cond
 
     def eq(self, got, want, name):
+        if isinstance(got, set) and isinstance(want, set):
+            return self.ok(got == want, name, f"extra {sorted(got - want)!r}, missing {sorted(want - got)!r}")
         return self.ok(got == want, name, f"got {got!r}, want {want!r}")
 
     def figure(self, name, value):
