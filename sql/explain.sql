@@ -141,6 +141,10 @@ DROP ROLE explain_reader;
 -- The graph: from a table, and all of it, as DOT and as Mermaid with a dry
 -- run's counts.
 SELECT cascade_delete_graph('orders');
+-- A table in no foreign key or policy: itself alone.
+CREATE TABLE lonely (id int PRIMARY KEY);
+SELECT cascade_delete_graph('lonely', 'mermaid');
+DROP TABLE lonely;
 SELECT cascade_delete_graph('customer', 'mermaid', cascade_delete('customer', 2, dry_run => true));
 SELECT g LIKE 'digraph cascade_delete {%' AS dot, g LIKE '%label="ex.pong"%' AS has_pong,
        g LIKE '%label="ex.audit"%' AS has_audit

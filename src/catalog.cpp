@@ -30,6 +30,17 @@ std::string Edge::describe(const std::vector<Table> &tables) const {
            cols_text;
 }
 
+const Plan &Model::plan_from(int root) {
+    auto cached = plans.find(root);
+    if (cached == plans.end()) {
+        std::vector<PlanEdge> pe;
+        for (const auto &e : edges)
+            pe.push_back({e.parent, e.child, e.action});
+        cached = plans.emplace(root, make_plan(static_cast<int>(tables.size()), pe, root)).first;
+    }
+    return cached->second;
+}
+
 int Model::table(unsigned oid) {
     auto it = index.find(oid);
     if (it != index.end())

@@ -21,12 +21,8 @@ Blocker Cascade::find_blocker(int ei, const std::string &where, const Params &p)
     Blocker b{ei, std::stoull(pg_guard(pg::value, 0, 1)), {}};
     if (b.count == 0)
         return b;
-    std::vector<std::string> cols;
-    for (const auto &col : c.id_cols)
-        cols.push_back(std::string(sql::kRow) + "." + sql::ident(col));
-    std::string key = cols.size() == 1 ? cols[0] : "ROW(" + sql::join(cols, ", ") + ")";
-    uint64 n = exec("SELECT " + key + "::pg_catalog.text" + where + " ORDER BY " + sql::join(cols, ", ") +
-                        " LIMIT " + std::to_string(limits::kBlockerSampleKeys),
+    uint64 n = exec(sql::select_keys_as_text(sql::identity_cols(c, sql::kRow), where) + " LIMIT " +
+                        std::to_string(limits::kBlockerSampleKeys),
                     SPI_OK_SELECT, p);
     for (uint64 r = 0; r < n; ++r)
         b.keys.push_back(pg_guard(pg::value, r, 1));

@@ -68,14 +68,7 @@ void Cascade::setup() {
                          "table " + T(root_).display + " has no primary key",
                          "Keys name rows by the primary key.",
                          "Use cascade_delete_where() to choose the rows by a condition.");
-    auto cached = m_.plans.find(root_);
-    if (cached == m_.plans.end()) {
-        std::vector<PlanEdge> pe;
-        for (const auto &e : m_.edges)
-            pe.push_back({e.parent, e.child, e.action});
-        cached = m_.plans.emplace(root_, make_plan(static_cast<int>(m_.tables.size()), pe, root_)).first;
-    }
-    plan_ = cached->second;
+    plan_ = m_.plan_from(root_);
     for (size_t i = 0; i < m_.edges.size(); ++i)
         if (plan_.in_set[m_.edges[i].parent] && m_.edges[i].action != Action::DoNothing)
             relevant_.push_back(static_cast<int>(i));

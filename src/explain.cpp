@@ -115,12 +115,8 @@ void Cascade::count_path(PathNode *n, int samples) {
     n->rows = std::stoull(pg_guard(pg::value, 0, 1));
     if (n->rows == 0 || samples == 0)
         return;
-    std::vector<std::string> cols;
-    for (const auto &col : t.id_cols)
-        cols.push_back(std::string(sql::kRow) + "." + sql::ident(col));
-    std::string key = cols.size() == 1 ? cols[0] : "ROW(" + sql::join(cols, ", ") + ")";
-    uint64 got = run("SELECT " + key + "::pg_catalog.text" + where + " ORDER BY " + sql::join(cols, ", ") +
-                     " LIMIT " + std::to_string(samples));
+    uint64 got = run(sql::select_keys_as_text(sql::identity_cols(t, sql::kRow), where) + " LIMIT " +
+                     std::to_string(samples));
     for (uint64 r = 0; r < got; ++r)
         n->samples.push_back(pg_guard(pg::value, r, 1));
 }
@@ -310,16 +306,12 @@ std::vector<DeletedKey> Cascade::deleted_keys(const std::vector<unsigned> *table
                 query += earlier;
             } else {
                 const Edge &e = m_.edges[virtual_edge_[t]];
-                for (const auto &c : T(t).id_cols)
-                    cols.push_back(std::string(sql::kRow) + "." + sql::ident(c));
+                cols = sql::identity_cols(T(t), sql::kRow);
                 query = " FROM " + T(t).from() + " t WHERE EXISTS (SELECT 1 FROM " +
                         keys(e.parent, sql::kParentKeys, &p) + " WHERE " +
                         parent_match(e, sql::kParentKeys, sql::kRow) + ")";
             }
-            std::string key = cols.size() == 1 ? cols[0] : "ROW(" + sql::join(cols, ", ") + ")";
-            uint64 n = exec_once("SELECT " + key + "::pg_catalog.text" + query + " ORDER BY " +
-                                     sql::join(cols, ", "),
-                                 SPI_OK_SELECT, p);
+            uint64 n = exec_once(sql::select_keys_as_text(cols, query), SPI_OK_SELECT, p);
             for (uint64 r = 0; r < n; ++r)
                 out.push_back({T(t).oid, pg_guard(pg::value, r, 1), delete_rank_[t]});
         }
@@ -349,21 +341,15 @@ void read_counts(Datum report, std::map<std::string, std::string> *out) {
 } // namespace
 
 std::string graph_text(Model &m, unsigned target, const std::string &format, Datum counts) {
+    // First: a target in no edge joins the model here, which sizes what follows.
+    int root = target != 0 ? m.table(target) : -1;
     std::vector<char> shown(m.tables.size(), 0);
     std::vector<int> edges;
-    int root = -1;
-    if (target != 0) {
-        root = m.table(target);
-        auto cached = m.plans.find(root);
-        if (cached == m.plans.end()) {
-            std::vector<PlanEdge> pe;
-            for (const auto &e : m.edges)
-                pe.push_back({e.parent, e.child, e.action});
-            cached = m.plans.emplace(root, make_plan(static_cast<int>(m.tables.size()), pe, root)).first;
-        }
+    if (root >= 0) {
+        const Plan &plan = m.plan_from(root);
         shown[root] = 1;
         for (size_t i = 0; i < m.edges.size(); ++i)
-            if (cached->second.in_set[m.edges[i].parent])
+            if (plan.in_set[m.edges[i].parent])
                 edges.push_back(static_cast<int>(i));
     } else
         for (size_t i = 0; i < m.edges.size(); ++i)

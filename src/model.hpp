@@ -79,6 +79,8 @@ struct Model {
 
 
     int table(unsigned oid); // position, adding an unloaded table if new
+    // The plan of a cascade from table root, made once and kept in plans.
+    const Plan &plan_from(int root);
 };
 
 // Reads every foreign key and policy into a model. Must run inside an SPI

@@ -81,6 +81,18 @@ std::string same_version(const std::string &version) {
     return std::string(" AND ") + kRow + ".xmin OPERATOR(pg_catalog.=) " + kKeys + "." + version;
 }
 
+std::vector<std::string> identity_cols(const Table &t, const std::string &row) {
+    std::vector<std::string> cols;
+    for (const auto &col : t.id_cols)
+        cols.push_back(row + "." + ident(col));
+    return cols;
+}
+
+std::string select_keys_as_text(const std::vector<std::string> &cols, const std::string &from_where) {
+    std::string key = cols.size() == 1 ? cols[0] : "ROW(" + join(cols, ", ") + ")";
+    return "SELECT " + key + "::pg_catalog.text" + from_where + " ORDER BY " + join(cols, ", ");
+}
+
 std::string identity(const Table &t, const std::string &keys, const std::string &prefix) {
     std::vector<std::string> parts;
     for (std::size_t i = 0; i < t.id_cols.size(); ++i)

@@ -56,6 +56,11 @@ std::string key_cols_as(const std::vector<std::string> &cols, bool with_tid);
 // " AND t.xmin OPERATOR(pg_catalog.=) k.<version>": the row is still the version
 // that was collected.
 std::string same_version(const std::string &version);
+// t's identity columns as read from a row: "row."id", row."b"".
+std::vector<std::string> identity_cols(const Table &t, const std::string &row);
+// "SELECT <key>::pg_catalog.text<from_where> ORDER BY <cols>": the keys cols name (one
+// column, or a ROW of them for a composite key) as text, in key order.
+std::string select_keys_as_text(const std::vector<std::string> &cols, const std::string &from_where);
 // "t."id" OP keys.<prefix>0 AND ...": t's rows whose identity is in keys.
 std::string identity(const Table &t, const std::string &keys, const std::string &prefix);
 // "p.c<j> OP row."fk" AND ...": rows of e's child (alias row) referencing the

@@ -42,18 +42,13 @@ void Cascade::post_check() {
     if (found == 0)
         return;
     const Edge &e = m_.edges[checked[which]];
-    if (found == 3)
+    if (found == 1 || found == 3)
         throw make_error(ERRCODE_FOREIGN_KEY_VIOLATION,
                          "rows of table " + T(e.child).display + " still reference rows deleted from " +
                              T(e.parent).display,
                          "Found after the cascade through " + e.describe(m_.tables) + ".",
-                         "A BEFORE DELETE trigger that returns NULL keeps its row.");
-    if (found == 1)
-        throw make_error(ERRCODE_FOREIGN_KEY_VIOLATION,
-                         "rows of table " + T(e.child).display + " still reference rows deleted from " +
-                             T(e.parent).display,
-                         "Found after the cascade through " + e.describe(m_.tables) + ".",
-                         "A SET_DEFAULT or SET value may point to a row the cascade deletes.");
+                         found == 3 ? "A BEFORE DELETE trigger that returns NULL keeps its row."
+                                    : "A SET_DEFAULT or SET value may point to a row the cascade deletes.");
     throw make_error(ERRCODE_T_R_SERIALIZATION_FAILURE,
                      "could not serialize access: a concurrent transaction inserted or updated rows of " +
                          T(e.child).display + " referencing rows deleted from " + T(e.parent).display,

@@ -49,6 +49,19 @@ cd::Table table(const std::string &name, std::vector<std::string> id_cols, char 
     return t;
 }
 
+// A generic relation: comment(object_id) -> <parent>(id) where kind = 'pet', the key cast.
+cd::Edge generic_edge() {
+    cd::Edge e;
+    e.cols = {"object_id"};
+    e.refcols = {"id"};
+    e.eqops = {"OPERATOR(pg_catalog.=)"};
+    e.casts = {"text"};
+    e.filter_col = "kind";
+    e.filter_op = "OPERATOR(pg_catalog.=)";
+    e.filter_literal = "'pet'::text";
+    return e;
+}
+
 // child(parent_id, tenant) -> parent(id, tenant)
 cd::Edge edge() {
     cd::Edge e;
@@ -85,14 +98,7 @@ TEST(Sql, ParentMatchUsesTheKeySetsColumnOfEachReferencedColumn) {
 }
 
 TEST(Sql, GenericRelationMatchCastsAndFilters) {
-    cd::Edge e;
-    e.cols = {"object_id"};
-    e.refcols = {"id"};
-    e.eqops = {"OPERATOR(pg_catalog.=)"};
-    e.casts = {"text"};
-    e.filter_col = "kind";
-    e.filter_op = "OPERATOR(pg_catalog.=)";
-    e.filter_literal = "'pet'::text";
+    cd::Edge e = generic_edge();
     EXPECT_EQ(sql::parent_match(e, {"id"}, "p", "t"),
               "CAST(CAST(p.c0 AS pg_catalog.text) AS text) OPERATOR(pg_catalog.=) t.\"object_id\""
               " AND t.\"kind\" OPERATOR(pg_catalog.=) 'pet'::text");
@@ -101,17 +107,18 @@ TEST(Sql, GenericRelationMatchCastsAndFilters) {
 TEST(Sql, RowMatchComparesTheParentRowsOwnColumns) {
     EXPECT_EQ(sql::row_match(edge(), "p1", "t"),
               "p1.\"id\" OPERATOR(pg_catalog.=) t.\"parent_id\" AND p1.\"tenant\" OPERATOR(pg_catalog.=) t.\"tenant\"");
-    cd::Edge e;
-    e.cols = {"object_id"};
-    e.refcols = {"id"};
-    e.eqops = {"OPERATOR(pg_catalog.=)"};
-    e.casts = {"text"};
-    e.filter_col = "kind";
-    e.filter_op = "OPERATOR(pg_catalog.=)";
-    e.filter_literal = "'pet'::text";
+    cd::Edge e = generic_edge();
     EXPECT_EQ(sql::row_match(e, "p0", "p1"),
               "CAST(CAST(p0.\"id\" AS pg_catalog.text) AS text) OPERATOR(pg_catalog.=) p1.\"object_id\""
               " AND p1.\"kind\" OPERATOR(pg_catalog.=) 'pet'::text");
+}
+
+TEST(Sql, KeysAsTextOneColumnOrARow) {
+    EXPECT_EQ(sql::identity_cols(table("a", {"id", "tenant"}), "t"), (std::vector<std::string>{"t.\"id\"", "t.\"tenant\""}));
+    EXPECT_EQ(sql::select_keys_as_text({"t.\"id\""}, " FROM x t"),
+              "SELECT t.\"id\"::pg_catalog.text FROM x t ORDER BY t.\"id\"");
+    EXPECT_EQ(sql::select_keys_as_text({"k.c0", "k.c1"}, " FROM ks k"),
+              "SELECT ROW(k.c0, k.c1)::pg_catalog.text FROM ks k ORDER BY k.c0, k.c1");
 }
 
 TEST(Sql, InKeys) {
