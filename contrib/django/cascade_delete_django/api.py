@@ -1,5 +1,6 @@
 """delete(): Model.delete() / QuerySet.delete() done by the cascade_delete extension."""
 import json
+from contextlib import contextmanager
 
 from django.apps import apps
 from django.conf import settings
@@ -30,14 +31,20 @@ def _model_tables():
     return tables
 
 
+def _table_index(connection):
+    """The installed models' tables: {table: model label}, the tables in order, and their quoted
+    names, an SQL array a query matches a regclass against (`unnest(...) WITH ORDINALITY`)."""
+    tables = _model_tables()
+    names = list(tables)
+    return tables, names, [connection.ops.quote_name(t) for t in names]
+
+
 def _labels(connection, report, root_model):
     """Maps the report's table names to model labels (unknown tables keep their names)."""
     deleted = report.get('deleted') or {}
     if not deleted:
         return {}
-    tables = _model_tables()
-    names = list(tables)
-    quoted = [connection.ops.quote_name(t) for t in names]
+    tables, names, quoted = _table_index(connection)
     with connection.cursor() as cur:
         cur.execute(
             'SELECT k.key, min(m.i) FROM jsonb_object_keys(%s::jsonb) k(key) '
@@ -58,17 +65,68 @@ def _labels(connection, report, root_model):
     return out
 
 
-def _call(connection, using, sql, params):
+@contextmanager
+def _refusals():
+    """A refusal of the extension's (SQLSTATE 23503) as DeleteProtected / DeleteRestricted /
+    DeleteRefused."""
     try:
-        with transaction.mark_for_rollback_on_error(using):
-            with connection.cursor() as cur:
-                cur.execute(sql, params)
-                report = cur.fetchone()[0]
+        yield
     except IntegrityError as e:
         cause = e.__cause__
-        if getattr(cause, 'pgcode', None) == '23503':
+        if not isinstance(e, DeleteRefused) and getattr(cause, 'pgcode', None) == '23503':
             raise refusal_from(cause) from e
         raise
+
+
+class _Roots:
+    """The rows a call names: a model instance (key) or a queryset's rows (keys, read once)."""
+
+    def __init__(self, obj_or_queryset, using, api):
+        """api: 'delete' or 'explain', for the messages; only delete refuses what Django's does."""
+        verb = {'delete': 'deleted', 'explain': 'explained'}[api]
+        if isinstance(obj_or_queryset, Model):
+            self.obj = obj_or_queryset
+            self.model = type(self.obj)
+            opts = self.model._meta
+            if self.obj.pk is None:
+                raise ValueError("%s object can't be %s because its %s attribute is set to None." %
+                                 (opts.object_name, verb, opts.pk.attname))
+            self.using = using or router.db_for_write(self.model, instance=self.obj)
+            self.connection = connections[self.using]
+            self.key = opts.pk.get_db_prep_value(self.obj.pk, self.connection, prepared=False)
+        elif isinstance(obj_or_queryset, QuerySet):
+            qs = obj_or_queryset
+            self.obj = None
+            self.model = qs.model
+            opts = self.model._meta
+            if api == 'delete' and qs.query.is_sliced:
+                raise TypeError("Cannot use 'limit' or 'offset' with delete.")
+            if api == 'delete' and qs._fields is not None:
+                raise TypeError("Cannot call delete() after .values() or .values_list()")
+            self.using = using or qs._db or router.db_for_write(self.model, **qs._hints)
+            self.connection = connections[self.using]
+            self.key = [opts.pk.get_db_prep_value(k, self.connection, prepared=False)
+                        for k in qs.using(self.using).order_by().values_list('pk', flat=True)]
+        else:
+            raise TypeError('%s() takes a model instance or a QuerySet, not %r' % (api, type(obj_or_queryset)))
+        self.table = self.connection.ops.quote_name(self.model._meta.db_table)
+
+    def call(self, function, *more):
+        """"function(%s::regclass, <key or keys>, <more>)": the single-key form for an instance,
+        function_many with a typed array for a queryset."""
+        if self.obj is not None:
+            key = '%s'
+        else:
+            function += '_many'
+            key = '%%s::%s[]' % self.model._meta.pk.rel_db_type(self.connection)
+        return '%s(%s)' % (_function(function), ', '.join(('%s::regclass', key) + more))
+
+
+def _call(connection, using, sql, params):
+    with _refusals(), transaction.mark_for_rollback_on_error(using):
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+            report = cur.fetchone()[0]
     if isinstance(report, str):
         report = json.loads(report)
     return report
@@ -89,67 +147,29 @@ def delete(obj_or_queryset, using=None, dry_run=False, report=False, signals=Non
     the receivers of every model that has any, with full instances streamed chunk_size at a
     time (signals=None: when there are receivers; False: never).
     """
-    if isinstance(obj_or_queryset, Model):
-        obj = obj_or_queryset
-        model = type(obj)
-        opts = model._meta
-        if obj.pk is None:
-            raise ValueError("%s object can't be deleted because its %s attribute is set to None." %
-                             (opts.object_name, opts.pk.attname))
-        using = using or router.db_for_write(model, instance=obj)
-        connection = connections[using]
-        key = opts.pk.get_db_prep_value(obj.pk, connection, prepared=False)
-        sql = 'SELECT %s(%%s::regclass, %%s, %%s)' % _function('cascade_delete')
-        params = [connection.ops.quote_name(opts.db_table), key, bool(dry_run)]
-    elif isinstance(obj_or_queryset, QuerySet):
-        qs = obj_or_queryset
-        model = qs.model
-        opts = model._meta
-        if qs.query.is_sliced:
-            raise TypeError("Cannot use 'limit' or 'offset' with delete.")
-        if qs._fields is not None:
-            raise TypeError("Cannot call delete() after .values() or .values_list()")
-        using = using or qs._db or router.db_for_write(model, **qs._hints)
-        connection = connections[using]
-        keys = [opts.pk.get_db_prep_value(k, connection, prepared=False)
-                for k in qs.using(using).order_by().values_list('pk', flat=True)]
-        if not keys:
-            return (0, {}, {'total': 0, 'deleted': {}, 'updated': {}}) if report else (0, {})
-        sql = 'SELECT %s(%%s::regclass, %%s::%s[], %%s)' % (
-            _function('cascade_delete_many'), opts.pk.rel_db_type(connection))
-        params = [connection.ops.quote_name(opts.db_table), keys, bool(dry_run)]
-        obj = None
-    else:
-        raise TypeError('delete() takes a model instance or a QuerySet, not %r' % type(obj_or_queryset))
-
+    roots = _Roots(obj_or_queryset, using, 'delete')
+    model, using, connection, obj = roots.model, roots.using, roots.connection, roots.obj
+    if obj is None and not roots.key:
+        return (0, {}, {'total': 0, 'deleted': {}, 'updated': {}}) if report else (0, {})
+    sql = 'SELECT ' + roots.call('cascade_delete', '%s')
+    params = [roots.table, roots.key, bool(dry_run)]
     if not dry_run and not ignore_overrides:
         check_overrides(obj_or_queryset)
-    plan = SignalPlan(model, _model_tables(), apps.get_model) if signals is not False and not dry_run else None
+    plan = None
+    if signals is not False and not dry_run:
+        plan = SignalPlan(model, _model_tables(), apps.get_model).keep_existing(connection)
     if plan:
-        plan.keep_existing(connection)
-    if plan:
-        table = connection.ops.quote_name(opts.db_table)
-        tables = [connection.ops.quote_name(t) for t in plan.by_table]
-        if obj is not None:
-            keys_call = '%s(%%s::regclass, %%s, %%s::regclass[])' % _function('cascade_delete_keys')
-        else:
-            keys_call = '%s(%%s::regclass, %%s::%s[], %%s::regclass[])' % (
-                _function('cascade_delete_keys_many'), opts.pk.rel_db_type(connection))
-        try:
-            with transaction.atomic(using):
-                result = delete_with_signals(plan, connection, using, keys_call, [table, params[1], tables],
-                                             lambda: _call(connection, using, sql, params), chunk_size,
-                                             obj_or_queryset)
-        except IntegrityError as e:
-            cause = e.__cause__
-            if not isinstance(e, DeleteRefused) and getattr(cause, 'pgcode', None) == '23503':
-                raise refusal_from(cause) from e
-            raise
+        keys_call = roots.call('cascade_delete_keys', '%s::regclass[]')
+        with _refusals(), transaction.atomic(using):
+            result = delete_with_signals(plan, connection, using, keys_call,
+                                         [roots.table, roots.key, plan.quoted_tables()],
+                                         lambda: _call(connection, using, sql, params), chunk_size,
+                                         obj_or_queryset)
     else:
         result = _call(connection, using, sql, params)
     counts = _labels(connection, result, model)
     if obj is not None and not dry_run:
-        setattr(obj, opts.pk.attname, None)
+        setattr(obj, model._meta.pk.attname, None)
     total = sum(counts.values())
     return (total, counts, result) if report else (total, counts)
 
@@ -167,37 +187,17 @@ def explain(obj_or_queryset, using=None, samples=3, max_paths=1000):
     only: runs on a replica too; memory bounded by max_paths and samples, not by the rows
     the delete would reach.
     """
-    if isinstance(obj_or_queryset, Model):
-        obj = obj_or_queryset
-        model = type(obj)
-        using = using or router.db_for_write(model, instance=obj)
-        connection = connections[using]
-        if obj.pk is None:
-            raise ValueError('%s object has no primary key' % model._meta.object_name)
-        key = model._meta.pk.get_db_prep_value(obj.pk, connection, prepared=False)
-        call = '%s(%%s::regclass, %%s, %%s, %%s)' % _function('cascade_delete_explain')
-    elif isinstance(obj_or_queryset, QuerySet):
-        qs = obj_or_queryset
-        model = qs.model
-        using = using or qs._db or router.db_for_write(model, **qs._hints)
-        connection = connections[using]
-        key = [model._meta.pk.get_db_prep_value(k, connection, prepared=False)
-               for k in qs.using(using).order_by().values_list('pk', flat=True)]
-        call = '%s(%%s::regclass, %%s::%s[], %%s, %%s)' % (_function('cascade_delete_explain_many'),
-                                                          model._meta.pk.rel_db_type(connection))
-    else:
-        raise TypeError('explain() takes a model instance or a QuerySet, not %r' % type(obj_or_queryset))
-    tables = _model_tables()
-    names = list(tables)
-    quoted = [connection.ops.quote_name(t) for t in names]
-    with connection.cursor() as cur:
+    roots = _Roots(obj_or_queryset, using, 'explain')
+    model = roots.model
+    tables, names, quoted = _table_index(roots.connection)
+    with roots.connection.cursor() as cur:
         cur.execute(
             'SELECT e.path, e.parent_path, e.depth, e.table_name::text, e.via, e.columns, e.action, e.kind, '
             'e.rows, e.table_rows, e.sample_keys, e.note, e.tree, '
             '(SELECT min(m.i) FROM unnest(%%s::text[]) WITH ORDINALITY m(t, i) '
             ' WHERE pg_catalog.to_regclass(m.t) = e.table_name) '
-            'FROM %s e ORDER BY e.path' % call,
-            [quoted, connection.ops.quote_name(model._meta.db_table), key, samples, max_paths])
+            'FROM %s e ORDER BY e.path' % roots.call('cascade_delete_explain', '%s', '%s'),
+            [quoted, roots.table, roots.key, samples, max_paths])
         rows = cur.fetchall()
     out = []
     for r in rows:

@@ -129,14 +129,24 @@ class SignalPlan:
         return bool(self.by_table)
 
     def keep_existing(self, connection):
-        """Leaves out models whose table this database does not have (another database's)."""
+        """Leaves out models whose table this database does not have (another database's); notes
+        each table's OID and the name the extension's report gives it."""
+        self.connection = connection
         qn = connection.ops.quote_name
         with connection.cursor() as cur:
-            cur.execute('SELECT t FROM pg_catalog.unnest(%s::text[]) t WHERE pg_catalog.to_regclass(t) IS NOT NULL',
+            cur.execute("SELECT t, c.oid, pg_catalog.format('%%I.%%I', n.nspname, c.relname) "
+                        'FROM pg_catalog.unnest(%s::text[]) t '
+                        'JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(t) '
+                        'JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace',
                         [[qn(t) for t in self.by_table]])
-            existing = {r[0] for r in cur.fetchall()}
-        self.by_table = {t: v for t, v in self.by_table.items() if qn(t) in existing}
+            found = {r[0]: (r[1], r[2]) for r in cur.fetchall()}
+        self.by_table = {t: v for t, v in self.by_table.items() if qn(t) in found}
+        self.oid = {found[qn(t)][0]: t for t in self.by_table}             # OID -> table
+        self.report_name = {t: found[qn(t)][1] for t in self.by_table}    # table -> "nsp.rel"
         return self
+
+    def quoted_tables(self):
+        return [self.connection.ops.quote_name(t) for t in self.by_table]
 
 
 def _stream(connection, sql, params, chunk_size):
@@ -175,13 +185,9 @@ def delete_with_signals(plan, connection, using, keys_call, keys_params, delete_
                     'k.key, k.delete_order FROM %s k' % (keys_table, keys_call), keys_params)
         cur.execute('SELECT rel, min(delete_order), count(*) FROM %s GROUP BY rel ORDER BY 2' % keys_table)
         reached = cur.fetchall()
-        tables = {}
-        for table in plan.by_table:
-            cur.execute('SELECT pg_catalog.to_regclass(%s)::pg_catalog.oid', [qn(table)])
-            tables[cur.fetchone()[0]] = table
     # Django's order: every pre_delete before anything is deleted, models whose rows depend on
     # others' first (children before parents), each model's instances by primary key.
-    order = [(tables[rel], n) for rel, _, n in reached if rel in tables]
+    order = [(plan.oid[rel], n) for rel, _, n in reached if rel in plan.oid]
 
     def rows_of(model, table):
         """The model's full rows (a child's parent rows joined, as Django reads them) among the keys."""
@@ -212,16 +218,12 @@ def delete_with_signals(plan, connection, using, keys_call, keys_params, delete_
     # (or by a receiver) in between would have been deleted without its signals, or signalled
     # without being deleted.
     deleted = report.get('deleted') or {}
-    with connection.cursor() as cur:
-        for table, n in order:
-            cur.execute("SELECT pg_catalog.format('%%I.%%I', n.nspname, c.relname) FROM pg_catalog.pg_class c "
-                        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                        "WHERE c.oid = pg_catalog.to_regclass(%s)", [qn(table)])
-            name = cur.fetchone()[0]
-            if int(deleted.get(name, 0)) != n:
-                raise DeleteChanged('cascade_delete_django: %s rows of %s were signalled but %s deleted: rows '
-                                    'changed while the receivers ran; nothing was deleted, retry'
-                                    % (n, name, deleted.get(name, 0)))
+    for table, n in order:
+        name = plan.report_name[table]
+        if int(deleted.get(name, 0)) != n:
+            raise DeleteChanged('cascade_delete_django: %s rows of %s were signalled but %s deleted: rows '
+                                'changed while the receivers ran; nothing was deleted, retry'
+                                % (n, name, deleted.get(name, 0)))
     for table, _ in order:
         model, _, post = plan.by_table[table]
         if post:
