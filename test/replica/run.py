@@ -21,77 +21,20 @@ Needs the extension installed and PG_BINDIR (default PostgreSQL 15's). Prints
 """
 import json
 import os
-import pwd
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
 from tally import Tally  # noqa: E402
+from cluster import BINDIR, Cluster, own_dir  # noqa: E402
 import psycopg2
 
-BINDIR = os.environ.get('PG_BINDIR', '/usr/lib/postgresql/15/bin')
 TALLY = Tally('replica')
 check = TALLY.check
 
 
-
-
-def free_port():
-    with socket.socket() as sk:
-        sk.bind(('127.0.0.1', 0))
-        return sk.getsockname()[1]
-
-
-class Node:
-    """A cluster in base/name; commands run as postgres when we are root."""
-
-    def __init__(self, base, name):
-        self.root = os.geteuid() == 0
-        self.user = 'postgres' if self.root else pwd.getpwuid(os.geteuid()).pw_name
-        self.dir = base
-        self.data = os.path.join(base, name)
-        self.log = os.path.join(base, name + '.log')
-        self.port = free_port()
-
-    def run(self, *args):
-        cmd = list(args)
-        if self.root:
-            cmd = ['runuser', '-u', 'postgres', '--'] + cmd
-        return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              cwd=self.dir)
-
-    def start(self):
-        self.run(BINDIR + '/pg_ctl', '-D', self.data, '-l', self.log, '-w', '-o',
-                 "-p %d -k %s -c listen_addresses=''" % (self.port, self.dir), 'start')
-
-    def stop(self):
-        try:
-            self.run(BINDIR + '/pg_ctl', '-D', self.data, '-m', 'immediate', '-w', 'stop')
-        except subprocess.CalledProcessError:
-            pass
-
-    def connect(self, db='postgres'):
-        c = psycopg2.connect(host=self.dir, port=self.port, user=self.user, dbname=db)
-        c.autocommit = True
-        return c
-
-    def execute(self, sql, db='postgres'):
-        c = self.connect(db)
-        try:
-            c.cursor().execute(sql)
-        finally:
-            c.close()
-
-    def log_text(self):
-        try:
-            with open(self.log) as f:
-                return f.read()
-        except OSError:
-            return ''
 
 
 SCHEMA = """
@@ -261,15 +204,12 @@ def subscriber_checks(primary):
 
 
 def main():
-    base = tempfile.mkdtemp(prefix='cascade_delete_replica_')
-    primary = Node(base, 'primary')
-    standby = Node(base, 'standby')
-    if primary.root:
-        pw = pwd.getpwnam('postgres')
-        os.chown(base, pw.pw_uid, pw.pw_gid)
+    base = own_dir('cascade_delete_replica_')
+    primary = Cluster(base, 'primary')
+    standby = Cluster(base, 'standby')
     started = []
     try:
-        primary.run(BINDIR + '/initdb', '-D', primary.data, '-A', 'trust', '-U', primary.user, '--no-sync')
+        primary.initdb()
         with open(os.path.join(primary.data, 'postgresql.conf'), 'a') as f:
             f.write('wal_level = logical\nmax_wal_senders = 10\nmax_replication_slots = 10\n')
         primary.start()

@@ -15,13 +15,10 @@ and that cascade_delete works (and deletes exactly the subtree) afterwards.
 Environment: FAULTS_SEED, FAULTS_CRASH_TRIALS (default 3), PG_BINDIR.
 """
 import os
-import pwd
 import random
 import shutil
 import signal
-import socket
-import subprocess
-import tempfile
+import sys
 import threading
 import time
 
@@ -29,9 +26,11 @@ import psycopg2
 
 from lib import catalog_objects, checksums, one, q, run_main
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from cluster import Cluster, own_dir  # noqa: E402
+
 SEED = int(os.environ.get("FAULTS_SEED", "20261121"))
 TRIALS = int(os.environ.get("FAULTS_CRASH_TRIALS", "3"))
-BINDIR = os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin")
 M = 15000
 
 SCHEMA = f"""
@@ -58,74 +57,14 @@ INSERT INTO dj SELECT g, 2 * g FROM generate_series(1, 2 * ({M} + 200)) g;
 """
 
 
-class Cluster:
-    """A throwaway cluster; commands run as postgres when we are root."""
-
-    def __init__(self):
-        self.root = os.geteuid() == 0
-        self.user = "postgres" if self.root else pwd.getpwuid(os.geteuid()).pw_name
-        self.dir = tempfile.mkdtemp(prefix="faults_crash_")
-        if self.root:
-            pw = pwd.getpwnam("postgres")
-            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
-        self.data = os.path.join(self.dir, "data")
-        self.log = os.path.join(self.dir, "server.log")
-        with socket.socket() as sk:
-            sk.bind(("127.0.0.1", 0))
-            self.port = sk.getsockname()[1]
-
-    def run(self, *args):
-        cmd = list(args)
-        if self.root:
-            cmd = ["runuser", "-u", "postgres", "--"] + cmd
-        return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              cwd=self.dir)
-
-    def start(self):
-        self.run(f"{BINDIR}/initdb", "-D", self.data, "-A", "trust", "-U", self.user, "--no-sync")
-        self.run(f"{BINDIR}/pg_ctl", "-D", self.data, "-l", self.log, "-w", "-o",
-                 f"-p {self.port} -k {self.dir} -c listen_addresses='' -c restart_after_crash=on", "start")
-
-    def connect(self, dbname="postgres"):
-        conn = psycopg2.connect(host=self.dir, port=self.port, user=self.user, dbname=dbname)
-        conn.autocommit = True
-        return conn
-
-    def wait_ready(self, dbname, timeout=90):
-        t = time.time()
-        while True:
-            try:
-                conn = self.connect(dbname)
-                one(conn.cursor(), "SELECT 1")
-                return conn, time.time() - t
-            except psycopg2.Error:
-                if time.time() - t > timeout:
-                    raise
-                time.sleep(0.1)
-
-    def stop(self):
-        try:
-            self.run(f"{BINDIR}/pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
-        except subprocess.CalledProcessError:
-            pass
-
-    def log_text(self):
-        try:
-            with open(self.log) as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def remove(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 def body(s):
     rng = random.Random(SEED + 9)
-    cl = Cluster()
+    base = own_dir("faults_crash_")
+    cl = Cluster(base, "data")
     try:
         t = time.time()
-        cl.start()
+        cl.initdb()
+        cl.start("restart_after_crash=on")
         s.figure("cluster_start_seconds", f"{time.time() - t:.1f}")
         def build():
             admin = cl.connect()
@@ -271,7 +210,7 @@ def body(s):
         s.ok("TRAP:" not in log, "no assertion failure in the throwaway cluster's log")
     finally:
         cl.stop()
-        cl.remove()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":
