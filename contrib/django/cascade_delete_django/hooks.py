@@ -47,28 +47,25 @@ class DeleteOverridden(TypeError):
             'ignore_overrides=True if deleting without it is what you want.' % (target, override))
 
 
-def _name(cls):
-    return '%s.%s.delete' % (cls.__module__, cls.__qualname__)
+def _delete_override(cls, base):
+    """The class between cls and base (Model or QuerySet) that defines delete(), as
+    'module.Class.delete', or None."""
+    for c in cls.__mro__:
+        if c is base:
+            return None
+        if 'delete' in vars(c):
+            return '%s.%s.delete' % (c.__module__, c.__qualname__)
+    return None
 
 
 def model_delete_override(model):
-    """The delete() override of model's class hierarchy ('module.Class.delete'), or None."""
-    for cls in model.__mro__:
-        if cls is Model:
-            return None
-        if 'delete' in vars(cls):
-            return _name(cls)
-    return None
+    """The delete() override of model's class hierarchy, or None."""
+    return _delete_override(model, Model)
 
 
 def queryset_delete_override(qs_class):
     """The delete() override of a QuerySet subclass, or None."""
-    for cls in qs_class.__mro__:
-        if cls is QuerySet:
-            return None
-        if 'delete' in vars(cls):
-            return _name(cls)
-    return None
+    return _delete_override(qs_class, QuerySet)
 
 
 def check_overrides(obj_or_queryset):
