@@ -56,6 +56,9 @@ struct DeletedKey {
 // The rows req would delete, per table (only those of *tables; all when tables
 // is null); refuses as the delete would (req.dry_run and req.refuse_blocked set).
 std::vector<DeletedKey> run_deleted_keys(const Request &req, const std::vector<unsigned> *tables);
+// A chunked job's plan: saves the keys the job deletes by under job and
+// returns the dry run's report (job_plan.cpp).
+Datum run_plan_job(const Request &req, int64 job);
 
 struct ExplainOptions {
     int samples = 3;               // sample keys per path

@@ -32,6 +32,9 @@ class Cascade {
     std::vector<ExplainRow> explain(const ExplainOptions &options);
     // A dry run's phases, then the keys of the rows it would delete (explain.cpp).
     std::vector<DeletedKey> deleted_keys(const std::vector<unsigned> *tables);
+    // A dry run's phases, then the keys a chunked job deletes by, saved under
+    // job (job_plan.cpp); returns the dry run's report.
+    Datum plan_job(int64 job, MemoryContext result_cxt);
 
   private:
     // The phases' entry points, in the order run() calls them.
@@ -136,6 +139,7 @@ class Cascade {
     std::string reached_through(const std::vector<int> &path, Params *p) const;
     void count_path(PathNode *n, int samples);
     std::string path_note(const PathNode &n) const;
+    std::string deleted_rows(int t, Params *p, std::vector<std::string> *cols) const;
 };
 
 // cascade_delete_graph's text from model m (explain.cpp; see run_graph).

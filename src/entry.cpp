@@ -26,6 +26,9 @@ PGDLLEXPORT Datum cascade_delete_explain_where(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum cascade_delete_graph(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum cascade_delete_keys_key(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum cascade_delete_keys_many(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum cascade_delete_job_plan_key(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum cascade_delete_job_plan_many(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum cascade_delete_job_plan_where(PG_FUNCTION_ARGS);
 PG_FUNCTION_INFO_V1(cascade_delete_key);
 PG_FUNCTION_INFO_V1(cascade_delete_many);
 PG_FUNCTION_INFO_V1(cascade_delete_where);
@@ -35,6 +38,9 @@ PG_FUNCTION_INFO_V1(cascade_delete_explain_where);
 PG_FUNCTION_INFO_V1(cascade_delete_graph);
 PG_FUNCTION_INFO_V1(cascade_delete_keys_key);
 PG_FUNCTION_INFO_V1(cascade_delete_keys_many);
+PG_FUNCTION_INFO_V1(cascade_delete_job_plan_key);
+PG_FUNCTION_INFO_V1(cascade_delete_job_plan_many);
+PG_FUNCTION_INFO_V1(cascade_delete_job_plan_where);
 }
 
 namespace cd {
@@ -405,3 +411,38 @@ Datum cascade_delete_keys_key(PG_FUNCTION_ARGS) { return deleted_keys(fcinfo, fa
 
 // cascade_delete_keys_many(target regclass, keys anyarray | text, tables regclass[])
 Datum cascade_delete_keys_many(PG_FUNCTION_ARGS) { return deleted_keys(fcinfo, true); }
+
+// The job's number, the third argument of the _job_plan functions.
+static int64 read_job_argument(FunctionCallInfo fcinfo) {
+    if (PG_ARGISNULL(2))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("cascade_delete: job must not be NULL")));
+    return PG_GETARG_INT64(2);
+}
+
+// The body of _job_plan and _job_plan_many (called by cascade_delete_start).
+static Datum plan_job_by_key(FunctionCallInfo fcinfo, bool many) {
+    return cd::cpp_entry([&]() -> Datum {
+        cd::Request req;
+        cd::pg_guard(read_key_arguments, fcinfo, many, true, &req);
+        req.refuse_blocked = true;
+        return cd::run_plan_job(req, cd::pg_guard(read_job_argument, fcinfo));
+    });
+}
+
+// _job_plan(target regclass, key anyelement | text, job bigint)
+Datum cascade_delete_job_plan_key(PG_FUNCTION_ARGS) { return plan_job_by_key(fcinfo, false); }
+
+// _job_plan_many(target regclass, keys anyarray | text, job bigint)
+Datum cascade_delete_job_plan_many(PG_FUNCTION_ARGS) { return plan_job_by_key(fcinfo, true); }
+
+// _job_plan_where(target regclass, condition text, job bigint)
+Datum cascade_delete_job_plan_where(PG_FUNCTION_ARGS) {
+    return cd::cpp_entry([&]() -> Datum {
+        cd::Request req;
+        const char *condition = cd::pg_guard(read_where_arguments, fcinfo, true, &req);
+        req.where = true;
+        req.condition = condition;
+        req.refuse_blocked = true;
+        return cd::run_plan_job(req, cd::pg_guard(read_job_argument, fcinfo));
+    });
+}

@@ -161,6 +161,16 @@ std::vector<DeletedKey> run_deleted_keys(const Request &req, const std::vector<u
     return keys;
 }
 
+Datum run_plan_job(const Request &req, int64 job) {
+    MemoryContext caller_cxt = CurrentMemoryContext;
+    Datum report = (Datum)0;
+    in_call([&](const std::shared_ptr<Model> &model) {
+        Cascade cascade(req, model);
+        report = cascade.plan_job(job, caller_cxt);
+    });
+    return report;
+}
+
 std::string run_graph(unsigned target, const std::string &format, Datum counts) {
     std::string text;
     in_call([&](const std::shared_ptr<Model> &model) { text = graph_text(*model, target, format, counts); });

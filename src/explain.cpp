@@ -278,9 +278,29 @@ std::vector<ExplainRow> Cascade::explain(const ExplainOptions &options) {
 
 // ---- cascade_delete_keys
 
-// The keys of the rows each table would lose, tables in deletion order: a
-// table's own key set, or for a table without one, its rows matching its
-// parent's keys; without rows an earlier table of its partition tree takes.
+// The rows table t would lose, as " FROM ... WHERE ..." over its identity
+// columns (cols): its own key set, or for a table without one, its rows
+// matching its parent's keys; without rows an earlier table of its partition
+// tree takes. Shared by cascade_delete_keys and a job's plan (job_plan.cpp).
+std::string Cascade::deleted_rows(int t, Params *p, std::vector<std::string> *cols) const {
+    if (has_key_set(t)) {
+        for (size_t i = 0; i < T(t).id_cols.size(); ++i)
+            cols->push_back(std::string(sql::kKeys) + "." + sql::key_col(i));
+        std::string query = " FROM " + keys(t, sql::kKeys, p);
+        std::string earlier;
+        for (int u : deleted_before(t, false))
+            earlier += std::string(earlier.empty() ? " WHERE " : " AND ") + "NOT " +
+                       in_keys_of(u, t, sql::kKeys, p);
+        return query + earlier;
+    }
+    const Edge &e = m_.edges[virtual_edge_[t]];
+    *cols = sql::identity_cols(T(t), sql::kRow);
+    return " FROM " + T(t).from() + " t WHERE EXISTS (SELECT 1 FROM " +
+           keys(e.parent, sql::kParentKeys, p) + " WHERE " +
+           parent_match(e, sql::kParentKeys, sql::kRow) + ")";
+}
+
+// The keys of the rows each table would lose, tables in deletion order.
 std::vector<DeletedKey> Cascade::deleted_keys(const std::vector<unsigned> *tables) {
     setup();
     check_inheritance_children();
@@ -294,23 +314,7 @@ std::vector<DeletedKey> Cascade::deleted_keys(const std::vector<unsigned> *table
                 continue;
             Params p;
             std::vector<std::string> cols;
-            std::string query;
-            if (has_key_set(t)) {
-                for (size_t i = 0; i < T(t).id_cols.size(); ++i)
-                    cols.push_back(std::string(sql::kKeys) + "." + sql::key_col(i));
-                query = " FROM " + keys(t, sql::kKeys, &p);
-                std::string earlier;
-                for (int u : deleted_before(t, false))
-                    earlier += std::string(earlier.empty() ? " WHERE " : " AND ") + "NOT " +
-                               in_keys_of(u, t, sql::kKeys, &p);
-                query += earlier;
-            } else {
-                const Edge &e = m_.edges[virtual_edge_[t]];
-                cols = sql::identity_cols(T(t), sql::kRow);
-                query = " FROM " + T(t).from() + " t WHERE EXISTS (SELECT 1 FROM " +
-                        keys(e.parent, sql::kParentKeys, &p) + " WHERE " +
-                        parent_match(e, sql::kParentKeys, sql::kRow) + ")";
-            }
+            std::string query = deleted_rows(t, &p, &cols);
             uint64 n = exec_once(sql::select_keys_as_text(cols, query), SPI_OK_SELECT, p);
             for (uint64 r = 0; r < n; ++r)
                 out.push_back({T(t).oid, pg_guard(pg::value, r, 1), delete_rank_[t]});

@@ -1,0 +1,80 @@
+// A chunked job's plan (see sql/jobs in cascade_delete--0.3.0--0.4.0.sql for
+// the runner): the dry run's checks and counts over the whole cascade, then
+// the keys the job deletes by, saved in cascade_delete_job_key.
+//
+// Saved are the keys of the roots and of every table with children in the
+// cascade. The runner deletes them in chunks, each chunk one
+// cascade_delete_many() over some keys of one table, children's tables first:
+// the chunk takes the rows below its keys with it (the leaves, and rows
+// inserted since the plan), so every commit leaves a consistent database.
+#include "cascade_call.hpp"
+#include "sql.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "utils/lsyscache.h"
+}
+
+#include <string>
+#include <vector>
+
+namespace cd {
+
+namespace {
+// The key table's name, quoted and schema-qualified. PostgreSQL code only.
+char *job_key_table() {
+    Oid ns = pg::extension_schema();
+    return pg::quoted_qualified(get_namespace_name(ns), "cascade_delete_job_key");
+}
+} // namespace
+
+Datum Cascade::plan_job(int64 job, MemoryContext result_cxt) {
+    setup();
+    check_inheritance_children();
+    collect_keys();
+    check_blockers(); // raises as the delete would (refuse_blocked)
+    run_updates();    // counts only: the plan's figures
+    run_deletes();
+    // The tables a chunk starts from: the roots, and every parent of a
+    // CASCADE edge the cascade follows.
+    std::vector<char> saved(m_.tables.size(), 0);
+    saved[root_] = 1;
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (e.action == Action::Cascade && !e.partition && deletes_from(e.child))
+            saved[e.parent] = 1;
+    }
+    std::string into = pg_guard(job_key_table);
+    for (auto ci = plan_.components.size(); ci-- > 0;)
+        for (int t : plan_.components[ci]) {
+            if (!saved[t] || !deletes_from(t))
+                continue;
+            if (!T(t).has_pk)
+                throw make_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                                 "table " + T(t).display + " has no primary key",
+                                 "A job deletes in chunks by the primary keys of the roots and "
+                                 "of every table with children in the cascade.",
+                                 "Add a primary key, or delete in one transaction with "
+                                 "cascade_delete().");
+            Params p;
+            std::vector<std::string> cols;
+            std::string rows = deleted_rows(t, &p, &cols);
+            std::vector<std::string> as_text;
+            for (const auto &c : cols)
+                as_text.push_back(c + "::pg_catalog.text");
+            std::string job_param = p.add(Int64GetDatum(job), false, INT8OID);
+            std::string table_param = p.add(ObjectIdGetDatum(T(t).oid), false, OIDOID);
+            // No ORDER BY: rows come in the order they were collected (the
+            // roots' first, each level after its parents), the order the
+            // runner reverses so that a self-reference's leaves go first.
+            exec_once("INSERT INTO " + into + " (job, table_name, delete_order, key) SELECT " +
+                          job_param + ", " + table_param + ", " +
+                          std::to_string(delete_rank_[t]) + ", ARRAY[" + sql::join(as_text, ", ") +
+                          "]" + rows,
+                      SPI_OK_INSERT, p);
+        }
+    release_key_sets();
+    return report(false, result_cxt);
+}
+
+} // namespace cd
