@@ -67,7 +67,7 @@ void Cascade::check_blockers() {
             blocked_.push_back(std::move(b));
         }
     if (req_.dry_run)
-        predict_update_refusals();
+        predict_update_refusals(); // raises them when refuse_blocked
 }
 
 // A dry run predicts what the real call's updates make PostgreSQL refuse: a
@@ -100,20 +100,49 @@ void Cascade::predict_update_refusals() {
             found += std::string(i ? " AND " : "") + "q." + sql::ident(e.refcols[i]) + " " +
                      e.eqops[i] + " (" + value + ")";
         }
-        Params p;
-        std::vector<std::string> refused;
+        // The refusals (23502, 23503) as conditions on the rows the update changes.
+        std::vector<int> refusals;
         if (!not_null_violated.empty())
-            refused.push_back(not_null_violated);
+            refusals.push_back(ERRCODE_NOT_NULL_VIOLATION);
         if (e.conoid != 0 && e.action != Action::SetNull)
-            refused.push_back("NOT (" + any_null + ") AND NOT EXISTS (SELECT 1 FROM " +
-                              T(e.parent).from() + " q WHERE " + found +
-                              not_collected(e.parent, "q", &p) + ")");
-        if (refused.empty())
+            refusals.push_back(ERRCODE_FOREIGN_KEY_VIOLATION);
+        if (refusals.empty())
             continue;
-        std::string where = " FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " +
-                            keys(e.parent, "p", &p) + " WHERE " + parent_match(e, "p", "t") + ")" +
-                            not_collected(e.child, "t", &p) + " AND (" + sql::join(refused, " OR ") + ")";
-        Blocker b = find_blocker(ei, where, p);
+        auto refused = [&](int sqlstate, Params *p) {
+            if (sqlstate == ERRCODE_NOT_NULL_VIOLATION)
+                return not_null_violated;
+            return "NOT (" + any_null + ") AND NOT EXISTS (SELECT 1 FROM " + T(e.parent).from() +
+                   " q WHERE " + found + not_collected(e.parent, "q", p) + ")";
+        };
+        auto changed_rows_where = [&](const std::string &condition, Params *p) {
+            return " FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " + keys(e.parent, "p", p) +
+                   " WHERE " + parent_match(e, "p", "t") + ")" + not_collected(e.child, "t", p) +
+                   " AND (" + condition + ")";
+        };
+        if (req_.refuse_blocked) {
+            // Raised as the delete would fail (a job's plan, cascade_delete_keys).
+            for (int sqlstate : refusals) {
+                Params p;
+                Blocker b = find_blocker(ei, changed_rows_where(refused(sqlstate, &p), &p), p);
+                if (b.count > 0)
+                    throw make_error(
+                        sqlstate,
+                        "the " + std::string(action_name(e.action)) + " update of " + c.display + " through " +
+                            e.describe(m_.tables) + " would be refused",
+                        std::to_string(b.count) + (b.count == 1 ? " row" : " rows") + " of " + c.display +
+                            (sqlstate == ERRCODE_NOT_NULL_VIOLATION
+                                 ? " would get NULL in a NOT NULL column"
+                                 : " would reference rows that do not exist or are deleted") +
+                            "; keys: " + sql::join(b.keys, ", ") + (b.count > b.keys.size() ? ", ..." : "") + ".",
+                        "cascade_delete() would fail at this update.");
+            }
+            continue;
+        }
+        Params p;
+        std::vector<std::string> conditions;
+        for (int sqlstate : refusals)
+            conditions.push_back(refused(sqlstate, &p));
+        Blocker b = find_blocker(ei, changed_rows_where(sql::join(conditions, " OR "), &p), p);
         if (b.count == 0)
             continue;
         blocked_.push_back(std::move(b));

@@ -2,8 +2,8 @@
 // the runner): the dry run's checks and counts over the whole cascade, then
 // the keys the job deletes by, saved in cascade_delete_job_key.
 //
-// Saved are the keys of the roots and of every table with children in the
-// cascade. The runner deletes them in chunks, each chunk one
+// Saved are the keys of every table the cascade keeps keys of (all but
+// leaves reached by one CASCADE edge). The runner deletes them in chunks, each chunk one
 // cascade_delete_many() over some keys of one table, children's tables first:
 // the chunk takes the rows below its keys with it (the leaves, and rows
 // inserted since the plan), so every commit leaves a consistent database.
@@ -35,27 +35,37 @@ Datum Cascade::plan_job(int64 job, MemoryContext result_cxt) {
     check_blockers(); // raises as the delete would (refuse_blocked)
     run_updates();    // counts only: the plan's figures
     run_deletes();
-    // The tables a chunk starts from: the roots, and every parent of a
-    // CASCADE edge the cascade follows.
-    std::vector<char> saved(m_.tables.size(), 0);
-    saved[root_] = 1;
+    // Saved: the keys of every table with keys of its own, so that chunks
+    // delete tables in the one-transaction call's order (a SET_* child goes
+    // before the rows it points at, not updated and deleted later). Tables
+    // without (a leaf reached by one CASCADE edge, nothing else refers to
+    // it) go with their parent's chunks, as that call deletes them; so does
+    // a table without a primary key, which has no key to save, unless rows
+    // cascade from it.
+    std::vector<char> has_children(m_.tables.size(), 0);
     for (int ei : relevant_) {
         const Edge &e = m_.edges[ei];
         if (e.action == Action::Cascade && !e.partition && deletes_from(e.child))
-            saved[e.parent] = 1;
+            has_children[e.parent] = 1;
     }
     std::string into = pg_guard(job_key_table);
     for (auto ci = plan_.components.size(); ci-- > 0;)
         for (int t : plan_.components[ci]) {
-            if (!saved[t] || !deletes_from(t))
+            if (!has_key_set(t) || !deletes_from(t) || (!T(t).has_pk && !has_children[t] && t != root_))
                 continue;
             if (!T(t).has_pk)
                 throw make_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                                  "table " + T(t).display + " has no primary key",
-                                 "A job deletes in chunks by the primary keys of the roots and "
-                                 "of every table with children in the cascade.",
+                                 "A job deletes in chunks by primary key: the roots and every "
+                                 "table rows cascade from.",
                                  "Add a primary key, or delete in one transaction with "
                                  "cascade_delete().");
+            if (T(t).inheritance_children)
+                throw make_error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                                 "table " + T(t).display + " has inheritance children",
+                                 "A job deletes in chunks by primary key, and a key of " + T(t).display +
+                                     " can name rows of its children too.",
+                                 "Delete in one transaction with cascade_delete().");
             Params p;
             std::vector<std::string> cols;
             std::string rows = deleted_rows(t, &p, &cols);
