@@ -147,6 +147,10 @@ BEGIN
         RAISE EXCEPTION 'cascade_delete_start: target, chunk_rows, chunk_time, pause and lock_timeout must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    IF chunk_rows <= 0 OR chunk_time <= '0' OR pause < '0' OR lock_timeout <= '0' OR rows_per_second <= 0 THEN
+        RAISE EXCEPTION 'cascade_delete_start: chunk_rows, chunk_time, lock_timeout and rows_per_second must be positive, pause not negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF pg_catalog.current_setting('transaction_read_only')::boolean THEN
         RAISE EXCEPTION 'cannot start a cascade_delete job in a read-only transaction'
             USING ERRCODE = 'read_only_sql_transaction';
@@ -469,6 +473,11 @@ RETURNS void LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS $$
 DECLARE
     j @extschema@.cascade_delete_job := @extschema@.cascade_delete_job_get(job, 'cascade_delete_pace');
 BEGIN
+    IF cascade_delete_pace.chunk_rows <= 0 OR cascade_delete_pace.chunk_time <= '0' OR cascade_delete_pace.pause < '0'
+       OR cascade_delete_pace.lock_timeout <= '0' OR cascade_delete_pace.rows_per_second <= 0 THEN
+        RAISE EXCEPTION 'cascade_delete_pace: chunk_rows, chunk_time, lock_timeout and rows_per_second must be positive, pause not negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     UPDATE @extschema@.cascade_delete_job AS t
     SET chunk_rows = coalesce(cascade_delete_pace.chunk_rows, t.chunk_rows),
         chunk_time = coalesce(cascade_delete_pace.chunk_time, t.chunk_time),

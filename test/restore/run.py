@@ -249,6 +249,17 @@ def main():
         n = cur.fetchone()[0]
         cur.execute("SELECT cascade_delete_graph('app.owner') LIKE 'digraph%'")
         check(n > 1 and cur.fetchone()[0], 'updated: 0.3.0\'s explain (%d paths) and graph are there' % n)
+        cur.execute("SELECT (cascade_delete('app.owner', 1, dry_run => true) ->> 'total')::int")
+        planned = cur.fetchone()[0]
+        cur.execute("SELECT cascade_delete_start('app.owner', 1, chunk_rows => 2)")
+        job = cur.fetchone()[0]
+        c.commit()
+        c.autocommit = True
+        cur.execute('CALL cascade_delete_run(%s)', (job,))
+        cur.execute('SELECT state, done_rows, chunks FROM cascade_delete_jobs WHERE job = %s', (job,))
+        state, done, chunks = cur.fetchone()
+        check(state == 'finished' and done >= planned > 0 and chunks > 1,
+              'updated: 0.4.0\'s jobs run with the policies set by 0.1.0 (%s rows, %s chunks)' % (done, chunks))
 
     for f in (dump, sql):
         if os.path.exists(f):

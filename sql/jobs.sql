@@ -1,0 +1,133 @@
+-- Chunked jobs: cascade_delete_start* plans, CALL cascade_delete_run deletes in
+-- chunks (each its own transaction), the views show progress. Failures under
+-- load (kill -9, restarts, cancels, concurrent writers) are in test/jobs.
+\set SHOW_CONTEXT never
+CREATE SCHEMA jb;
+SET search_path = jb, public;
+CREATE TABLE customer (id int PRIMARY KEY, name text);
+CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES customer ON DELETE CASCADE);
+CREATE TABLE line (id int PRIMARY KEY, order_id int NOT NULL REFERENCES orders ON DELETE CASCADE);
+CREATE TABLE note (id int PRIMARY KEY, order_id int REFERENCES orders ON DELETE SET NULL);
+CREATE TABLE invoice (id int PRIMARY KEY, customer_id int);
+SELECT cascade_delete_set_policy('invoice', '{customer_id}', 'PROTECT', parent => 'customer');
+CREATE TABLE emp (id int PRIMARY KEY, boss int REFERENCES emp ON DELETE CASCADE);
+CREATE TABLE cell (x int, y text, PRIMARY KEY (x, y));
+CREATE TABLE mark (id int PRIMARY KEY, x int, y text, FOREIGN KEY (x, y) REFERENCES cell ON DELETE CASCADE);
+CREATE TABLE shelf (id int PRIMARY KEY);
+CREATE TABLE nopk (id int UNIQUE, shelf_id int REFERENCES shelf ON DELETE CASCADE);
+CREATE TABLE nopk_child (id int PRIMARY KEY, nopk_id int REFERENCES nopk (id) ON DELETE CASCADE);
+INSERT INTO customer VALUES (1, 'ann'), (2, 'bob'), (3, 'cy'), (4, 'di');
+INSERT INTO orders SELECT g, 1 + g % 3 FROM generate_series(10, 39) g;
+INSERT INTO line SELECT g, 10 + g % 30 FROM generate_series(100, 399) g;
+INSERT INTO note SELECT g, 10 + g % 30 FROM generate_series(1, 30) g;
+INSERT INTO invoice VALUES (1, 3);
+INSERT INTO emp VALUES (1, NULL);
+INSERT INTO emp SELECT g, g / 2 FROM generate_series(2, 40) g;
+INSERT INTO cell SELECT g, 'y' || g FROM generate_series(1, 5) g;
+INSERT INTO mark SELECT g, 1 + g % 5, 'y' || (1 + g % 5) FROM generate_series(1, 20) g;
+INSERT INTO shelf VALUES (1);
+INSERT INTO nopk VALUES (1, 1);
+-- Triggers see each chunk's rows, as they see the one-transaction call's.
+CREATE TABLE fired (tbl text, n int);
+CREATE FUNCTION count_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE fired SET n = n + 1 WHERE tbl = TG_TABLE_NAME; RETURN OLD; END $$;
+INSERT INTO fired VALUES ('line', 0), ('note', 0);
+CREATE TRIGGER line_count AFTER DELETE ON line FOR EACH ROW EXECUTE FUNCTION count_row();
+CREATE TRIGGER note_count AFTER UPDATE ON note FOR EACH ROW EXECUTE FUNCTION count_row();
+
+-- The plan: the dry run's counts per table, the keys of every table with keys
+-- of its own (lines are leaves reached by one key: deleted with their orders).
+SELECT cascade_delete_start('customer', 1, chunk_rows => 25) AS job \gset
+SELECT :job AS job;
+SELECT target, roots, state, planned_rows, done_rows, rows_per_second, time_left, runner_alive, chunks
+FROM cascade_delete_jobs;
+SELECT table_name, planned_deleted, deleted, planned_updated, updated FROM cascade_delete_job_tables ORDER BY table_name::text;
+SELECT table_name, delete_order, count(*) FROM cascade_delete_job_key GROUP BY 1, 2 ORDER BY 2;
+-- Nothing is deleted yet.
+SELECT count(*) FROM orders WHERE customer_id = 1;
+CALL cascade_delete_run(:job);
+SELECT state, planned_rows = done_rows AS all_done, chunks > 1 AS chunked, runner_alive, runner_pid, last_error,
+       time_left, finished IS NOT NULL AS finished
+FROM cascade_delete_jobs WHERE job = :job;
+SELECT table_name, planned_deleted, deleted, planned_updated, updated FROM cascade_delete_job_tables
+WHERE job = :job ORDER BY table_name::text;
+SELECT count(*) AS keys_left FROM cascade_delete_job_key WHERE job = :job;
+SELECT (SELECT count(*) FROM customer WHERE id = 1) AS customer, (SELECT count(*) FROM orders WHERE customer_id = 1) AS orders,
+       (SELECT count(*) FROM line WHERE order_id % 3 = 0) AS lines, (SELECT count(*) FROM note WHERE order_id IS NULL) AS notes_nulled;
+SELECT * FROM fired ORDER BY tbl;
+-- Run again: nothing to do.
+CALL cascade_delete_run(:job);
+\set first :job
+
+-- _many with text keys, _where, a composite key (keys as a two-dimensional array).
+SELECT cascade_delete_start_many('customer', '{2}', chunk_rows => 7) AS job \gset
+CALL cascade_delete_run(:job);
+SELECT cascade_delete_start_many('cell', ARRAY[['1', 'y1'], ['2', 'y2']]) AS job \gset
+CALL cascade_delete_run(:job);
+SELECT cascade_delete_start('cell', ARRAY['3', 'y3']) AS job \gset
+CALL cascade_delete_run(:job);
+SELECT cascade_delete_start_where('cell', 'x >= 4', chunk_rows => 1) AS job \gset
+CALL cascade_delete_run(:job);
+SELECT roots, state, planned_rows, done_rows FROM cascade_delete_jobs WHERE job > :first ORDER BY job;
+SELECT count(*) AS cells_left FROM cell;
+SELECT count(*) AS marks_left FROM mark;
+
+-- A self-reference: one key a chunk, leaves first, so no chunk takes a subtree
+-- bigger than itself.
+SELECT cascade_delete_start('emp', 1, chunk_rows => 1) AS job \gset
+CALL cascade_delete_run(:job);
+SELECT state, planned_rows, done_rows, chunks FROM cascade_delete_jobs WHERE job = :job;
+SELECT count(*) AS emps_left FROM emp;
+
+-- Refused at the start as the one-transaction call would be, and nothing recorded:
+-- customer 3's invoice PROTECTs it.
+SELECT cascade_delete_start('customer', 3);
+SELECT count(*) AS jobs FROM cascade_delete_job;
+-- A table rows cascade from without a primary key: a job deletes by key.
+SELECT cascade_delete_start('shelf', 1);
+-- Bad input.
+SELECT cascade_delete_start('customer', NULL::int);
+SELECT cascade_delete_start('customer', 4, chunk_rows => NULL);
+SELECT cascade_delete_start('customer', 4, chunk_rows => 0);
+SELECT cascade_delete_start('customer', 4, pause => '-1 s');
+SELECT cascade_delete_start_where('customer', 'true; DROP TABLE line');
+CALL cascade_delete_run(NULL);
+CALL cascade_delete_run(99);
+SELECT cascade_delete_pause(99);
+BEGIN;
+CALL cascade_delete_run(:first);
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT cascade_delete_start('emp', 1);
+ROLLBACK;
+
+-- Pace, pause and cancel. A cancelled job keeps what its chunks deleted.
+INSERT INTO orders VALUES (90, 4), (91, 4);
+SELECT cascade_delete_start('customer', 4) AS job \gset
+SELECT cascade_delete_pace(:job, chunk_rows => 5, pause => '10 ms', rows_per_second => 1000);
+SELECT cascade_delete_pace(:job, chunk_rows => -5);
+SELECT chunk_rows, chunk_time, pause, lock_timeout, max_rows_per_second FROM cascade_delete_jobs WHERE job = :job;
+SELECT cascade_delete_pause(:job);
+SELECT state FROM cascade_delete_jobs WHERE job = :job;
+SELECT cascade_delete_cancel(:job);
+SELECT state, finished IS NOT NULL AS finished FROM cascade_delete_jobs WHERE job = :job;
+SELECT count(*) AS keys_left FROM cascade_delete_job_key WHERE job = :job;
+CALL cascade_delete_run(:job);
+SELECT cascade_delete_pause(:job);
+SELECT cascade_delete_cancel(:first);
+SELECT count(*) AS orders_of_4 FROM orders WHERE customer_id = 4;
+
+-- Jobs are their owner's: another role sees none and can run none.
+CREATE ROLE cd_job_other;
+GRANT USAGE ON SCHEMA jb TO cd_job_other;
+SET ROLE cd_job_other;
+SELECT count(*) FROM cascade_delete_jobs;
+SELECT count(*) FROM cascade_delete_job_key;
+CALL cascade_delete_run(:first);
+SELECT cascade_delete_cancel(:first);
+RESET ROLE;
+REVOKE USAGE ON SCHEMA jb FROM cd_job_other;
+DROP ROLE cd_job_other;
+
+DROP SCHEMA jb CASCADE;
+DELETE FROM cascade_delete_job;
