@@ -29,7 +29,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # The two commands of the README. Each installs what it needs (test/setup.sh).
-.PHONY: demo test bench graph format
+.PHONY: demo test bench bench-jobs graph format
 demo:
 	bash test/demo.sh
 
@@ -40,6 +40,12 @@ test:
 BENCH_ARGS ?= --series
 bench:
 	bash test/bench/run.sh $(BENCH_ARGS)
+
+# Chunked jobs: a 10,000,001-row cascade as a job and in one transaction, and
+# concurrent OLTP latency during each; JOBS_ARGS="--b 100000 --c 900000" for a quick run.
+JOBS_ARGS ?=
+bench-jobs:
+	BENCH_SCRIPT=jobs.py bash test/bench/run.sh $(JOBS_ARGS)
 
 # The demo schema's picture for the README (docs/demo-graph.svg), drawn by
 # cascade_delete_graph and Graphviz on a throwaway cluster.

@@ -2,12 +2,12 @@
 # Runs inside pg_virtualenv (PGHOST, PGPORT, PGUSER set): the pg_regress and
 # isolation suites, then every script suite (clients, Django differential test,
 # fuzzer, torture), then a scan of the server log for crashed backends.
-# TEST_SUITES (space-separated: unit regress clients django django_admin django_signals graph fuzz jobs jobs_differential restore replica concurrency faults)
+# TEST_SUITES (space-separated: unit regress clients django django_admin django_signals django_jobs graph fuzz jobs jobs_differential restore replica concurrency faults)
 # picks some; the default is all.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-suites=${TEST_SUITES:-unit regress clients django django_admin django_signals graph fuzz jobs jobs_differential restore replica concurrency faults}
+suites=${TEST_SUITES:-unit regress clients django django_admin django_signals django_jobs graph fuzz jobs jobs_differential restore replica concurrency faults}
 failed=0
 total=0
 bad=0
@@ -87,6 +87,7 @@ want clients && run_suite clients bash test/clients/run.sh
 want django && run_suite django bash test/django/run.sh
 want django_admin && run_suite django_admin env PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 test/django/admintest.py
 want django_signals && run_suite django_signals env PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 test/django/signaltest.py
+want django_jobs && run_suite django_jobs env PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 test/django/jobtest.py
 want graph && run_suite graph /usr/bin/python3 test/graph/run.py
 want restore && run_suite restore /usr/bin/python3 test/restore/run.py
 want replica && run_suite replica /usr/bin/python3 test/replica/run.py

@@ -133,7 +133,7 @@ def _call(connection, using, sql, params):
 
 
 def delete(obj_or_queryset, using=None, dry_run=False, report=False, signals=None, ignore_overrides=False,
-           chunk_size=2000):
+           chunk_size=2000, chunked=False, chunk_rows=10000, background=False):
     """Deletes a model instance or the rows of a queryset, and their cascade, with cascade_delete.
 
     Returns Django's shape: (total, {model_label: count}); with report=True,
@@ -146,8 +146,16 @@ def delete(obj_or_queryset, using=None, dry_run=False, report=False, signals=Non
     refused with DeleteOverridden unless ignore_overrides=True. pre_delete / post_delete go to
     the receivers of every model that has any, with full instances streamed chunk_size at a
     time (signals=None: when there are receivers; False: never).
+
+    chunked=True plans the delete now (the same refusals) and returns a jobs.Job, which deletes
+    it in chunks of about chunk_rows rows, each its own transaction: job.run() here, or
+    background=True for a background worker of the server (after the current transaction
+    commits). A job sends no signals: a cascade that reaches a model with receivers is refused
+    (ValueError) unless signals=False.
     """
     roots = _Roots(obj_or_queryset, using, 'delete')
+    if chunked:
+        return _start_job(roots, obj_or_queryset, dry_run, signals, ignore_overrides, chunk_rows, background)
     model, using, connection, obj = roots.model, roots.using, roots.connection, roots.obj
     if obj is None and not roots.key:
         return (0, {}, {'total': 0, 'deleted': {}, 'updated': {}}) if report else (0, {})
@@ -172,6 +180,39 @@ def delete(obj_or_queryset, using=None, dry_run=False, report=False, signals=Non
         setattr(obj, model._meta.pk.attname, None)
     total = sum(counts.values())
     return (total, counts, result) if report else (total, counts)
+
+
+def _start_job(roots, obj_or_queryset, dry_run, signals, ignore_overrides, chunk_rows, background):
+    """delete(chunked=True): cascade_delete_start[_many] in a transaction that also checks the
+    receivers against the tables the plan reaches; the job, run in the background if asked."""
+    from .jobs import Job
+    if dry_run:
+        raise ValueError('delete(chunked=True) cannot be a dry run: use explain() or delete(dry_run=True)')
+    if roots.obj is None and not roots.key:
+        raise ValueError('delete(chunked=True): the queryset is empty')
+    if not ignore_overrides:
+        check_overrides(obj_or_queryset)
+    connection, using = roots.connection, roots.using
+    with _refusals(), transaction.atomic(using):
+        with connection.cursor() as cur:
+            cur.execute('SELECT ' + roots.call('cascade_delete_start', 'chunk_rows => %s'),
+                        [roots.table, roots.key, chunk_rows])
+            job = Job(cur.fetchone()[0], using)
+            plan = SignalPlan(roots.model, _model_tables(), apps.get_model).keep_existing(connection) \
+                if signals is not False else None
+            if plan:
+                cur.execute('SELECT table_name::oid FROM %s WHERE job = %%s AND planned_deleted > 0'
+                            % _function('cascade_delete_job_tables'), [job.id])
+                signalled = sorted(plan.by_table[plan.oid[r[0]]][0]._meta.label
+                                   for r in cur.fetchall() if r[0] in plan.oid)
+                if signalled:
+                    raise ValueError(
+                        'a chunked delete runs in the server and sends no pre_delete / post_delete; '
+                        'these models it deletes have receivers: %s. Pass signals=False to delete '
+                        'without them, or delete in one transaction.' % ', '.join(signalled))
+    if background:
+        job.run_in_background()
+    return job
 
 
 # The columns of cascade_delete_explain, in order.
