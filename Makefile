@@ -12,7 +12,7 @@ PG_CONFIG   ?= pg_config
 REGRESS      = actions protect_restrict catalog_actions cycles deep_tree keys partitioned names dry_run max_rows where_many bad_input privileges triggers policies cancel ddl policy_kinds memory_mode partition_tree policy_lifecycle read_only trigger_order explain jobs
 REGRESS_OPTS = --load-extension=cascade_delete
 # Isolation specs (pg_isolation_regress): test/isolation/specs, test/isolation/expected.
-ISOLATION    = concurrent_insert concurrent_update_key concurrent_overlap concurrent_policy_change concurrent_insert_rr concurrent_insert_selfref concurrent_deadlock concurrent_policy_fk concurrent_policy_cache concurrent_recheck concurrent_policy_direct_write
+ISOLATION    = concurrent_insert concurrent_update_key concurrent_overlap concurrent_policy_change concurrent_insert_rr concurrent_insert_selfref concurrent_deadlock concurrent_policy_fk concurrent_policy_cache concurrent_recheck concurrent_policy_direct_write job_concurrent
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=cascade_delete
 
 PG_CPPFLAGS  = -I$(srcdir)/src

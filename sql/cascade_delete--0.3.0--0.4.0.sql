@@ -375,8 +375,9 @@ BEGIN
         END;
         seconds := extract(epoch FROM pg_catalog.clock_timestamp() - started_at);
         IF err_state IN ('55P03', '40P01', '40001') AND failures < j.max_retries THEN
-            -- Waited behind a lock too long, or lost a deadlock: back off, then
-            -- the same chunk again, smaller.
+            -- Waited behind a lock too long, lost a deadlock, or met a row
+            -- changed since it was collected: back off (0.1 s, doubling up to
+            -- 60 s), then the same keys again, fewer of them.
             failures := failures + 1;
             max_keys := greatest(1, max_keys / 2);
             UPDATE @extschema@.cascade_delete_job
@@ -384,7 +385,7 @@ BEGIN
                 last_error_at = pg_catalog.now()
             WHERE cascade_delete_job.job = job_id;
             COMMIT;
-            PERFORM pg_catalog.pg_sleep(least(60, extract(epoch FROM j.lock_timeout) * 2 ^ (failures - 1)));
+            PERFORM pg_catalog.pg_sleep(least(60, 0.1 * 2 ^ (failures - 1)));
             CONTINUE;
         ELSIF err_state IS NOT NULL THEN
             UPDATE @extschema@.cascade_delete_job

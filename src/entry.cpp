@@ -49,6 +49,7 @@ int max_rows = 0;
 bool fast_path = true;
 bool lock_policy_tables = false;
 int memory_keys = 1000;
+bool progress = false;
 } // namespace cd
 
 void _PG_init(void) {
@@ -81,6 +82,11 @@ void _PG_init(void) {
                             "keys (and at most cascade_delete.batch_size) runs without key tables.",
                             &cd::memory_keys, 1000, 0, 100000, PGC_USERSET, 0, nullptr, nullptr,
                             nullptr);
+    DefineCustomBoolVariable("cascade_delete.progress",
+                             "Reports each phase of a cascade_delete call and each table it "
+                             "deleted from as a NOTICE, with its time, while the call runs.",
+                             "Off: the same lines at DEBUG1.",
+                             &cd::progress, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("cascade_delete");
     cd::ri::install();
     cd::register_model_invalidation();

@@ -11,7 +11,7 @@
 namespace cd {
 
 namespace {
-// Phase timings at DEBUG1 (SET client_min_messages = debug1 to see them).
+// Phase timings: NOTICEs with cascade_delete.progress on, else at DEBUG1.
 struct PhaseTimer {
     std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
     void done(const char *phase) {
@@ -20,7 +20,7 @@ struct PhaseTimer {
         t0 = t1;
         char message[128];
         snprintf(message, sizeof(message), "cascade_delete: %s %.3f ms", phase, ms);
-        pg_guard(pg::debug1, static_cast<const char *>(message));
+        pg_guard(pg::progress, static_cast<const char *>(message), progress);
     }
 };
 } // namespace

@@ -356,7 +356,7 @@ void Cascade::run_deletes() {
         char message[256];
         snprintf(message, sizeof(message), "cascade_delete: deleted %llu rows of %s in %.3f ms",
                  static_cast<unsigned long long>(deleted_[t]), T(t).display.c_str(), ms);
-        pg_guard(pg::debug1, static_cast<const char *>(message));
+        pg_guard(pg::progress, static_cast<const char *>(message), progress);
     }
 }
 

@@ -129,7 +129,10 @@ void check_parses(const char *sql) { SPI_freeplan(prepare(sql, 0, nullptr)); }
 
 void check_for_interrupts() { CHECK_FOR_INTERRUPTS(); }
 
-void debug1(const char *message) { elog(DEBUG1, "%s", message); }
+// A call's progress: a NOTICE (cascade_delete.progress on), else at DEBUG1.
+void progress(const char *message, bool as_notice) {
+    ereport(as_notice ? NOTICE : DEBUG1, (errmsg_internal("%s", message)));
+}
 
 long temp_table_pages(const char *name) {
     Oid rel = get_relname_relid(name, LookupCreationNamespace("pg_temp"));

@@ -57,7 +57,7 @@ void check_parses(const char *sql);
 // Serves a pending cancel or timeout.
 void check_for_interrupts();
 // A DEBUG1 message.
-void debug1(const char *message);
+void progress(const char *message, bool as_notice);
 // Pages of this session's temporary table name, or -1 when there is none.
 long temp_table_pages(const char *name);
 // "nsp.rel", each part quoted only where needed, as regclass::text would.

@@ -20,7 +20,8 @@ the rows gone.
   database consistent; the job finishes once it is gone;
 * a policy changed after the plan stops the job (55000);
 * a row lock held by another session: the job retries (lock_timeout, back-off)
-  and finishes once the lock goes.
+  and finishes once the lock goes;
+* cascade_delete.progress: the one-transaction call's NOTICEs, phase by phase.
 
 Needs the extension installed and PG_BINDIR (default PostgreSQL 15's). Prints
 `jobs: N passed, M failed` last.
@@ -399,8 +400,13 @@ def main():
         ref_db = env.fresh()
         conn = env.connect(ref_db)
         initial = counts(conn)
+        conn.cursor().execute("SET cascade_delete.progress = on")
         conn.cursor().execute("SELECT cascade_delete('a', 1)")
         reference = dump(conn)
+        lines = [n.strip() for n in conn.notices]
+        check(any(l.startswith('NOTICE:  cascade_delete: collect ') for l in lines)
+              and any(l.startswith('NOTICE:  cascade_delete: deleted 20000 rows of public.c in ') for l in lines),
+              'progress: the one-transaction call reports its phases and tables (%d NOTICEs)' % len(lines))
         conn.close()
         rng = random.Random(11)
         scenario_watched(env, reference, initial)
