@@ -60,17 +60,29 @@ COMMENT ON TABLE @extschema@.cascade_delete_job_table IS
     'Per table of a chunked job: planned and committed rows; see cascade_delete_job_tables';
 
 -- The keys a job deletes by (written by the plan, taken by the chunks): the
--- roots and the rows of every table with children in the cascade, one text
--- per key column; delete_order: children's tables first.
+-- rows of every table the cascade keeps keys of, one text per key column;
+-- delete_order: children's tables first. The index is in the order chunks
+-- take keys (within a table, the last collected first). No foreign key to the
+-- job: its per-row check would double the plan's time; a trigger on the job
+-- table removes the keys of deleted jobs instead.
 CREATE TABLE @extschema@.cascade_delete_job_key (
-    job             bigint NOT NULL REFERENCES @extschema@.cascade_delete_job ON DELETE CASCADE,
+    job             bigint NOT NULL,
     owner           regrole NOT NULL DEFAULT current_user::regrole,
     delete_order    integer NOT NULL,
-    id              bigint GENERATED ALWAYS AS IDENTITY,
+    id              bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000),
     table_name      regclass NOT NULL,
-    key             text[] NOT NULL,
-    PRIMARY KEY (job, delete_order, id)
+    key             text[] NOT NULL
 );
+CREATE UNIQUE INDEX cascade_delete_job_key_next ON @extschema@.cascade_delete_job_key (job, delete_order, id DESC);
+
+CREATE FUNCTION @extschema@.cascade_delete_job_deleted() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM @extschema@.cascade_delete_job_key k WHERE k.job IN (SELECT o.job FROM old_jobs o);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER cascade_delete_job_deleted AFTER DELETE ON @extschema@.cascade_delete_job
+REFERENCING OLD TABLE AS old_jobs FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cascade_delete_job_deleted();
 COMMENT ON TABLE @extschema@.cascade_delete_job_key IS
     'Keys a chunked job has still to delete by (internal to cascade_delete_run)';
 
@@ -246,18 +258,49 @@ COMMENT ON FUNCTION @extschema@.cascade_delete_start_where(regclass, text, integ
 
 -- ---- Running a job
 
--- One chunk (internal; the runner's transaction): the next keys of one table,
--- children's tables first and within a table the last collected first (a
--- self-reference's leaves before their parents), deleted by
+-- The next keys of a job (internal): of one table, children's tables first
+-- and within a table the last collected first (a self-reference's leaves
+-- before their parents), taken off the job, as the text of the array
+-- cascade_delete_many() reads ({k1,k2} or {{a1,b1},{a2,b2}}). The scans must
+-- follow the index's order, whatever the statistics of a fresh key table say,
+-- and the delete finds its rows by ctid (a TID scan).
+CREATE FUNCTION @extschema@.cascade_delete_job_take(job_id bigint, max_keys integer,
+    OUT table_name regclass, OUT keys integer, OUT key_list text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off AS $$
+DECLARE
+    next_order integer;
+BEGIN
+    SELECT k.table_name, k.delete_order INTO table_name, next_order
+    FROM @extschema@.cascade_delete_job_key k
+    WHERE k.job = job_id ORDER BY k.delete_order, k.id DESC LIMIT 1;
+    IF NOT FOUND THEN
+        keys := 0;
+        RETURN;
+    END IF;
+    WITH taken AS (
+        DELETE FROM @extschema@.cascade_delete_job_key k
+        WHERE k.ctid = ANY (ARRAY(SELECT t.ctid FROM @extschema@.cascade_delete_job_key t
+                                WHERE t.job = job_id AND t.delete_order = next_order
+                                  AND t.table_name = cascade_delete_job_take.table_name
+                                ORDER BY t.delete_order, t.id DESC LIMIT max_keys))
+        RETURNING k.key)
+    SELECT pg_catalog.count(*),
+           CASE WHEN pg_catalog.max(pg_catalog.cardinality(t.key)) = 1
+                THEN pg_catalog.array_agg(t.key[1])::text
+                ELSE pg_catalog.array_agg(t.key)::text END
+    INTO keys, key_list FROM taken t;
+END $$;
+
+-- One chunk (internal; the runner's transaction): the next keys, deleted by
 -- cascade_delete_many(), which takes every row below them too, those inserted
--- since the plan included. The counts are committed with the rows.
--- Returns the keys taken (0: the job is done) and the rows deleted or updated.
+-- since the plan included. The counts are committed with the rows. Returns
+-- the keys taken (0: the job is done) and the rows deleted or updated.
 CREATE FUNCTION @extschema@.cascade_delete_job_chunk(job_id bigint, max_keys integer, OUT keys integer, OUT rows bigint)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS $$
 DECLARE
     j @extschema@.cascade_delete_job;
     next_table regclass;
-    next_order integer;
     key_list text;
     report jsonb;
 BEGIN
@@ -268,26 +311,12 @@ BEGIN
                   DETAIL = 'The job deletes the rows its plan found, through the graph of that plan.',
                   HINT = pg_catalog.format('Cancel it (cascade_delete_cancel(%s)) and start a new job.', job_id);
     END IF;
-    SELECT k.table_name, k.delete_order INTO next_table, next_order
-    FROM @extschema@.cascade_delete_job_key k
-    WHERE k.job = job_id ORDER BY k.delete_order, k.id DESC LIMIT 1;
-    IF NOT FOUND THEN
-        keys := 0;
-        rows := 0;
+    SELECT t.table_name, t.keys, t.key_list INTO next_table, keys, key_list
+    FROM @extschema@.cascade_delete_job_take(job_id, max_keys) t;
+    rows := 0;
+    IF keys = 0 THEN
         RETURN;
     END IF;
-    WITH taken AS (
-        DELETE FROM @extschema@.cascade_delete_job_key k
-        WHERE k.job = job_id AND k.delete_order = next_order
-          AND k.id IN (SELECT t.id FROM @extschema@.cascade_delete_job_key t
-                       WHERE t.job = job_id AND t.delete_order = next_order AND t.table_name = next_table
-                       ORDER BY t.id DESC LIMIT max_keys)
-        RETURNING k.key)
-    SELECT pg_catalog.count(*),
-           CASE WHEN pg_catalog.max(pg_catalog.cardinality(t.key)) = 1
-                THEN pg_catalog.array_agg(t.key[1])::text    -- {k1,k2,...}
-                ELSE pg_catalog.array_agg(t.key)::text END  -- {{a1,b1},{a2,b2},...}
-    INTO keys, key_list FROM taken t;
     report := @extschema@.cascade_delete_many(next_table, key_list);
     INSERT INTO @extschema@.cascade_delete_job_table AS jt (job, owner, table_name, deleted, updated)
     SELECT job_id, j.owner, n.name::regclass, coalesce((report -> 'deleted' ->> n.name)::bigint, 0),
@@ -363,6 +392,10 @@ BEGIN
         EXIT WHEN j.state <> 'running'; -- paused or cancelled meanwhile
         PERFORM pg_catalog.set_config('lock_timeout',
                                       (extract(epoch FROM j.lock_timeout) * 1000)::bigint::text, true);
+        -- A chunk's rows and the job's counters commit together: a crash that
+        -- loses the last commits loses both, and the next run does them again.
+        -- So the runner need not wait for each commit's WAL flush.
+        PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
         started_at := pg_catalog.clock_timestamp();
         err_state := NULL;
         BEGIN

@@ -207,7 +207,8 @@ def main():
             if not survivors_ok(db, args.b, args.c):
                 raise SystemExit(f"{name}: survivors differ")
             runs[name].append(res)
-            print(f"  round {r + 1}: {name}: {res['seconds']:.1f} s")
+            print(f"  round {r + 1}: {name}: {res['seconds']:.1f} s"
+                  + (f" (plan {res['plan']:.1f} s, {res['chunks']} chunks)" if "plan" in res else ""))
             sys.stdout.flush()
     print(f"\n{'variant':<18} {'seconds':>8} {'x one-tx':>8} {'backend MB':>10} {'WAL MB':>8} {'chunks':>7} "
           f"{'WAL MB / commit':>15}   (median of {args.rounds}; each run's seconds)")
