@@ -431,6 +431,7 @@ static Datum plan_job_by_key(FunctionCallInfo fcinfo, bool many) {
         cd::Request req;
         cd::pg_guard(read_key_arguments, fcinfo, many, true, &req);
         req.refuse_blocked = true;
+        req.key_tables = true;
         return cd::run_plan_job(req, cd::pg_guard(read_job_argument, fcinfo));
     });
 }
@@ -449,6 +450,7 @@ Datum cascade_delete_job_plan_where(PG_FUNCTION_ARGS) {
         req.where = true;
         req.condition = condition;
         req.refuse_blocked = true;
+        req.key_tables = true;
         return cd::run_plan_job(req, cd::pg_guard(read_job_argument, fcinfo));
     });
 }

@@ -312,14 +312,16 @@ void Cascade::prepare_keys() {
 // cheaper.
 bool Cascade::reached_twice(int t) const { return in_cycle(t) || incoming_[t] > 1; }
 
-// Key tables for a call that writes, ephemeral relations for a dry run: one
-// per table of the set that has keys of its own.
+// Key tables for a call that writes (a job's plan included: analyzed key
+// tables plan far better than ephemeral relations at millions of keys),
+// ephemeral relations for a dry run: one per table of the set that has keys
+// of its own.
 void Cascade::create_stored_key_sets() {
     for (size_t u = 0; u < m_.tables.size(); ++u) {
         int t = static_cast<int>(u);
         if (!has_key_set(t))
             continue;
-        if (req_.dry_run)
+        if (req_.dry_run && !req_.key_tables)
             key_sets_[t] = ephemeral_keys(T(t), key_cols_[t], reached_twice(t), t);
         else
             key_sets_[t] = key_table(T(t), key_cols_[t], reached_twice(t), in_cycle(t));

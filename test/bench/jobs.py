@@ -33,7 +33,7 @@ from bench import PeakSampler, connect  # noqa: E402
 OLTP_B = 10000     # b rows under a = 2, each with 10 c rows: the OLTP's rows
 
 
-def build(admin, n_b, n_c):
+def build(admin, n_b, n_c, layout):
     cur = admin.cursor()
     cur.execute("DROP DATABASE IF EXISTS jobs_base")
     cur.execute("CREATE DATABASE jobs_base")
@@ -48,7 +48,11 @@ def build(admin, n_b, n_c):
         k.execute("INSERT INTO a VALUES (1, 'big'), (2, 'oltp')")
         k.execute("INSERT INTO b SELECT g, CASE WHEN g <= %s THEN 1 ELSE 2 END FROM generate_series(1, %s) g",
                   (n_b, n_b + OLTP_B))
-        k.execute("INSERT INTO c SELECT g, 1 + (g - 1) %% %s, 'c' FROM generate_series(1, %s) g", (n_b, n_c))
+        if layout == "interleaved":   # each b's c rows spread over the whole table (the seed's data)
+            k.execute("INSERT INTO c SELECT g, 1 + (g - 1) %% %s, 'c' FROM generate_series(1, %s) g", (n_b, n_c))
+        else:                         # each b's c rows together, as when children follow their parent
+            k.execute("INSERT INTO c SELECT g, 1 + (g - 1) / %s, 'c' FROM generate_series(1, %s) g",
+                      (n_c // n_b, n_c))
         k.execute("INSERT INTO c SELECT %s + g, %s + 1 + (g - 1) %% %s, 'c' FROM generate_series(1, %s) g",
                   (n_c, n_b, OLTP_B, OLTP_B * 10))
         k.execute("CREATE INDEX ON b (a_id)")
@@ -192,13 +196,16 @@ def main():
     ap.add_argument("--chunk-rows", type=int, default=10000)
     ap.add_argument("--clients", type=int, default=2)
     ap.add_argument("--oltp-seconds", type=int, default=0, help="0: 1.2 x the slower variant's time + 5 s")
+    ap.add_argument("--layout", choices=["interleaved", "clustered"], default="interleaved",
+                    help="c rows of one b spread over the table (default), or together")
+    ap.add_argument("--no-oltp", action="store_true", help="skip the concurrent OLTP part")
     ap.add_argument("--pause", default="20 ms", help="the paced job's pause between chunks (OLTP part)")
     args = ap.parse_args()
     admin = connect("postgres")
-    print(f"jobs: 1 a -> {args.b} b -> {args.c} c ({1 + args.b + args.c} rows), chunk_rows {args.chunk_rows};"
+    print(f"jobs: 1 a -> {args.b} b -> {args.c} c ({1 + args.b + args.c} rows, {args.layout}), chunk_rows {args.chunk_rows};"
           f" {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores")
     sys.stdout.flush()
-    build(admin, args.b, args.c)
+    build(admin, args.b, args.c, args.layout)
     runs = {"one transaction": [], "job": []}
     for r in range(args.rounds):
         for name in (("one transaction", "job") if r % 2 == 0 else ("job", "one transaction")):
@@ -221,6 +228,8 @@ def main():
               + ", ".join(f"{r['seconds']:.1f}" for r in rs))
     sys.stdout.flush()
 
+    if args.no_oltp:
+        return
     slowest = max(statistics.median(r["seconds"] for r in rs) for rs in runs.values())
     seconds = args.oltp_seconds or int(slowest * 1.2 + 5)
     print(f"\nconcurrent OLTP: pgbench, {args.clients} clients, {seconds} s, on b / c rows under a = 2;"
