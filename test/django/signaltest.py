@@ -33,40 +33,14 @@ TEMPLATE, DJ, CD = PREFIX + '_t', PREFIX + '_dj', PREFIX + '_cd'
 TALLY = Tally('django_signals')
 check = TALLY.check
 
-
+import zoo_settings  # noqa: E402
+COPIES = zoo_settings.Copies(TEMPLATE)
+admin, use_db, fresh = COPIES.execute, COPIES.use, COPIES.fresh
 
 
 def configure():
-    import django
-    from django.conf import settings
-    import zoo_settings
-    settings.configure(
-        DATABASES=zoo_settings.databases(TEMPLATE),
-        INSTALLED_APPS=['django.contrib.contenttypes', 'cascade_delete_django', 'sigapp'],
-        MIGRATION_MODULES={'sigapp': None}, USE_TZ=False, DEFAULT_AUTO_FIELD='django.db.models.AutoField')
-    django.setup()
+    zoo_settings.configure_app(TEMPLATE, 'sigapp')
 
-
-ADMIN = psycopg2.connect(dbname='postgres')
-ADMIN.autocommit = True
-
-
-def admin(sql):
-    with ADMIN.cursor() as k:
-        k.execute(sql)
-
-
-def use_db(name):
-    from django.db import connections
-    connections['default'].close()
-    connections['default'].settings_dict['NAME'] = name
-
-
-def fresh(name):
-    use_db(TEMPLATE)
-    admin('DROP DATABASE IF EXISTS %s' % name)
-    admin('CREATE DATABASE %s TEMPLATE %s' % (name, TEMPLATE))
-    use_db(name)
 
 
 def dump():

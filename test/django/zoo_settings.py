@@ -32,3 +32,41 @@ def configure(dbname, **extra):
         **extra
     )
     django.setup()
+
+
+def configure_app(dbname, app):
+    """settings.configure() for one test app of this folder (unmigrated: tables by syncdb)."""
+    import django
+    from django.conf import settings
+    settings.configure(
+        DATABASES=databases(dbname),
+        INSTALLED_APPS=['django.contrib.contenttypes', 'cascade_delete_django', app],
+        MIGRATION_MODULES={app: None}, USE_TZ=False, DEFAULT_AUTO_FIELD='django.db.models.AutoField')
+    django.setup()
+
+
+class Copies:
+    """Databases made from one template on the server, and Django's default connection
+    pointed at one of them: suites that run the same scenario in two copies."""
+
+    def __init__(self, template):
+        import psycopg2
+        self.template = template
+        self.admin = psycopg2.connect(dbname='postgres')
+        self.admin.autocommit = True
+
+    def execute(self, sql):
+        with self.admin.cursor() as k:
+            k.execute(sql)
+
+    def use(self, name):
+        from django.db import connections
+        connections['default'].close()
+        connections['default'].settings_dict['NAME'] = name
+
+    def fresh(self, name):
+        """A new copy of the template, and Django connected to it."""
+        self.use(self.template)
+        self.execute('DROP DATABASE IF EXISTS %s' % name)
+        self.execute('CREATE DATABASE %s TEMPLATE %s' % (name, self.template))
+        self.use(name)
