@@ -60,19 +60,24 @@ COMMENT ON TABLE @extschema@.cascade_delete_job_table IS
     'Per table of a chunked job: planned and committed rows; see cascade_delete_job_tables';
 
 -- The keys a job deletes by (written by the plan, taken by the chunks): the
--- rows of every table the cascade keeps keys of, one text per key column;
--- delete_order: children's tables first. The index is in the order chunks
--- take keys (within a table, the last collected first). No foreign key to the
--- job: its per-row check would double the plan's time; a trigger on the job
--- table removes the keys of deleted jobs instead.
+-- rows of every table the cascade keeps keys of, up to 100 keys a row (a
+-- page), in collection order, as the text array cascade_delete_many() reads:
+-- {k1,k2,...}, or {{a1,b1},{a2,b2},...} for a composite key. delete_order:
+-- children's tables first. The index is in the order chunks take pages
+-- (within a table, the last collected first). No foreign key to the job: a
+-- trigger on the job table removes the keys of deleted jobs instead.
 CREATE TABLE @extschema@.cascade_delete_job_key (
     job             bigint NOT NULL,
     owner           regrole NOT NULL DEFAULT current_user::regrole,
     delete_order    integer NOT NULL,
     id              bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000),
     table_name      regclass NOT NULL,
-    key             text[] NOT NULL
+    keys            text[] NOT NULL
 );
+-- Keys per row of cascade_delete_job_key (the plan writes pages of this many;
+-- the runner takes whole pages, or the tail of one).
+CREATE FUNCTION @extschema@.cascade_delete_job_page_size() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN 100;
 CREATE UNIQUE INDEX cascade_delete_job_key_next ON @extschema@.cascade_delete_job_key (job, delete_order, id DESC);
 
 CREATE FUNCTION @extschema@.cascade_delete_job_deleted() RETURNS trigger
@@ -92,6 +97,11 @@ BEGIN
     FOREACH t IN ARRAY ARRAY['cascade_delete_job', 'cascade_delete_job_table', 'cascade_delete_job_key'] LOOP
         EXECUTE format('ALTER TABLE @extschema@.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY owner_only ON @extschema@.%I USING (pg_catalog.pg_has_role(owner, ''USAGE''))', t);
+        IF t <> 'cascade_delete_job' THEN
+            -- and rows written only for jobs of the same owner the writer can see
+            EXECUTE format('CREATE POLICY own_jobs_only ON @extschema@.%I AS RESTRICTIVE FOR INSERT WITH CHECK '
+                           '(EXISTS (SELECT 1 FROM @extschema@.cascade_delete_job j WHERE j.job = %I.job AND j.owner = %I.owner))', t, t, t);
+        END IF;
         EXECUTE format('REVOKE ALL ON @extschema@.%I FROM PUBLIC', t);
         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.%I TO PUBLIC', t);
     END LOOP;
@@ -159,8 +169,9 @@ BEGIN
         RAISE EXCEPTION 'cascade_delete_start: target, chunk_rows, chunk_time, pause and lock_timeout must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF chunk_rows <= 0 OR chunk_time <= '0' OR pause < '0' OR lock_timeout <= '0' OR rows_per_second <= 0 THEN
-        RAISE EXCEPTION 'cascade_delete_start: chunk_rows, chunk_time, lock_timeout and rows_per_second must be positive, pause not negative'
+    IF chunk_rows <= 0 OR chunk_time <= '0' OR chunk_time > '1 day' OR pause < '0' OR pause > '1 day'
+       OR lock_timeout < '1 ms' OR lock_timeout > '1 day' OR rows_per_second <= 0 THEN
+        RAISE EXCEPTION 'cascade_delete_start: chunk_rows and rows_per_second must be positive, chunk_time up to 1 day, pause from 0 to 1 day, lock_timeout from 1 ms to 1 day'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF pg_catalog.current_setting('transaction_read_only')::boolean THEN
@@ -258,37 +269,53 @@ COMMENT ON FUNCTION @extschema@.cascade_delete_start_where(regclass, text, integ
 
 -- ---- Running a job
 
--- The next keys of a job (internal): of one table, children's tables first
--- and within a table the last collected first (a self-reference's leaves
--- before their parents), taken off the job, as the text of the array
--- cascade_delete_many() reads ({k1,k2} or {{a1,b1},{a2,b2}}). The scans must
--- follow the index's order, whatever the statistics of a fresh key table say,
--- and the delete finds its rows by ctid (a TID scan).
+-- The next keys of a job (internal): at most max_keys keys (at least one)
+-- of one table, children's tables first and within a table the last
+-- collected first (a self-reference's leaves before their parents), taken
+-- off the job (whole pages, or the tail of one page), as the text of the
+-- array cascade_delete_many() reads. The scans must follow the index's order
+-- whatever the statistics of a fresh key table say, and rows are found again
+-- by ctid (a TID scan).
 CREATE FUNCTION @extschema@.cascade_delete_job_take(job_id bigint, max_keys integer,
     OUT table_name regclass, OUT keys integer, OUT key_list text)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off AS $$
 DECLARE
     next_order integer;
+    first_page tid;
+    page text[];
+    n integer;
 BEGIN
-    SELECT k.table_name, k.delete_order INTO table_name, next_order
+    SELECT k.table_name, k.delete_order, k.ctid, k.keys INTO table_name, next_order, first_page, page
     FROM @extschema@.cascade_delete_job_key k
     WHERE k.job = job_id ORDER BY k.delete_order, k.id DESC LIMIT 1;
     IF NOT FOUND THEN
         keys := 0;
         RETURN;
     END IF;
-    WITH taken AS (
+    n := pg_catalog.array_length(page, 1);
+    IF n > max_keys THEN
+        -- the page's last max_keys keys; the rest stays
+        UPDATE @extschema@.cascade_delete_job_key k SET keys = k.keys[1:n - max_keys] WHERE k.ctid = first_page;
+        keys := max_keys;
+        key_list := page[n - max_keys + 1:n]::text;
+        RETURN;
+    END IF;
+    -- whole pages while they fit in max_keys
+    WITH pages AS (
+        SELECT t.ctid AS page_ctid,
+               pg_catalog.sum(pg_catalog.array_length(t.keys, 1)) OVER (ORDER BY t.delete_order, t.id DESC) AS upto
+        FROM @extschema@.cascade_delete_job_key t
+        WHERE t.job = job_id AND t.delete_order = next_order AND t.table_name = cascade_delete_job_take.table_name
+        ORDER BY t.delete_order, t.id DESC
+        LIMIT max_keys / @extschema@.cascade_delete_job_page_size() + 2),
+    taken AS (
         DELETE FROM @extschema@.cascade_delete_job_key k
-        WHERE k.ctid = ANY (ARRAY(SELECT t.ctid FROM @extschema@.cascade_delete_job_key t
-                                WHERE t.job = job_id AND t.delete_order = next_order
-                                  AND t.table_name = cascade_delete_job_take.table_name
-                                ORDER BY t.delete_order, t.id DESC LIMIT max_keys))
-        RETURNING k.key)
-    SELECT pg_catalog.count(*),
-           CASE WHEN pg_catalog.max(pg_catalog.cardinality(t.key)) = 1
-                THEN pg_catalog.array_agg(t.key[1])::text
-                ELSE pg_catalog.array_agg(t.key)::text END
+        WHERE k.ctid = ANY (ARRAY(SELECT p.page_ctid FROM pages p WHERE p.upto <= max_keys))
+        RETURNING k.keys)
+    -- each page's text without its outer braces, joined: one array of all keys
+    SELECT pg_catalog.sum(pg_catalog.array_length(t.keys, 1)),
+           '{' || pg_catalog.string_agg(pg_catalog.substr(t.keys::text, 2, pg_catalog.length(t.keys::text) - 2), ',') || '}'
     INTO keys, key_list FROM taken t;
 END $$;
 
@@ -330,11 +357,15 @@ BEGIN
 END $$;
 
 -- The runner: chunk after chunk, each committed, until the job is done,
--- paused or cancelled (by another session), or an error stops it. Errors are
--- recorded on the job and raised again with their own SQLSTATE; a lock
--- timeout, deadlock or serialization failure is retried with back-off. One
--- runner per job: a session advisory lock (key 1667525218, the job), which
--- dies with its backend, so a killed runner's job can be run again at once.
+-- paused or cancelled (by another session), or an error stops it. Each
+-- chunk runs as the job's owner (SET LOCAL ROLE): whoever runs a job, it
+-- deletes only what its owner may. Errors are recorded on the job and raised
+-- again with their own SQLSTATE; a lock timeout, deadlock or serialization
+-- failure is retried with back-off. One runner per job: a session advisory
+-- lock (key 1667525218, the job), which dies with its backend, so a killed
+-- runner's job can be run again at once. Everything a turn of the loop does
+-- but its COMMIT is inside one exception block, so that an error or a cancel
+-- anywhere is recorded and the lock released.
 CREATE PROCEDURE @extschema@.cascade_delete_run(job bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -345,15 +376,18 @@ DECLARE
     max_keys integer;
     started_at timestamptz;
     seconds double precision;
-    wait double precision;
+    wait double precision := 0;
     failures integer := 0;
+    done boolean := false;
     err_state text;
     err_message text;
     err_detail text;
     err_hint text;
-    err_context text;
 BEGIN
     PERFORM @extschema@.cascade_delete_job_refuse_in_block();
+    -- Fails here, before anything is held, where COMMIT cannot commit (a CALL
+    -- from a function).
+    COMMIT;
     IF job_id IS NULL THEN
         RAISE EXCEPTION 'cascade_delete_run: job must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -376,83 +410,110 @@ BEGIN
             USING ERRCODE = 'object_in_use',
                   DETAIL = pg_catalog.format('Its runner: process %s.', j.runner_pid);
     END IF;
-    UPDATE @extschema@.cascade_delete_job
-    SET state = 'running', runner_pid = pg_catalog.pg_backend_pid(), started = coalesce(started, pg_catalog.now()),
-        last_error = NULL, last_sqlstate = NULL, last_error_at = NULL
-    WHERE cascade_delete_job.job = job_id;
-    -- First chunk: as many keys as chunk_rows at the plan's rows per key.
-    SELECT greatest(1, least(100000, (j.chunk_rows * k.n / greatest(t.rows, 1))::integer))
-    INTO max_keys
-    FROM (SELECT pg_catalog.count(*) AS n FROM @extschema@.cascade_delete_job_key WHERE cascade_delete_job_key.job = job_id) k,
-         (SELECT pg_catalog.sum(planned_deleted + planned_updated - deleted - updated) AS rows
-          FROM @extschema@.cascade_delete_job_table WHERE cascade_delete_job_table.job = job_id) t;
+    BEGIN
+        -- Not over a cancel committed meanwhile (the row lock orders the two).
+        UPDATE @extschema@.cascade_delete_job
+        SET state = 'running', runner_pid = pg_catalog.pg_backend_pid(), started = coalesce(started, pg_catalog.now()),
+            last_error = NULL, last_sqlstate = NULL, last_error_at = NULL
+        WHERE cascade_delete_job.job = job_id AND state NOT IN ('finished', 'cancelled');
+        -- First chunk: as many keys as chunk_rows at the plan's rows per key.
+        SELECT greatest(1, least(100000, j.chunk_rows::double precision * k.n / greatest(t.rows, 1)))::integer
+        INTO max_keys
+        FROM (SELECT pg_catalog.sum(pg_catalog.array_length(keys, 1)) AS n FROM @extschema@.cascade_delete_job_key
+              WHERE cascade_delete_job_key.job = job_id) k,
+             (SELECT pg_catalog.sum(planned_deleted + planned_updated - deleted - updated) AS rows
+              FROM @extschema@.cascade_delete_job_table WHERE cascade_delete_job_table.job = job_id) t;
+        max_keys := coalesce(max_keys, 1);
+    EXCEPTION WHEN query_canceled OR OTHERS THEN
+        PERFORM pg_catalog.pg_advisory_unlock(lock_class, job_id::integer);
+        RAISE;
+    END;
     COMMIT;
     LOOP
-        SELECT * INTO j FROM @extschema@.cascade_delete_job WHERE cascade_delete_job.job = job_id;
-        EXIT WHEN j.state <> 'running'; -- paused or cancelled meanwhile
-        PERFORM pg_catalog.set_config('lock_timeout',
-                                      (extract(epoch FROM j.lock_timeout) * 1000)::bigint::text, true);
-        -- A chunk's rows and the job's counters commit together: a crash that
-        -- loses the last commits loses both, and the next run does them again.
-        -- So the runner need not wait for each commit's WAL flush.
-        PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
-        started_at := pg_catalog.clock_timestamp();
         err_state := NULL;
         BEGIN
-            c := @extschema@.cascade_delete_job_chunk(job_id, max_keys);
+            IF wait > 0 THEN
+                PERFORM pg_catalog.pg_sleep(wait);
+            END IF;
+            SELECT * INTO j FROM @extschema@.cascade_delete_job WHERE cascade_delete_job.job = job_id;
+            IF NOT FOUND OR j.state <> 'running' THEN
+                done := true;   -- paused, cancelled or deleted meanwhile
+            ELSE
+                PERFORM pg_catalog.set_config('lock_timeout',
+                                              (extract(epoch FROM j.lock_timeout) * 1000)::bigint::text, true);
+                -- A chunk's rows and the job's counters commit together: a
+                -- crash that loses the last commits loses both, and the next
+                -- run does them again. So no chunk waits for its WAL flush.
+                PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+                PERFORM pg_catalog.set_config('role', j.owner::text, true);
+                started_at := pg_catalog.clock_timestamp();
+                c := @extschema@.cascade_delete_job_chunk(job_id, max_keys);
+                seconds := extract(epoch FROM pg_catalog.clock_timestamp() - started_at);
+                IF c.keys = 0 THEN
+                    UPDATE @extschema@.cascade_delete_job
+                    SET state = 'finished', finished = pg_catalog.now(), runner_pid = NULL
+                    WHERE cascade_delete_job.job = job_id AND state = 'running';
+                    done := true;
+                ELSE
+                    UPDATE @extschema@.cascade_delete_job
+                    SET chunks = chunks + 1, run_seconds = run_seconds + seconds
+                    WHERE cascade_delete_job.job = job_id;
+                END IF;
+                PERFORM pg_catalog.set_config('role', 'none', true);
+            END IF;
         EXCEPTION
             WHEN query_canceled OR OTHERS THEN
                 GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
-                                        err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT,
-                                        err_context = PG_EXCEPTION_CONTEXT;
+                                        err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT;
         END;
-        seconds := extract(epoch FROM pg_catalog.clock_timestamp() - started_at);
         IF err_state IN ('55P03', '40P01', '40001') AND failures < j.max_retries THEN
             -- Waited behind a lock too long, lost a deadlock, or met a row
             -- changed since it was collected: back off (0.1 s, doubling up to
             -- 60 s), then the same keys again, fewer of them.
             failures := failures + 1;
             max_keys := greatest(1, max_keys / 2);
+            wait := least(60, 0.1 * 2 ^ (failures - 1));
             UPDATE @extschema@.cascade_delete_job
             SET retries = retries + 1, last_error = err_message, last_sqlstate = err_state,
                 last_error_at = pg_catalog.now()
             WHERE cascade_delete_job.job = job_id;
             COMMIT;
-            PERFORM pg_catalog.pg_sleep(least(60, 0.1 * 2 ^ (failures - 1)));
             CONTINUE;
         ELSIF err_state IS NOT NULL THEN
             UPDATE @extschema@.cascade_delete_job
             SET state = CASE WHEN err_state = '57014' THEN 'paused'  -- canceled or timed out: run again to resume
                              WHEN err_state = '23503' THEN 'blocked' ELSE 'failed' END,
                 last_error = err_message, last_sqlstate = err_state, last_error_at = pg_catalog.now()
-            WHERE cascade_delete_job.job = job_id;
+            WHERE cascade_delete_job.job = job_id AND state NOT IN ('finished', 'cancelled');
             COMMIT;
             PERFORM pg_catalog.pg_advisory_unlock(lock_class, job_id::integer);
-            RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message,
-                                  DETAIL = coalesce(err_detail, ''), HINT = coalesce(err_hint, '');
+            IF err_detail <> '' AND err_hint <> '' THEN
+                RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message, DETAIL = err_detail, HINT = err_hint;
+            ELSIF err_detail <> '' THEN
+                RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message, DETAIL = err_detail;
+            ELSIF err_hint <> '' THEN
+                RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message, HINT = err_hint;
+            ELSE
+                RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message;
+            END IF;
         END IF;
         failures := 0;
-        IF c.keys = 0 THEN
-            UPDATE @extschema@.cascade_delete_job
-            SET state = 'finished', finished = pg_catalog.now(), runner_pid = NULL
-            WHERE cascade_delete_job.job = job_id;
+        IF done THEN
+            -- A cancel made while this runner held the keys leaves them to it.
+            IF j.state = 'cancelled' THEN
+                DELETE FROM @extschema@.cascade_delete_job_key WHERE cascade_delete_job_key.job = job_id;
+            END IF;
             COMMIT;
             EXIT;
         END IF;
-        UPDATE @extschema@.cascade_delete_job
-        SET chunks = chunks + 1, run_seconds = run_seconds + seconds
-        WHERE cascade_delete_job.job = job_id;
         COMMIT;
         -- The next chunk's keys: toward chunk_rows and chunk_time, at most twice as many.
-        max_keys := greatest(1, least(max_keys * 2, 100000,
-            (max_keys * least(j.chunk_rows::double precision / greatest(c.rows, 1),
-                                         extract(epoch FROM j.chunk_time) / greatest(seconds, 0.001)))::integer));
+        max_keys := greatest(1, least(max_keys * 2.0, 100000,
+            max_keys * least(j.chunk_rows::double precision / greatest(c.rows, 1),
+                             extract(epoch FROM j.chunk_time) / greatest(seconds, 0.001))))::integer;
         wait := extract(epoch FROM j.pause);
         IF j.rows_per_second IS NOT NULL THEN
             wait := greatest(wait, c.rows::double precision / j.rows_per_second - seconds);
-        END IF;
-        IF wait > 0 THEN
-            PERFORM pg_catalog.pg_sleep(wait);
         END IF;
     END LOOP;
     PERFORM pg_catalog.pg_advisory_unlock(lock_class, job_id::integer);
@@ -493,6 +554,10 @@ BEGIN
     IF j.state IN ('finished', 'cancelled') THEN
         RAISE EXCEPTION 'cascade_delete job % is %', j.job, j.state USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
+    IF NOT (SELECT r.rolcanlogin FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'role "%" cannot log in, so no background worker can connect as it', current_user
+            USING ERRCODE = 'insufficient_privilege', HINT = pg_catalog.format('Run it with CALL cascade_delete_run(%s).', j.job);
+    END IF;
     RETURN @extschema@.cascade_delete_job_start_worker(j.job);
 END $$;
 COMMENT ON FUNCTION @extschema@.cascade_delete_run_in_background(bigint) IS
@@ -507,9 +572,11 @@ RETURNS void LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS $$
 DECLARE
     j @extschema@.cascade_delete_job := @extschema@.cascade_delete_job_get(job, 'cascade_delete_pace');
 BEGIN
-    IF cascade_delete_pace.chunk_rows <= 0 OR cascade_delete_pace.chunk_time <= '0' OR cascade_delete_pace.pause < '0'
-       OR cascade_delete_pace.lock_timeout <= '0' OR cascade_delete_pace.rows_per_second <= 0 THEN
-        RAISE EXCEPTION 'cascade_delete_pace: chunk_rows, chunk_time, lock_timeout and rows_per_second must be positive, pause not negative'
+    IF cascade_delete_pace.chunk_rows <= 0 OR cascade_delete_pace.chunk_time <= '0'
+       OR cascade_delete_pace.chunk_time > '1 day' OR cascade_delete_pace.pause < '0' OR cascade_delete_pace.pause > '1 day'
+       OR cascade_delete_pace.lock_timeout < '1 ms' OR cascade_delete_pace.lock_timeout > '1 day'
+       OR cascade_delete_pace.rows_per_second < 0 THEN
+        RAISE EXCEPTION 'cascade_delete_pace: chunk_rows must be positive, chunk_time up to 1 day, pause from 0 to 1 day, lock_timeout from 1 ms to 1 day, rows_per_second not negative (0: no ceiling)'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     UPDATE @extschema@.cascade_delete_job AS t
@@ -517,11 +584,12 @@ BEGIN
         chunk_time = coalesce(cascade_delete_pace.chunk_time, t.chunk_time),
         pause = coalesce(cascade_delete_pace.pause, t.pause),
         lock_timeout = coalesce(cascade_delete_pace.lock_timeout, t.lock_timeout),
-        rows_per_second = coalesce(cascade_delete_pace.rows_per_second, t.rows_per_second)
+        rows_per_second = CASE WHEN cascade_delete_pace.rows_per_second = 0 THEN NULL
+                               ELSE coalesce(cascade_delete_pace.rows_per_second, t.rows_per_second) END
     WHERE t.job = j.job;
 END $$;
 COMMENT ON FUNCTION @extschema@.cascade_delete_pace(bigint, integer, interval, interval, interval, integer) IS
-    'Changes the pace of a chunked job; a running job takes it from its next chunk (NULL: unchanged)';
+    'Changes the pace of a chunked job; a running job takes it from its next chunk (NULL: unchanged; rows_per_second 0: no ceiling)';
 
 CREATE FUNCTION @extschema@.cascade_delete_pause(job bigint)
 RETURNS void LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS $$
@@ -546,7 +614,11 @@ BEGIN
     END IF;
     UPDATE @extschema@.cascade_delete_job SET state = 'cancelled', finished = pg_catalog.now()
     WHERE cascade_delete_job.job = j.job;
-    DELETE FROM @extschema@.cascade_delete_job_key WHERE cascade_delete_job_key.job = j.job;
+    -- The keys go now unless a runner holds them (it removes them when it
+    -- sees the cancel): waiting for its chunk here would deadlock with it.
+    IF pg_catalog.pg_try_advisory_xact_lock(1667525218, j.job::integer) THEN
+        DELETE FROM @extschema@.cascade_delete_job_key WHERE cascade_delete_job_key.job = j.job;
+    END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@.cascade_delete_cancel(bigint) IS
     'Cancels a chunked job: its runner stops after the chunk it is in; what committed chunks deleted stays deleted';

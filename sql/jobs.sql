@@ -42,7 +42,7 @@ SELECT :job AS job;
 SELECT target, roots, state, planned_rows, done_rows, rows_per_second, time_left, runner_alive, chunks
 FROM cascade_delete_jobs;
 SELECT table_name, planned_deleted, deleted, planned_updated, updated FROM cascade_delete_job_tables ORDER BY table_name::text;
-SELECT table_name, delete_order, count(*) FROM cascade_delete_job_key GROUP BY 1, 2 ORDER BY 2;
+SELECT table_name, delete_order, count(*) AS pages, sum(array_length(keys, 1)) AS keys FROM cascade_delete_job_key GROUP BY 1, 2 ORDER BY 2;
 -- Nothing is deleted yet.
 SELECT count(*) FROM orders WHERE customer_id = 1;
 CALL cascade_delete_run(:job);
@@ -117,6 +117,26 @@ SELECT cascade_delete_pause(:job);
 SELECT cascade_delete_cancel(:first);
 SELECT count(*) AS orders_of_4 FROM orders WHERE customer_id = 4;
 
+-- Keys are written as text in formats every session reads alike: a plan
+-- under DateStyle 'SQL, DMY' and a run under the default delete the same day.
+CREATE TABLE diary (day date PRIMARY KEY, note text);
+CREATE TABLE diary_line (id int PRIMARY KEY, day date REFERENCES diary ON DELETE CASCADE);
+INSERT INTO diary VALUES ('2024-01-02', 'delete me'), ('2024-02-01', 'keep me');
+INSERT INTO diary_line VALUES (1, '2024-01-02'), (2, '2024-02-01');
+SET DateStyle = 'SQL, DMY';
+SELECT cascade_delete_start_where('diary', $$note = 'delete me'$$) AS job \gset
+RESET DateStyle;
+CALL cascade_delete_run(:job);
+SELECT * FROM diary;
+SELECT * FROM diary_line;
+-- Sizing never overflows: a huge chunk_rows and chunk_time on a small job.
+DELETE FROM invoice;
+SELECT cascade_delete_start('customer', 3, chunk_rows => 1000000000, chunk_time => '1 day') AS job \gset
+CALL cascade_delete_run(:job);
+SELECT state, planned_rows = done_rows AS all_done FROM cascade_delete_jobs WHERE job = :job;
+SELECT cascade_delete_pace(:job, lock_timeout => '30 days');
+SELECT cascade_delete_pace(:job, rows_per_second => 0);
+
 -- Jobs are their owner's: another role sees none and can run none.
 CREATE ROLE cd_job_other;
 GRANT USAGE ON SCHEMA jb TO cd_job_other;
@@ -125,7 +145,28 @@ SELECT count(*) FROM cascade_delete_jobs;
 SELECT count(*) FROM cascade_delete_job_key;
 CALL cascade_delete_run(:first);
 SELECT cascade_delete_cancel(:first);
+-- Nor write rows for it.
+INSERT INTO cascade_delete_job_table (job, table_name) VALUES (:first, 'jb.shelf');
+-- A job runs with its owner's rights, whoever runs it: keys written by hand
+-- for a table the owner may not delete from fail as the owner, even when a
+-- superuser runs the job.
 RESET ROLE;
+CREATE TABLE box (id int PRIMARY KEY);
+CREATE TABLE secret (id int PRIMARY KEY);
+INSERT INTO box VALUES (1);
+INSERT INTO secret VALUES (1), (2);
+GRANT SELECT, DELETE ON box TO cd_job_other;
+GRANT SELECT ON secret TO cd_job_other;
+SET ROLE cd_job_other;
+SELECT cascade_delete_start('box', 1) AS job \gset
+INSERT INTO cascade_delete_job_key (job, delete_order, table_name, keys) VALUES (:job, -1, 'jb.secret', '{1,2}');
+RESET ROLE;
+CALL cascade_delete_run(:job);
+SELECT state, last_sqlstate FROM cascade_delete_jobs WHERE job = :job;
+SELECT count(*) AS secrets FROM secret;
+REVOKE ALL ON box, secret FROM cd_job_other;
+DISCARD TEMP;  -- key tables made while a chunk ran as cd_job_other are its
+DELETE FROM cascade_delete_job WHERE job = :job;
 REVOKE USAGE ON SCHEMA jb FROM cd_job_other;
 DROP ROLE cd_job_other;
 

@@ -12,6 +12,7 @@
 
 extern "C" {
 #include "catalog/pg_type.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 }
 
@@ -21,10 +22,9 @@ extern "C" {
 namespace cd {
 
 namespace {
-// The key table's name, quoted and schema-qualified. PostgreSQL code only.
-char *job_key_table() {
-    Oid ns = pg::extension_schema();
-    return pg::quoted_qualified(get_namespace_name(ns), "cascade_delete_job_key");
+// The extension's schema, quoted. PostgreSQL code only.
+const char *extension_schema_name() {
+    return quote_identifier(get_namespace_name(pg::extension_schema()));
 }
 } // namespace
 
@@ -48,7 +48,8 @@ Datum Cascade::plan_job(int64 job, MemoryContext result_cxt) {
         if (e.action == Action::Cascade && !e.partition && deletes_from(e.child))
             has_children[e.parent] = 1;
     }
-    std::string into = pg_guard(job_key_table);
+    std::string schema = pg_guard(extension_schema_name);
+    pg_guard(pg::portable_text_formats); // keys as text any session reads back alike
     for (auto ci = plan_.components.size(); ci-- > 0;)
         for (int t : plan_.components[ci]) {
             if (!has_key_set(t) || !deletes_from(t) || (!T(t).has_pk && !has_children[t] && t != root_))
@@ -72,15 +73,20 @@ Datum Cascade::plan_job(int64 job, MemoryContext result_cxt) {
             std::vector<std::string> as_text;
             for (const auto &c : cols)
                 as_text.push_back(c + "::pg_catalog.text");
+            // a key: its text, or for a composite key an array of texts
+            std::string key = as_text.size() == 1 ? as_text[0] : "ARRAY[" + sql::join(as_text, ", ") + "]";
             std::string job_param = p.add(Int64GetDatum(job), false, INT8OID);
             std::string table_param = p.add(ObjectIdGetDatum(T(t).oid), false, OIDOID);
-            // No ORDER BY: rows come in the order they were collected (the
-            // roots' first, each level after its parents), the order the
-            // runner reverses so that a self-reference's leaves go first.
-            exec_once("INSERT INTO " + into + " (job, table_name, delete_order, key) SELECT " +
-                          job_param + ", " + table_param + ", " +
-                          std::to_string(delete_rank_[t]) + ", ARRAY[" + sql::join(as_text, ", ") +
-                          "]" + rows,
+            // Pages of keys (a row per key made these writes cost more than
+            // the dry run) in the order they were collected (the roots'
+            // first, each level after its parents: row_number() without
+            // ORDER BY numbers rows as they come), the order the runner
+            // reverses so that a self-reference's leaves go first.
+            exec_once("INSERT INTO " + schema + ".cascade_delete_job_key (job, table_name, delete_order, keys) SELECT " +
+                          job_param + ", " + table_param + ", " + std::to_string(delete_rank_[t]) +
+                          ", pg_catalog.array_agg(s.k ORDER BY s.n) FROM (SELECT " + key +
+                          " AS k, pg_catalog.row_number() OVER () AS n" + rows + ") s GROUP BY (s.n - 1) / " +
+                          schema + ".cascade_delete_job_page_size() ORDER BY pg_catalog.min(s.n)",
                       SPI_OK_INSERT, p);
         }
     release_key_sets();

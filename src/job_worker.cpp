@@ -66,6 +66,8 @@ Datum cascade_delete_job_start_worker(PG_FUNCTION_ARGS) {
                                 max_worker_processes, static_cast<long long>(job))));
     pid_t pid;
     BgwHandleStatus status = WaitForBackgroundWorkerStartup(handle, &pid);
+    if (status == BGWH_STOPPED) // started and already done (or failed: the job records it)
+        PG_RETURN_NULL();
     if (status != BGWH_STARTED)
         ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_RESOURCES),
                         errmsg("the background worker for cascade_delete job %lld did not start",
@@ -92,9 +94,11 @@ void cascade_delete_job_worker(Datum main_arg) {
     // reset the transaction's memory (exec_simple_query's MessageContext).
     MemoryContextSwitchTo(AllocSetContextCreate(TopMemoryContext, "cascade_delete job",
                                                 ALLOCSET_DEFAULT_SIZES));
-    char *sql = psprintf("CALL %s.cascade_delete_run(%lld)",
-                         quote_identifier(get_namespace_name(args.schema)),
-                         static_cast<long long>(job));
+    char *schema = get_namespace_name(args.schema);
+    if (schema == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_SCHEMA),
+                        errmsg("cascade_delete job %lld: the extension's schema is gone", static_cast<long long>(job))));
+    char *sql = psprintf("CALL %s.cascade_delete_run(%lld)", quote_identifier(schema), static_cast<long long>(job));
     pgstat_report_activity(STATE_RUNNING, sql);
     // As exec_simple_query runs a client's CALL: a top-level portal, so that
     // the procedure may commit (SPI would run it atomically).

@@ -7,6 +7,7 @@
 #include "sql.hpp"
 
 extern "C" {
+#include "miscadmin.h"
 #include "utils/lsyscache.h"
 }
 
@@ -128,9 +129,12 @@ KeyTable::KeyTable(const Table &table, std::vector<std::string> cols, bool dedup
     for (const auto &c : cols_)
         colptrs.push_back(c.c_str());
     Oid reloid = table_.oid;
+    // The role too: a table made under one role (a job runs each chunk as its
+    // owner) is not another role's to fill.
     std::string shape = select + sql::join(pk, ", ") + (dedup_ ? "u" : "") + (cyclic ? "g" : "") +
                         pg_guard(column_signature, reloid, static_cast<int>(colptrs.size()),
-                                 static_cast<const char *const *>(colptrs.data()));
+                                 static_cast<const char *const *>(colptrs.data())) +
+                        "r" + std::to_string(pg_guard(GetUserId));
     char hash[17];
     snprintf(hash, sizeof(hash), "%016zx", std::hash<std::string>{}(shape));
     name_ = "cascade_delete_" + std::to_string(session.call_depth) + "_" + std::to_string(table_.oid) + "_" + hash;

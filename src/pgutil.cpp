@@ -295,6 +295,19 @@ int no_jit() {
     return nest;
 }
 
+// Output formats every session reads back the same: a job's keys are written
+// as text by the plan and read by runners with other settings (DateStyle
+// 'SQL, DMY' would write 02/01/2024, which 'ISO, MDY' reads as February 1).
+// Inside the call's GUC nest level: restored when it ends.
+void portable_text_formats() {
+    (void)set_config_option("datestyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    (void)set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+                            false);
+    (void)set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+                            false);
+    (void)set_config_option("bytea_output", "hex", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+}
+
 void check_is_table(Oid rel) {
     char relkind = get_rel_relkind(rel);
     if (relkind == '\0')

@@ -58,6 +58,8 @@ void check_parses(const char *sql);
 void check_for_interrupts();
 // A DEBUG1 message.
 void progress(const char *message, bool as_notice);
+// ISO dates, postgres intervals, exact floats, hex bytea until the call ends.
+void portable_text_formats();
 // Pages of this session's temporary table name, or -1 when there is none.
 long temp_table_pages(const char *name);
 // "nsp.rel", each part quoted only where needed, as regclass::text would.

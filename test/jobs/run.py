@@ -15,6 +15,7 @@ the rows gone.
 * an immediate server stop mid-job, a restart, cascade_delete_resume_jobs();
 * cancels (pg_cancel_backend) at random moments, each followed by CALL again;
 * a second runner of the same job is refused (55006) while the first runs;
+* a cancel while a chunk runs: no deadlock, the runner stops and removes the keys;
 * rows inserted under rows the job will delete are deleted too;
 * a PROTECT row inserted after the plan stops the job as blocked (23503), the
   database consistent; the job finishes once it is gone;
@@ -293,6 +294,29 @@ def scenario_two_runners(env):
     conn.close()
 
 
+def scenario_cancel_running(env, initial):
+    db = env.fresh()
+    conn = env.connect(db)
+    job = start(conn, chunk_rows=300, pause='5 milliseconds')
+    conn.cursor().execute('SELECT cascade_delete_run_in_background(%s)', (job,))
+    wait_for(conn, job, lambda r: r[1] > 3000)
+    code = None
+    try:
+        conn.cursor().execute("SET statement_timeout = '20s'; SELECT cascade_delete_cancel(%s)", (job,))
+    except psycopg2.Error as e:
+        code = e.pgcode
+    st = wait_for(conn, job, lambda r: not r[2])
+    cur = conn.cursor()
+    cur.execute('SELECT count(*) FROM cascade_delete_job_key WHERE job = %s', (job,))
+    keys = cur.fetchone()[0]
+    ok_o, ok_c, info = consistent(conn, job, initial)
+    check(code is None and st[0] == 'cancelled' and not st[2] and keys == 0 and 0 < st[1] < st[6],
+          'cancel while a chunk runs: no deadlock (%s), %s after %s of %s rows, the runner gone, %d keys left'
+          % (code, st[0], st[1], st[6], keys))
+    check(ok_o and ok_c, 'cancel while a chunk runs: consistent %s' % (info,))
+    conn.close()
+
+
 def scenario_inserts(env):
     db = env.fresh()
     conn = env.connect(db)
@@ -414,6 +438,7 @@ def main():
         scenario_restart(env, reference, initial)
         scenario_cancel(env, reference, initial, rng)
         scenario_two_runners(env)
+        scenario_cancel_running(env, initial)
         scenario_inserts(env)
         scenario_protect(env, initial)
         scenario_graph_changed(env)
