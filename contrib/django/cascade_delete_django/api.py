@@ -150,8 +150,9 @@ def delete(obj_or_queryset, using=None, dry_run=False, report=False, signals=Non
     chunked=True plans the delete now (the same refusals) and returns a jobs.Job, which deletes
     it in chunks of about chunk_rows rows, each its own transaction: job.run() here, or
     background=True for a background worker of the server (after the current transaction
-    commits). A job sends no signals: a cascade that reaches a model with receivers is refused
-    (ValueError) unless signals=False.
+    commits). A job sends no signals: a cascade whose plan deletes rows of a model with
+    receivers is refused (ValueError) unless signals=False (rows such a model gets later,
+    under rows the job deletes, are deleted without signals too).
     """
     roots = _Roots(obj_or_queryset, using, 'delete')
     if chunked:

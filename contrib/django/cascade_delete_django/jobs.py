@@ -90,7 +90,9 @@ class Job:
                       [self.id, chunk_rows, chunk_time, pause, lock_timeout, rows_per_second])
 
     def wait(self, timeout=None, poll=0.5):
-        """Polls until the job is no longer running; returns its status."""
+        """Polls until the job is no longer running (or is running with no runner alive: it was
+        interrupted); returns its status. A planned job nobody runs is waited for until timeout
+        (None: for ever)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             status = self.status()
