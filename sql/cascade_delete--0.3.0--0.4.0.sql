@@ -154,6 +154,19 @@ CREATE FUNCTION @extschema@.cascade_delete_job_plan_where(target regclass, condi
 RETURNS jsonb AS 'MODULE_PATHNAME', 'cascade_delete_job_plan_where'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
+-- The bounds of a job's pace (NULL: not given), for its start and for
+-- cascade_delete_pace; what: the function, for the message.
+CREATE FUNCTION @extschema@.cascade_delete_job_check_pace(what text, chunk_rows integer, chunk_time interval,
+    pause interval, lock_timeout interval, rows_per_second integer)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF chunk_rows <= 0 OR chunk_time <= '0' OR chunk_time > '1 day' OR pause < '0' OR pause > '1 day'
+       OR lock_timeout < '1 ms' OR lock_timeout > '1 day' OR rows_per_second <= 0 THEN
+        RAISE EXCEPTION '%: chunk_rows and rows_per_second must be positive, chunk_time up to 1 day, pause from 0 to 1 day, lock_timeout from 1 ms to 1 day', what
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END $$;
+
 -- A new job's row, with its pace checked.
 CREATE FUNCTION @extschema@.cascade_delete_job_create(target regclass, roots text, chunk_rows integer,
     chunk_time interval, pause interval, lock_timeout interval, rows_per_second integer)
@@ -169,11 +182,8 @@ BEGIN
         RAISE EXCEPTION 'cascade_delete_start: target, chunk_rows, chunk_time, pause and lock_timeout must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF chunk_rows <= 0 OR chunk_time <= '0' OR chunk_time > '1 day' OR pause < '0' OR pause > '1 day'
-       OR lock_timeout < '1 ms' OR lock_timeout > '1 day' OR rows_per_second <= 0 THEN
-        RAISE EXCEPTION 'cascade_delete_start: chunk_rows and rows_per_second must be positive, chunk_time up to 1 day, pause from 0 to 1 day, lock_timeout from 1 ms to 1 day'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM @extschema@.cascade_delete_job_check_pace('cascade_delete_start', chunk_rows, chunk_time, pause,
+                                                      lock_timeout, rows_per_second);
     IF pg_catalog.current_setting('transaction_read_only')::boolean THEN
         RAISE EXCEPTION 'cannot start a cascade_delete job in a read-only transaction'
             USING ERRCODE = 'read_only_sql_transaction';
@@ -184,15 +194,22 @@ BEGIN
     RETURN id;
 END $$;
 
+-- A report's rows per table (a plan's, a chunk's): deleted and updated.
+CREATE FUNCTION @extschema@.cascade_delete_job_counts(report jsonb)
+RETURNS TABLE (table_name regclass, deleted bigint, updated bigint)
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT n.name::regclass, coalesce((report -> 'deleted' ->> n.name)::bigint, 0),
+           coalesce((report -> 'updated' ->> n.name)::bigint, 0)
+    FROM (SELECT jsonb_object_keys(report -> 'deleted') AS name
+          UNION SELECT jsonb_object_keys(report -> 'updated')) n
+$$;
+
 -- The plan's counts per table, and the graph it followed.
 CREATE FUNCTION @extschema@.cascade_delete_job_planned(id bigint, report jsonb)
 RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     INSERT INTO @extschema@.cascade_delete_job_table (job, table_name, planned_deleted, planned_updated)
-    SELECT id, n.name::regclass, coalesce((report -> 'deleted' ->> n.name)::bigint, 0),
-           coalesce((report -> 'updated' ->> n.name)::bigint, 0)
-    FROM (SELECT jsonb_object_keys(report -> 'deleted') AS name
-          UNION SELECT jsonb_object_keys(report -> 'updated')) n;
+    SELECT id, c.table_name, c.deleted, c.updated FROM @extschema@.cascade_delete_job_counts(report) c;
     UPDATE @extschema@.cascade_delete_job j
     SET graph = md5(@extschema@.cascade_delete_graph(j.target))
     WHERE j.job = id;
@@ -323,37 +340,32 @@ END $$;
 -- cascade_delete_many(), which takes every row below them too, those inserted
 -- since the plan included. The counts are committed with the rows. Returns
 -- the keys taken (0: the job is done) and the rows deleted or updated.
-CREATE FUNCTION @extschema@.cascade_delete_job_chunk(job_id bigint, max_keys integer, OUT keys integer, OUT rows bigint)
+CREATE FUNCTION @extschema@.cascade_delete_job_chunk(j @extschema@.cascade_delete_job, max_keys integer,
+    OUT keys integer, OUT rows bigint)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS $$
 DECLARE
-    j @extschema@.cascade_delete_job;
     next_table regclass;
     key_list text;
     report jsonb;
 BEGIN
-    SELECT * INTO j FROM @extschema@.cascade_delete_job WHERE job = job_id;
     IF j.graph IS DISTINCT FROM pg_catalog.md5(@extschema@.cascade_delete_graph(j.target)) THEN
-        RAISE EXCEPTION 'the foreign keys or policies of the tables of cascade_delete job % changed since it was planned', job_id
+        RAISE EXCEPTION 'the foreign keys or policies of the tables of cascade_delete job % changed since it was planned', j.job
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'The job deletes the rows its plan found, through the graph of that plan.',
-                  HINT = pg_catalog.format('Cancel it (cascade_delete_cancel(%s)) and start a new job.', job_id);
+                  HINT = pg_catalog.format('Cancel it (cascade_delete_cancel(%s)) and start a new job.', j.job);
     END IF;
     SELECT t.table_name, t.keys, t.key_list INTO next_table, keys, key_list
-    FROM @extschema@.cascade_delete_job_take(job_id, max_keys) t;
+    FROM @extschema@.cascade_delete_job_take(j.job, max_keys) t;
     rows := 0;
     IF keys = 0 THEN
         RETURN;
     END IF;
     report := @extschema@.cascade_delete_many(next_table, key_list);
     INSERT INTO @extschema@.cascade_delete_job_table AS jt (job, owner, table_name, deleted, updated)
-    SELECT job_id, j.owner, n.name::regclass, coalesce((report -> 'deleted' ->> n.name)::bigint, 0),
-           coalesce((report -> 'updated' ->> n.name)::bigint, 0)
-    FROM (SELECT pg_catalog.jsonb_object_keys(report -> 'deleted') AS name
-          UNION SELECT pg_catalog.jsonb_object_keys(report -> 'updated')) n
+    SELECT j.job, j.owner, c.table_name, c.deleted, c.updated FROM @extschema@.cascade_delete_job_counts(report) c
     ON CONFLICT (job, table_name) DO UPDATE
     SET deleted = jt.deleted + excluded.deleted, updated = jt.updated + excluded.updated;
-    rows := (report ->> 'total')::bigint
-            + coalesce((SELECT pg_catalog.sum(v::bigint) FROM pg_catalog.jsonb_each_text(report -> 'updated') AS u(k, v)), 0);
+    rows := (SELECT pg_catalog.sum(c.deleted + c.updated) FROM @extschema@.cascade_delete_job_counts(report) c);
 END $$;
 
 -- The runner: chunk after chunk, each committed, until the job is done,
@@ -388,14 +400,7 @@ BEGIN
     -- Fails here, before anything is held, where COMMIT cannot commit (a CALL
     -- from a function).
     COMMIT;
-    IF job_id IS NULL THEN
-        RAISE EXCEPTION 'cascade_delete_run: job must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    SELECT * INTO j FROM @extschema@.cascade_delete_job WHERE cascade_delete_job.job = job_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'cascade_delete job % does not exist', job_id
-            USING ERRCODE = 'undefined_object', HINT = 'Jobs are visible to their owner only: see cascade_delete_jobs.';
-    END IF;
+    j := @extschema@.cascade_delete_job_get(job_id, 'cascade_delete_run');
     IF j.state IN ('finished', 'cancelled') THEN
         RAISE NOTICE 'cascade_delete job % is %', job_id, j.state;
         RETURN;
@@ -447,7 +452,7 @@ BEGIN
                 PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
                 PERFORM pg_catalog.set_config('role', j.owner::text, true);
                 started_at := pg_catalog.clock_timestamp();
-                c := @extschema@.cascade_delete_job_chunk(job_id, max_keys);
+                c := @extschema@.cascade_delete_job_chunk(j, max_keys);
                 seconds := extract(epoch FROM pg_catalog.clock_timestamp() - started_at);
                 IF c.keys = 0 THEN
                     UPDATE @extschema@.cascade_delete_job
@@ -572,13 +577,10 @@ RETURNS void LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS $$
 DECLARE
     j @extschema@.cascade_delete_job := @extschema@.cascade_delete_job_get(job, 'cascade_delete_pace');
 BEGIN
-    IF cascade_delete_pace.chunk_rows <= 0 OR cascade_delete_pace.chunk_time <= '0'
-       OR cascade_delete_pace.chunk_time > '1 day' OR cascade_delete_pace.pause < '0' OR cascade_delete_pace.pause > '1 day'
-       OR cascade_delete_pace.lock_timeout < '1 ms' OR cascade_delete_pace.lock_timeout > '1 day'
-       OR cascade_delete_pace.rows_per_second < 0 THEN
-        RAISE EXCEPTION 'cascade_delete_pace: chunk_rows must be positive, chunk_time up to 1 day, pause from 0 to 1 day, lock_timeout from 1 ms to 1 day, rows_per_second not negative (0: no ceiling)'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    -- rows_per_second 0 lifts the ceiling: checked as not given
+    PERFORM @extschema@.cascade_delete_job_check_pace('cascade_delete_pace', cascade_delete_pace.chunk_rows,
+        cascade_delete_pace.chunk_time, cascade_delete_pace.pause, cascade_delete_pace.lock_timeout,
+        nullif(cascade_delete_pace.rows_per_second, 0));
     UPDATE @extschema@.cascade_delete_job AS t
     SET chunk_rows = coalesce(cascade_delete_pace.chunk_rows, t.chunk_rows),
         chunk_time = coalesce(cascade_delete_pace.chunk_time, t.chunk_time),
