@@ -425,14 +425,20 @@ static int64 read_job_argument(FunctionCallInfo fcinfo) {
     return PG_GETARG_INT64(2);
 }
 
+// A job's plan: the dry run that raises what the delete would, with key
+// tables (the plan writes anyway), then the keys saved under the job.
+static Datum plan_job(FunctionCallInfo fcinfo, cd::Request &req) {
+    req.refuse_blocked = true;
+    req.key_tables = true;
+    return cd::run_plan_job(req, cd::pg_guard(read_job_argument, fcinfo));
+}
+
 // The body of _job_plan and _job_plan_many (called by cascade_delete_start).
 static Datum plan_job_by_key(FunctionCallInfo fcinfo, bool many) {
     return cd::cpp_entry([&]() -> Datum {
         cd::Request req;
         cd::pg_guard(read_key_arguments, fcinfo, many, true, &req);
-        req.refuse_blocked = true;
-        req.key_tables = true;
-        return cd::run_plan_job(req, cd::pg_guard(read_job_argument, fcinfo));
+        return plan_job(fcinfo, req);
     });
 }
 
@@ -449,8 +455,6 @@ Datum cascade_delete_job_plan_where(PG_FUNCTION_ARGS) {
         const char *condition = cd::pg_guard(read_where_arguments, fcinfo, true, &req);
         req.where = true;
         req.condition = condition;
-        req.refuse_blocked = true;
-        req.key_tables = true;
-        return cd::run_plan_job(req, cd::pg_guard(read_job_argument, fcinfo));
+        return plan_job(fcinfo, req);
     });
 }

@@ -12,7 +12,6 @@
 
 extern "C" {
 #include "catalog/pg_type.h"
-#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 }
 
@@ -20,13 +19,6 @@ extern "C" {
 #include <vector>
 
 namespace cd {
-
-namespace {
-// The extension's schema, quoted. PostgreSQL code only.
-const char *extension_schema_name() {
-    return quote_identifier(get_namespace_name(pg::extension_schema()));
-}
-} // namespace
 
 Datum Cascade::plan_job(int64 job, MemoryContext result_cxt) {
     setup();
@@ -48,7 +40,7 @@ Datum Cascade::plan_job(int64 job, MemoryContext result_cxt) {
         if (e.action == Action::Cascade && !e.partition && deletes_from(e.child))
             has_children[e.parent] = 1;
     }
-    std::string schema = pg_guard(extension_schema_name);
+    std::string schema = sql::ident(pg_guard(get_namespace_name, pg_guard(pg::extension_schema)));
     pg_guard(pg::portable_text_formats); // keys as text any session reads back alike
     for (auto ci = plan_.components.size(); ci-- > 0;)
         for (int t : plan_.components[ci]) {

@@ -18,6 +18,14 @@ def _function(name):
     return qualified(name)
 
 
+def _statuses(using, condition='', params=()):
+    """Rows of the view cascade_delete_jobs as status dicts, newest first."""
+    with connections[using].cursor() as cur:
+        cur.execute('SELECT %s FROM %s %s ORDER BY job DESC'
+                    % (', '.join(STATUS_COLUMNS), _function('cascade_delete_jobs'), condition), params)
+        return [dict(zip(STATUS_COLUMNS, r)) for r in cur.fetchall()]
+
+
 class Job:
     """A job of the extension's (cascade_delete_jobs), on one database alias."""
 
@@ -45,11 +53,10 @@ class Job:
     def status(self):
         """The job's row of cascade_delete_jobs as a dict (state, planned_rows, done_rows, rate,
         time_left, runner_alive, last_error, ...)."""
-        rows = self._execute('SELECT %s FROM %s WHERE job = %%s' % (', '.join(STATUS_COLUMNS),
-                                                                    _function('cascade_delete_jobs')), [self.id])
+        rows = _statuses(self.using, 'WHERE job = %s', [self.id])
         if not rows:
             raise LookupError('cascade_delete job %d does not exist (or is not yours)' % self.id)
-        return dict(zip(STATUS_COLUMNS, rows[0]))
+        return rows[0]
 
     def tables(self):
         """{table: (planned deleted, deleted, planned updated, updated)}."""
@@ -106,10 +113,7 @@ class Job:
 
 def jobs(using=DEFAULT_DB_ALIAS):
     """Every job the connection's role can see, as status dicts, newest first."""
-    with connections[using].cursor() as cur:
-        cur.execute('SELECT %s FROM %s ORDER BY job DESC' % (', '.join(STATUS_COLUMNS),
-                                                             _function('cascade_delete_jobs')))
-        return [dict(zip(STATUS_COLUMNS, r)) for r in cur.fetchall()]
+    return _statuses(using)
 
 
 def resume_jobs(using=DEFAULT_DB_ALIAS):
