@@ -26,6 +26,7 @@ extern int max_rows;
 extern bool fast_path;
 extern bool lock_policy_tables;
 extern int memory_keys;
+extern int probe_rows;
 extern bool progress;
 
 // Runs the cascade (or its dry run) and returns the report, a jsonb Datum in

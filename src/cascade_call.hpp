@@ -128,6 +128,13 @@ class Cascade {
     void bypass_for(int t, std::vector<Oid> *rels, std::vector<Oid> *cons);
     bool queues_nothing(int t, size_t bypassed) const;
     void post_check();
+    // The error of a post-check that found a row of edge's child referencing
+    // a deleted row: found 1 this transaction's row, 2 another's (40001), 3
+    // an older row a BEFORE DELETE trigger kept.
+    Error post_check_failure(int edge, int found) const;
+    // The call by index probes (probe.cpp), when its cascade allows.
+    bool probes_apply() const;
+    bool delete_by_probes();
     void lock_policy_children();
     uint64 changed_rows(int t);
     std::vector<int> bypassed_; // edges whose RI triggers the deletes left out

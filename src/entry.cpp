@@ -49,6 +49,7 @@ int max_rows = 0;
 bool fast_path = true;
 bool lock_policy_tables = false;
 int memory_keys = 1000;
+int probe_rows = 1000;
 bool progress = false;
 } // namespace cd
 
@@ -81,6 +82,14 @@ void _PG_init(void) {
                             "A cascade without cycles whose every table has at most this many "
                             "keys (and at most cascade_delete.batch_size) runs without key tables.",
                             &cd::memory_keys, 1000, 0, 100000, PGC_USERSET, 0, nullptr, nullptr,
+                            nullptr);
+    DefineCustomIntVariable("cascade_delete.probe_rows",
+                            "Most rows a cascade_delete call deletes by index probes, without "
+                            "SQL statements (0: never).",
+                            "A cascade of ON DELETE CASCADE foreign keys between plain tables "
+                            "without triggers or row-level security; a larger one is given up, "
+                            "unchanged, to set-based statements.",
+                            &cd::probe_rows, 1000, 0, 100000, PGC_USERSET, 0, nullptr, nullptr,
                             nullptr);
     DefineCustomBoolVariable("cascade_delete.progress",
                              "Reports each phase of a cascade_delete call and each table it "

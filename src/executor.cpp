@@ -32,6 +32,10 @@ Datum Cascade::run(MemoryContext result_cxt) {
     setup();
     check_inheritance_children();
     timer.done("setup");
+    if (delete_by_probes()) {
+        timer.done("index probes");
+        return report(false, result_cxt);
+    }
     lock_policy_children();
     collect_keys();
     timer.done("collect");

@@ -41,19 +41,22 @@ void Cascade::post_check() {
     int found = pg_guard(run_post_check, plan, const_cast<Datum *>(p.values.data()), p.nulls.data(), &which);
     if (found == 0)
         return;
-    const Edge &e = m_.edges[checked[which]];
+    throw post_check_failure(checked[which], found);
+}
+
+Error Cascade::post_check_failure(int edge, int found) const {
+    const Edge &e = m_.edges[edge];
     if (found == 1 || found == 3)
-        throw make_error(ERRCODE_FOREIGN_KEY_VIOLATION,
-                         "rows of table " + T(e.child).display + " still reference rows deleted from " +
-                             T(e.parent).display,
-                         "Found after the cascade through " + e.describe(m_.tables) + ".",
-                         found == 3 ? "A BEFORE DELETE trigger that returns NULL keeps its row."
-                                    : "A SET_DEFAULT or SET value may point to a row the cascade deletes.");
-    throw make_error(ERRCODE_T_R_SERIALIZATION_FAILURE,
-                     "could not serialize access: a concurrent transaction inserted or updated rows of " +
-                         T(e.child).display + " referencing rows deleted from " + T(e.parent).display,
-                     "Found after the cascade through " + e.describe(m_.tables) + ".",
-                     "Retry the transaction.");
+        return make_error(ERRCODE_FOREIGN_KEY_VIOLATION,
+                          "rows of table " + T(e.child).display + " still reference rows deleted from " +
+                              T(e.parent).display,
+                          "Found after the cascade through " + e.describe(m_.tables) + ".",
+                          found == 3 ? "A BEFORE DELETE trigger that returns NULL keeps its row."
+                                     : "A SET_DEFAULT or SET value may point to a row the cascade deletes.");
+    return make_error(ERRCODE_T_R_SERIALIZATION_FAILURE,
+                      "could not serialize access: a concurrent transaction inserted or updated rows of " +
+                          T(e.child).display + " referencing rows deleted from " + T(e.parent).display,
+                      "Found after the cascade through " + e.describe(m_.tables) + ".", "Retry the transaction.");
 }
 
 } // namespace cd

@@ -2,12 +2,12 @@
 # Runs inside pg_virtualenv (PGHOST, PGPORT, PGUSER set): the pg_regress and
 # isolation suites, then every script suite (clients, Django differential test,
 # fuzzer, torture), then a scan of the server log for crashed backends.
-# TEST_SUITES (space-separated: unit regress clients django django_admin django_signals django_jobs graph fuzz jobs jobs_differential restore replica concurrency faults)
+# TEST_SUITES (space-separated: unit regress clients django django_admin django_signals django_jobs graph fuzz probes jobs jobs_differential restore replica concurrency faults)
 # picks some; the default is all.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-suites=${TEST_SUITES:-unit regress clients django django_admin django_signals django_jobs graph fuzz jobs jobs_differential restore replica concurrency faults}
+suites=${TEST_SUITES:-unit regress clients django django_admin django_signals django_jobs graph fuzz probes jobs jobs_differential restore replica concurrency faults}
 failed=0
 total=0
 bad=0
@@ -17,16 +17,19 @@ start_line=$( [ -f "$log" ] && wc -l <"$log" || echo 0)
 
 want() { [[ " $suites " == *" $1 "* ]]; }
 
-# The pg_regress and isolation suites run twice: with the defaults (small
-# cascades keep their keys in memory) and with cascade_delete.memory_keys = 0
-# (every cascade uses key tables), against the same expected outputs. Then
+# The pg_regress and isolation suites run three times, against the same
+# expected outputs: with the defaults (small cascades of plain foreign keys by
+# index probes), with cascade_delete.probe_rows = 0 (every cascade by
+# statements; small ones keep their keys in memory) and with
+# cascade_delete.memory_keys = 0 as well (every cascade uses key tables). Then
 # the pg_regress suite once more in a database whose extension was installed
 # as 0.1.0, given policies, and updated (test/restore checks those policies).
-for mode in memory key_tables updated; do
+for mode in probes memory key_tables updated; do
 if want regress; then
     echo "=== regress ($mode)"
     args=()
-    if [ $mode = key_tables ]; then export PGOPTIONS="-c cascade_delete.memory_keys=0"; fi
+    if [ $mode = memory ]; then export PGOPTIONS="-c cascade_delete.probe_rows=0"; fi
+    if [ $mode = key_tables ]; then export PGOPTIONS="-c cascade_delete.probe_rows=0 -c cascade_delete.memory_keys=0"; fi
     if [ $mode = updated ]; then
         psql -X -q -d postgres -c "DROP DATABASE IF EXISTS cd_updated" -c "CREATE DATABASE cd_updated"
         psql -X -q -v ON_ERROR_STOP=1 -d cd_updated \
@@ -92,6 +95,7 @@ want graph && run_suite graph /usr/bin/python3 test/graph/run.py
 want restore && run_suite restore /usr/bin/python3 test/restore/run.py
 want replica && run_suite replica /usr/bin/python3 test/replica/run.py
 want fuzz && run_suite fuzz bash test/fuzz/run.sh
+want probes && run_suite probes /usr/bin/python3 test/probes/run.py
 want jobs && run_suite jobs /usr/bin/python3 test/jobs/run.py
 want jobs_differential && run_suite jobs_differential env PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 test/jobs/differential.py --cases 80
 want concurrency && run_suite concurrency bash test/torture/concurrency/run.sh

@@ -72,6 +72,10 @@ KNOWN_FAILING = [
 KNOWN_MAX_ROWS = 'known bug (max_rows checked before the blockers)'
 
 STATEMENT_TIMEOUT_MS = 30000
+# Calls of the extension by the way they ran: index probes (probe.cpp) or
+# statements, read from the call's DEBUG1 phase lines. A run of many cases
+# must have compared both ways with native.
+WAYS = {'probes': 0, 'statements': 0}
 POOL = concurrent.futures.ThreadPoolExecutor(2)
 RECONNECT_EVERY = 50
 # a key of each type that no generated row has
@@ -391,8 +395,13 @@ def run_ext(db, case):
     def stmt(cur, i, st):
         st.snap, st.roots = snapshot(cur, case, case.conds[i])
         st.call = ext_call(case, cur, case.conds[i], False)
+        cur.execute("SET client_min_messages = debug1")
+        del db.conn.notices[:]
         cur.execute(st.call)
         st.report = cur.fetchone()[0]
+        probes = any('cascade_delete: index probes' in n for n in db.conn.notices)
+        WAYS['probes' if probes else 'statements'] += 1
+        cur.execute("SET client_min_messages = warning")
     o = run_steps(db, case, stmt)
     o.dry, o.dry_code, o.dry_call = dry, dry_code, dry_call
     return o
@@ -942,6 +951,10 @@ def main():
         print('known-failing seeds (extension bugs): %s' % ' '.join(map(str, KNOWN_FAILING)))
     if failed_seeds:
         print('failed seeds: %s' % ' '.join(map(str, failed_seeds)))
+    print('calls by index probes: %d, by statements: %d' % (WAYS['probes'], WAYS['statements']))
+    if args.cases >= 100 and min(WAYS.values()) < args.cases // 20:
+        print('FAIL fewer than one case in 20 compared a way of the extension with native: %s' % WAYS)
+        failed += 1
     print('fuzz: %d passed, %d failed' % (passed, failed))
     return 1 if failed else 0
 

@@ -118,6 +118,7 @@ class Case:
         self.fast_path = True
         self.batch_size = None
         self.memory_keys = None         # cascade_delete.memory_keys (None: the default)
+        self.probe_rows = None          # cascade_delete.probe_rows (None: the default)
         self.dry_run = False
         self.many_dup = False
         self.many_missing = False
@@ -247,7 +248,8 @@ class Case:
             self.root + (' (partition %s)' % self.root_part if self.root_part else ''), self.api,
             '' if self.fast_path else ', fast_path off',
             (', batch_size %d' % self.batch_size if self.batch_size else '') +
-            (', memory_keys %d' % self.memory_keys if self.memory_keys is not None else ''),
+            (', memory_keys %d' % self.memory_keys if self.memory_keys is not None else '') +
+            (', probe_rows %d' % self.probe_rows if self.probe_rows is not None else ''),
             ', dry_run' if self.dry_run else '') + (', all deferred' if self.defer_all else '') + (
             (', duplicate key' if self.many_dup else '') + (', missing key' if self.many_missing else '')
             if self.api == 'many' else '') + (
@@ -268,6 +270,8 @@ class Case:
             s.append('SET LOCAL cascade_delete.max_rows = %d;' % self.max_rows)
         if self.memory_keys is not None:
             s.append('SET LOCAL cascade_delete.memory_keys = %d;' % self.memory_keys)
+        if self.probe_rows is not None:
+            s.append('SET LOCAL cascade_delete.probe_rows = %d;' % self.probe_rows)
         return s
 
     # ------------------------------------------------------------- row repair
@@ -315,6 +319,11 @@ class Gen:
         # features added later draw from their own stream, so that the cases of the
         # seeds listed in fuzz.KNOWN_FAILING stay what they were
         self.rng2 = random.Random(seed * 7 + 3)
+        # A third stream: "plain" cases, the kind index probes serve (probe.cpp):
+        # ON DELETE CASCADE keys only, each with an index, no triggers, no
+        # inheritance, the fast path on, keys rather than a condition.
+        self.rng3 = random.Random(seed * 13 + 5)
+        self.plain = self.rng3.random() < 0.3
         self.seed = seed
         self.opts = opts
         self.counter = 0
@@ -372,6 +381,11 @@ class Gen:
             if t.nparts and self.chance2(0.4):
                 t.subparts = 2
             t.dropped_col = self.chance2(0.15)
+            if self.plain:
+                t.nparts = t.subparts = 0
+                if not t.pk:
+                    t.cols.insert(0, Col('id', self.rng3.choice(KEY_TYPES), notnull=True))
+                    t.pk = ['id']
             tables.append(t)
         case.tables = tables
 
@@ -394,8 +408,9 @@ class Gen:
             ups = [e for e in edges if e[0] == p and e[1] < p]
             if ups and self.chance(0.4):
                 p2 = rng.choice(ups)[1]          # c -> p -> p2: add p2 -> c
-                edges.append((p2, c))
-            else:
+                if not self.plain:
+                    edges.append((p2, c))
+            elif not self.plain:
                 edges.append((p, c))
         referencable = [t for t in tables if t.pk]
         fks = []
@@ -406,6 +421,10 @@ class Gen:
             fk = self.make_fk(case, n, child, parent)
             if fk:
                 fks.append(fk)
+        if self.plain:
+            for fk in fks:
+                fk.action, fk.setcols, fk.deferrable, fk.parent_part = 'CASCADE', None, '', None
+                fk.p_null = self.rng3.choice([0.1, 0.3, 0.5])
         case.fks = fks
         self.make_data(case)
 
@@ -414,17 +433,17 @@ class Gen:
         # inheritance children with copies of some rows (not the root: DELETE FROM root
         # without ONLY would reach them)
         for t in tables[1:]:
-            if not t.nparts and t.rows and self.chance2(0.1):
+            if not t.nparts and t.rows and self.chance2(0.1) and not self.plain:
                 t.inh_rows = [dict(r) for r in self.rng2.sample(t.rows, min(len(t.rows), self.rng2.randint(1, 6)))]
 
         # indexes on some FK columns
         for fk in fks:
-            if self.chance(0.4):
+            if self.chance(0.4) or self.plain:
                 case.table(fk.child).indexes.append(list(fk.cols))
 
         # triggers
         for t in tables:
-            if self.chance(self.opts.get('p_audit', 0.25)):
+            if self.chance(self.opts.get('p_audit', 0.25)) and not self.plain:
                 keys = (t.pk or ['rid']) + ['v']
                 case.triggers.append(Trigger(t.name, 'audit', keys))
             # BEFORE DELETE triggers that return NULL (keep the row) are off by default
@@ -731,6 +750,13 @@ class Gen:
         # (0), or a limit the cascade crosses halfway (it starts over with key tables)
         if self.chance(0.4):
             case.memory_keys = rng.choice([0, 0, 1, 2, 5])
+        if self.plain:
+            if case.api == 'where':
+                case.api = self.rng3.choice(['many', 'one'])
+            case.fast_path, case.max_rows, case.memory_keys = True, None, None
+            # a limit the cascade crosses while probing: given up, then statements
+            if self.rng3.random() < 0.25:
+                case.probe_rows = self.rng3.choice([1, 2, 5, 20])
 
 
 def generate(seed, opts=None):
