@@ -89,6 +89,21 @@ bool find_probe_index(Relation rel, int n, const AttrNumber *cols, const AttrNum
     ListCell *lc;
     foreach (lc, indexes) {
         Oid indexoid = lfirst_oid(lc);
+        // Leading columns first, from the syscache: only a candidate is opened.
+        HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+        if (!HeapTupleIsValid(tup))
+            continue;
+        auto *candidate = reinterpret_cast<Form_pg_index>(GETSTRUCT(tup));
+        bool leading = candidate->indnkeyatts >= n;
+        for (int i = 0; leading && i < n; ++i) {
+            int j = 0;
+            while (j < n && cols[j] != candidate->indkey.values[i])
+                ++j;
+            leading = j < n;
+        }
+        ReleaseSysCache(tup);
+        if (!leading)
+            continue;
         Relation index = index_open(indexoid, AccessShareLock);
         Form_pg_index form = index->rd_index;
         bool usable = index->rd_rel->relam == BTREE_AM_OID && form->indisvalid && form->indisready &&
