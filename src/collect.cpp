@@ -2,6 +2,7 @@
 // first; in memory mode with one statement, else one INSERT ... SELECT per
 // edge into the key sets, to a fixpoint inside cycles.
 #include "cascade_call.hpp"
+#include "limits.hpp"
 #include "sql.hpp"
 
 extern "C" {
@@ -89,7 +90,13 @@ bool Cascade::memory_mode_possible() const {
     for (size_t c = 0; c < plan_.components.size(); ++c)
         if (plan_.cyclic[c] && self_reference(static_cast<int>(c)) < 0)
             return false;
-    return true;
+    // The statement returns every key column of every table, plus x and r,
+    // in one row: within PostgreSQL's limit on a target list.
+    size_t columns = 0;
+    for (size_t t = 0; t < key_cols_.size(); ++t)
+        if (has_key_set(static_cast<int>(t)))
+            columns += key_cols_[t].size() + 2;
+    return columns <= limits::kMemoryModeColumns;
 }
 
 // The one CASCADE edge of component c from its only table to itself, or -1

@@ -35,4 +35,10 @@ inline constexpr std::size_t kMaxKeptPlans = 2000;
 // (max_stack_depth); a deeper path ends with a note.
 inline constexpr int kExplainMaxDepth = 50;
 
+// Columns memory mode's collecting statement may return (every table's key
+// columns, xmin and ctid, in one row): PostgreSQL allows 1,664 entries in a
+// target list (MaxTupleAttributeNumber); a cascade over more tables (about
+// 550 with one-column keys) uses key tables.
+inline constexpr std::size_t kMemoryModeColumns = 1600;
+
 } // namespace cd::limits

@@ -205,6 +205,39 @@ def privileges():
     c.close()
 
 
+def many_tables():
+    """A chain of 600 tables: by probes, and by statements, where memory
+    mode's one collecting statement would return more columns than
+    PostgreSQL allows (it must use key tables instead of failing)."""
+    fresh('probes_chain', 'template0')
+    c = connect('probes_chain')
+    k = c.cursor()
+    k.execute("CREATE EXTENSION cascade_delete; CREATE TABLE l0 (id int PRIMARY KEY);"
+              "INSERT INTO l0 SELECT generate_series(1, 3)")
+    for i in range(1, 600):
+        k.execute(f"CREATE TABLE l{i} (id int PRIMARY KEY, up int REFERENCES l{i - 1} ON DELETE CASCADE);"
+                  f"CREATE INDEX ON l{i} (up); INSERT INTO l{i} SELECT g, g FROM generate_series(1, 3) g")
+    c.close()
+    for variant, setting in (('probes', ''), ('statements', 'SET cascade_delete.probe_rows = 0')):
+        fresh('probes_chain_' + variant, 'probes_chain')
+        conn = connect('probes_chain_' + variant)
+        cur = conn.cursor()
+        if setting:
+            cur.execute(setting)
+        try:
+            report, way = way_of(conn, cur, "SELECT cascade_delete('l0', 2)")
+            cur.execute("SELECT count(*) FROM l599")
+            left = cur.fetchone()[0]
+            T.check(way == variant and report['total'] == 600 and left == 2,
+                    f"a chain of 600 tables by {variant}: {report['total']} rows, {left} left in the last table")
+        except psycopg2.Error as e:
+            T.check(False, f"a chain of 600 tables by {variant}: {e.pgcode} {e.pgerror.splitlines()[0]}")
+        conn.close()
+    admin = connect('postgres').cursor()
+    for db in ('probes_chain', 'probes_chain_probes', 'probes_chain_statements'):
+        admin.execute(f"DROP DATABASE IF EXISTS {db}")
+
+
 def in_thread(fn):
     out = {}
 
@@ -276,6 +309,7 @@ def concurrent(name, isolation, holder_sql, expect_code, check=None, call="SELEC
 def main():
     shapes()
     privileges()
+    many_tables()
     fresh('probes_base', 'template0')
     with connect('probes_base') as c:
         c.autocommit = True
