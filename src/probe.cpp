@@ -82,7 +82,7 @@ struct ProbeEdgeState {
 // The btree index of rel whose leading columns are exactly cols (in any
 // order) and whose operator family holds op (parent = child) and an equality
 // of its key type with the parent's type, with deterministic collations; the
-// scan keys' templates go to e. InvalidOid when rel has none.
+// scan keys' templates go to e. False when rel has none.
 bool find_probe_index(Relation rel, int n, const AttrNumber *cols, const AttrNumber *parent_cols,
                       const Oid *ops, Relation parent, ProbeEdgeState *e) {
     List *indexes = RelationGetIndexList(rel);
@@ -149,6 +149,15 @@ bool find_probe_index(Relation rel, int n, const AttrNumber *cols, const AttrNum
     return false;
 }
 
+// From now on table s remembers the addresses of the rows it reached.
+void remember_addresses(ProbeTableState *s, MemoryContext cxt) {
+    HASHCTL ctl;
+    ctl.keysize = sizeof(ItemPointerData);
+    ctl.entrysize = sizeof(ItemPointerData);
+    ctl.hcxt = cxt;
+    s->seen = hash_create("cascade_delete probe rows", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
 // Whether the row's address is new to table s (always, for a table reached
 // by a single edge from distinct rows).
 bool first_time(ProbeTableState *s, ItemPointer tid) {
@@ -208,7 +217,10 @@ void end_scans(ProbeEdgeState *edges, int nedges) {
         }
 }
 
-void close_all(ProbeTableState *tables, int ntables, ProbeEdgeState *edges, int nedges, Relation pk) {
+// Ends the run: scans, indexes and tables closed (their locks kept to the
+// end of the transaction), the run's memory context deleted.
+void close_all(ProbeTableState *tables, int ntables, ProbeEdgeState *edges, int nedges, Relation pk,
+               MemoryContext old, MemoryContext cxt) {
     end_scans(edges, nedges);
     for (int i = 0; i < nedges; ++i)
         if (edges[i].index)
@@ -221,6 +233,8 @@ void close_all(ProbeTableState *tables, int ntables, ProbeEdgeState *edges, int 
         if (tables[i].rel)
             table_close(tables[i].rel, NoLock);
     }
+    MemoryContextSwitchTo(old);
+    MemoryContextDelete(cxt);
 }
 
 // The whole probe run (PostgreSQL code only). Returns false, having changed
@@ -295,9 +309,7 @@ bool probe_cascade_pg(ProbeSpec *spec) {
         }
     }
     if (!ok) {
-        close_all(tables, nt, edges, ne, pk);
-        MemoryContextSwitchTo(old);
-        MemoryContextDelete(cxt);
+        close_all(tables, nt, edges, ne, pk, old, cxt);
         return false;
     }
     // Tables reached by more than one edge, or by themselves, remember the
@@ -308,20 +320,11 @@ bool probe_cascade_pg(ProbeSpec *spec) {
         for (int j = 0; j < ne; ++j)
             reaching += spec->edges[j].child == c;
         if ((reaching > 1 || spec->edges[i].parent == c || c == 0) && tables[c].seen == nullptr) {
-            HASHCTL ctl;
-            ctl.keysize = sizeof(ItemPointerData);
-            ctl.entrysize = sizeof(ItemPointerData);
-            ctl.hcxt = cxt;
-            tables[c].seen = hash_create("cascade_delete probe rows", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+            remember_addresses(&tables[c], cxt);
         }
     }
-    if (nroot > 1 && tables[0].seen == nullptr) {
-        HASHCTL ctl;
-        ctl.keysize = sizeof(ItemPointerData);
-        ctl.entrysize = sizeof(ItemPointerData);
-        ctl.hcxt = cxt;
-        tables[0].seen = hash_create("cascade_delete probe rows", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-    }
+    if (nroot > 1 && tables[0].seen == nullptr)
+        remember_addresses(&tables[0], cxt);
     for (int t = 0; t < nt; ++t)
         tables[t].slot = table_slot_create(tables[t].rel, nullptr);
 
@@ -379,9 +382,7 @@ bool probe_cascade_pg(ProbeSpec *spec) {
             }
     if (!ok) {
         UnregisterSnapshot(snapshot);
-        close_all(tables, nt, edges, ne, pk);
-        MemoryContextSwitchTo(old);
-        MemoryContextDelete(cxt);
+        close_all(tables, nt, edges, ne, pk, old, cxt);
         return false;
     }
 
@@ -448,9 +449,7 @@ bool probe_cascade_pg(ProbeSpec *spec) {
     }
     UnregisterSnapshot(latest);
     UnregisterSnapshot(snapshot);
-    close_all(tables, nt, edges, ne, pk);
-    MemoryContextSwitchTo(old);
-    MemoryContextDelete(cxt);
+    close_all(tables, nt, edges, ne, pk, old, cxt);
     return true;
 }
 
