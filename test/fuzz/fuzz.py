@@ -127,6 +127,15 @@ class DB:
             self.close()
 
 
+def connect_with_extension(dbs):
+    """Connects each database (new ones) and creates the extension in it."""
+    for db in dbs:
+        db.connect()
+        with db.cursor() as cur:
+            cur.execute('CREATE EXTENSION cascade_delete')
+        db.conn.commit()
+
+
 def lost(e):
     return isinstance(e, (psycopg2.OperationalError, psycopg2.InterfaceError)) and e.pgcode is None
 
@@ -866,11 +875,7 @@ def main():
     shrink_spent = 0.0
     t0 = time.time()
     try:
-        for db in dbs:
-            db.connect()
-            with db.cursor() as cur:
-                cur.execute('CREATE EXTENSION cascade_delete')
-            db.conn.commit()
+        connect_with_extension(dbs)
         seeds = list(range(args.seed, args.seed + args.cases))
         known = [] if args.no_known or args.cases == 1 else [s for s in KNOWN_FAILING if s not in seeds]
         for n, seed in enumerate(seeds + known):

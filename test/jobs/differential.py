@@ -78,11 +78,7 @@ def main():
     dbs = [fuzz.DB(n) for n in names]
     stats = {'equal': 0, 'refused alike': 0, 'no key': 0, 'skipped': 0}
     try:
-        for db in dbs:
-            db.connect()
-            with db.cursor() as cur:
-                cur.execute('CREATE EXTENSION cascade_delete')
-            db.conn.commit()
+        fuzz.connect_with_extension(dbs)
         for seed in range(args.seed, args.seed + args.cases):
             case = gen.generate(seed)
             rng = random.Random(seed)
