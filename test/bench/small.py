@@ -126,7 +126,7 @@ BEGIN
   FOR i IN first .. last LOOP
     t0 := clock_timestamp();
     IF native THEN
-      EXECUTE format('DELETE FROM %I WHERE id = $1', '{root}') USING i;
+      DELETE FROM {root} WHERE id = i;
     ELSE
       PERFORM cascade_delete('{root}', i);
     END IF;
