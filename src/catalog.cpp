@@ -335,7 +335,7 @@ Model load_model(const std::string &extschema) {
     read_foreign_keys(m);
     read_policies(m, extschema);
     add_partition_edges(m);
-    pg_guard(pg::restore_search_path, nest);
+    pg_guard(pg::restore_settings, nest);
     return m;
 }
 
@@ -440,7 +440,7 @@ void load_table(Model &m, int t) {
     }
     tab.display = display_name(tab.nsp, tab.rel);
     tab.loaded = true;
-    pg_guard(pg::restore_search_path, nest);
+    pg_guard(pg::restore_settings, nest);
     m.tables[t] = std::move(tab);
 }
 

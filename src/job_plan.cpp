@@ -41,7 +41,7 @@ Datum Cascade::plan_job(int64 job, MemoryContext result_cxt) {
             has_children[e.parent] = 1;
     }
     std::string schema = sql::ident(pg_guard(get_namespace_name, pg_guard(pg::extension_schema)));
-    pg_guard(pg::portable_text_formats); // keys as text any session reads back alike
+    int nest = pg_guard(pg::portable_text_formats); // keys as text any session reads back alike
     for (auto ci = plan_.components.size(); ci-- > 0;)
         for (int t : plan_.components[ci]) {
             if (!has_key_set(t) || !deletes_from(t) || (!T(t).has_pk && !has_children[t] && t != root_))
@@ -81,6 +81,7 @@ Datum Cascade::plan_job(int64 job, MemoryContext result_cxt) {
                           schema + ".cascade_delete_job_page_size() ORDER BY pg_catalog.min(s.n)",
                       SPI_OK_INSERT, p);
         }
+    pg_guard(pg::restore_settings, nest);
     release_key_sets();
     return report(false, result_cxt);
 }

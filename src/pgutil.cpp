@@ -288,24 +288,19 @@ int safe_search_path() {
     return nest;
 }
 
-int no_jit() {
-    int nest = NewGUCNestLevel();
-    (void)set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
-                            false);
-    return nest;
-}
-
 // Output formats every session reads back the same: a job's keys are written
 // as text by the plan and read by runners with other settings (DateStyle
 // 'SQL, DMY' would write 02/01/2024, which 'ISO, MDY' reads as February 1).
-// Inside the call's GUC nest level: restored when it ends.
-void portable_text_formats() {
+// Returns the GUC nest level to hand to restore_settings().
+int portable_text_formats() {
+    int nest = NewGUCNestLevel();
     (void)set_config_option("datestyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
     (void)set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
                             false);
     (void)set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
                             false);
     (void)set_config_option("bytea_output", "hex", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    return nest;
 }
 
 void check_is_table(Oid rel) {
@@ -331,7 +326,7 @@ Oid extension_schema() {
     return ns;
 }
 
-void restore_search_path(int nest_level) { AtEOXact_GUC(true, nest_level); }
+void restore_settings(int nest_level) { AtEOXact_GUC(true, nest_level); }
 
 } // namespace pg
 

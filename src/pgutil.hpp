@@ -58,8 +58,9 @@ void check_parses(const char *sql);
 void check_for_interrupts();
 // A DEBUG1 message.
 void progress(const char *message, bool as_notice);
-// ISO dates, postgres intervals, exact floats, hex bytea until the call ends.
-void portable_text_formats();
+// ISO dates, postgres intervals, exact floats, hex bytea until
+// restore_settings(returned GUC nest level).
+int portable_text_formats();
 // Pages of this session's temporary table name, or -1 when there is none.
 long temp_table_pages(const char *name);
 // "nsp.rel", each part quoted only where needed, as regclass::text would.
@@ -88,17 +89,15 @@ CStrings text_array(uint64 row, int col);
 // (searched in the default btree operator family of right), or NULL if none.
 char *equality_operator(Oid left, Oid right);
 // Switches search_path to "pg_catalog, pg_temp" for catalog queries; returns
-// the GUC nest level to hand to restore_search_path().
+// the GUC nest level to hand to restore_settings().
 int safe_search_path();
-// Turns JIT off until restore_search_path(returned level): the statements of
-// a cascade are planned for key tables without statistics, whose cost
-// estimates would JIT-compile a three-row query. Returns the GUC nest level.
-int no_jit();
 // Raises 42P01 / 42809 unless rel exists and is a plain or partitioned table.
 void check_is_table(Oid rel);
 // The schema cascade_delete is installed in.
 Oid extension_schema();
-void restore_search_path(int nest_level);
+// Settings back to what they were before the GUC nest level began (the
+// (sub)transaction's abort does it on an error).
+void restore_settings(int nest_level);
 
 } // namespace pg
 

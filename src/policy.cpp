@@ -135,7 +135,7 @@ uint64 exec_as_policy_owner(const char *sql, int nargs, Oid *types, Datum *value
                                       SECURITY_RESTRICTED_OPERATION);
     int nest = cd::pg::safe_search_path();
     uint64 n = cd::pg::exec(full, nargs, types, values, nulls, rc);
-    cd::pg::restore_search_path(nest);
+    cd::pg::restore_settings(nest);
     SetUserIdAndSecContext(save_user, save_sec);
     // Every backend's cached table graph sees the change through the policy
     // table's trigger (cascade_delete_policy_changed).
@@ -434,7 +434,7 @@ void set_policy(const Args &a, Action action) {
     if (a.parent_link)
         check_parent_link(a, action, res);
     check_action(a, action, res);
-    cd::pg::restore_search_path(nest);
+    cd::pg::restore_settings(nest);
     write_policy(a, action, res);
     SPI_finish();
 }
