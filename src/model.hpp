@@ -69,6 +69,21 @@ struct Edge {
 };
 
 
+// How the index probes (probe.cpp) reach a foreign key's referencing rows:
+// the referencing table's btree index and, per index key, the referenced
+// column and the comparison. Looked up on a key's first probe and kept with
+// the graph, which is read again when an index is created or dropped.
+struct ProbeIndex {
+    static constexpr int kMaxKeys = 32; // PostgreSQL's INDEX_MAX_KEYS
+    bool looked_up = false;
+    unsigned index = 0; // 0: none is usable
+    int nkeys = 0;
+    struct Key {
+        short parent_att;                 // the referenced column's number
+        unsigned subtype, collation, proc; // the scan key's comparison
+    } keys[kMaxKeys];
+};
+
 struct Model {
     std::vector<Table> tables;
     std::vector<Edge> edges;
@@ -76,6 +91,7 @@ struct Model {
     unsigned policy_table = 0;
     unsigned long generation = 0;        // counts the models this backend has read
     std::unordered_map<int, Plan> plans; // by root table: the plan depends only on the edges
+    std::unordered_map<unsigned, ProbeIndex> probe_indexes; // by foreign key (constraint oid)
 
 
     int table(unsigned oid); // position, adding an unloaded table if new

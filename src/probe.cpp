@@ -11,6 +11,7 @@
 // collects everything before changing anything: so does this one, and it
 // gives up with nothing changed.
 #include "cascade_call.hpp"
+#include "session.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -45,6 +46,7 @@ namespace cd {
 struct ProbeEdge {
     int parent, child; // positions in ProbeSpec::rels
     Oid constraint;    // the foreign key: its columns and operators
+    ProbeIndex *index; // its index, kept in the graph (filled on first use)
 };
 
 struct ProbeSpec {
@@ -55,6 +57,7 @@ struct ProbeSpec {
     int nroot_cols;
     const Datum *root_arrays; // the caller's keys, an array per primary key column
     int limit;                // rows beyond which the probes give up
+    const bool *graph_stale;  // the graph was invalidated: its kept indexes may be gone
     uint64 *deleted;          // out: rows deleted per table
     int failed_edge;          // out: the edge whose post-check found a row, or -1
     bool failed_own_row;      // out: that row is this transaction's
@@ -79,12 +82,21 @@ struct ProbeEdgeState {
     IndexScanDesc scan;
 };
 
-// The btree index of rel whose leading columns are exactly cols (in any
-// order) and whose operator family holds op (parent = child) and an equality
-// of its key type with the parent's type, with deterministic collations; the
-// scan keys' templates go to e. False when rel has none.
-bool find_probe_index(Relation rel, int n, const AttrNumber *cols, const AttrNumber *parent_cols,
-                      const Oid *ops, Relation parent, ProbeEdgeState *e) {
+// The btree index of rel whose leading columns are exactly the foreign key
+// con's (in any order) and whose operator family holds its operator (parent =
+// child) and an equality of its key type with the parent's type, with
+// deterministic collations, described in out (out->index 0 when rel has none).
+void find_probe_index(Oid con, Relation rel, Relation parent, ProbeIndex *out) {
+    out->looked_up = true;
+    out->index = InvalidOid;
+    HeapTuple contup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(con));
+    if (!HeapTupleIsValid(contup))
+        return;
+    int n;
+    AttrNumber cols[INDEX_MAX_KEYS], parent_cols[INDEX_MAX_KEYS];
+    Oid ops[INDEX_MAX_KEYS], pp[INDEX_MAX_KEYS], ff[INDEX_MAX_KEYS];
+    DeconstructFkConstraintRow(contup, &n, cols, parent_cols, ops, pp, ff, nullptr, nullptr);
+    ReleaseSysCache(contup);
     List *indexes = RelationGetIndexList(rel);
     ListCell *lc;
     foreach (lc, indexes) {
@@ -132,21 +144,36 @@ bool find_probe_index(Relation rel, int n, const AttrNumber *cols, const AttrNum
                 usable = false;
                 break;
             }
-            e->parent_att[i] = parent_cols[j];
-            ScanKeyEntryInitialize(&e->keys[i], 0, i + 1, BTEqualStrategyNumber,
-                                   parent_type == keytype ? InvalidOid : parent_type, collation, get_opcode(eq),
-                                   (Datum)0);
-        }
-        if (usable) {
-            e->index = index;
-            e->nkeys = n;
-            list_free(indexes);
-            return true;
+            out->keys[i] = {parent_cols[j], parent_type == keytype ? InvalidOid : parent_type, collation,
+                            get_opcode(eq)};
         }
         index_close(index, AccessShareLock);
+        if (usable) {
+            out->index = indexoid;
+            out->nkeys = n;
+            break;
+        }
     }
     list_free(indexes);
-    return false;
+}
+
+// Opens the index pi describes for probes of rel's rows into e: false when it
+// is no longer a usable index of rel.
+bool open_probe_index(const ProbeIndex *pi, Relation rel, ProbeEdgeState *e) {
+    if (!OidIsValid(pi->index))
+        return false;
+    e->index = index_open(pi->index, AccessShareLock);
+    Form_pg_index form = e->index->rd_index;
+    if (form->indrelid != RelationGetRelid(rel) || !form->indisvalid || !form->indisready || !form->indislive)
+        return false; // closed with the others
+    e->nkeys = pi->nkeys;
+    for (int i = 0; i < pi->nkeys; ++i) {
+        const ProbeIndex::Key &k = pi->keys[i];
+        e->parent_att[i] = k.parent_att;
+        ScanKeyEntryInitialize(&e->keys[i], 0, i + 1, BTEqualStrategyNumber, k.subtype, k.collation, k.proc,
+                               (Datum)0);
+    }
+    return true;
 }
 
 // From now on table s remembers the addresses of the rows it reached.
@@ -257,19 +284,15 @@ bool probe_cascade_pg(ProbeSpec *spec) {
              pg_class_aclcheck(spec->rels[t], user, ACL_SELECT) == ACLCHECK_OK &&
              pg_class_aclcheck(spec->rels[t], user, ACL_DELETE) == ACLCHECK_OK;
     }
+    // Each key's index as the graph keeps it, looked up on its first use; a
+    // graph invalidated since the call began (now that the tables are
+    // locked, nothing can change) is not trusted, nor written to.
     for (int i = 0; i < ne && ok; ++i) {
         const ProbeEdge &pe = spec->edges[i];
-        HeapTuple con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(pe.constraint));
-        if (!HeapTupleIsValid(con)) {
-            ok = false;
-            break;
-        }
-        int n;
-        AttrNumber conkey[INDEX_MAX_KEYS], confkey[INDEX_MAX_KEYS];
-        Oid pf[INDEX_MAX_KEYS], pp[INDEX_MAX_KEYS], ff[INDEX_MAX_KEYS];
-        DeconstructFkConstraintRow(con, &n, conkey, confkey, pf, pp, ff, nullptr, nullptr);
-        ReleaseSysCache(con);
-        ok = find_probe_index(tables[pe.child].rel, n, conkey, confkey, pf, tables[pe.parent].rel, &edges[i]);
+        ProbeIndex fresh, *pi = *spec->graph_stale ? &fresh : pe.index;
+        if (!pi->looked_up)
+            find_probe_index(pe.constraint, tables[pe.child].rel, tables[pe.parent].rel, pi);
+        ok = open_probe_index(pi, tables[pe.child].rel, &edges[i]);
     }
     // The root's primary key index and the caller's keys.
     Datum *root_values[INDEX_MAX_KEYS];
@@ -508,7 +531,10 @@ bool Cascade::delete_by_probes() {
     std::vector<int> edge_of;
     for (int ei : relevant_) {
         const Edge &e = m_.edges[ei];
-        edges.push_back({position[e.parent], position[e.child], e.conoid});
+        ProbeIndex *index = &m_.probe_indexes[e.conoid];
+        if (index->looked_up && index->index == 0)
+            return false; // no usable index: known since the graph was read
+        edges.push_back({position[e.parent], position[e.child], e.conoid, index});
         edge_of.push_back(ei);
     }
     Params p;
@@ -516,7 +542,7 @@ bool Cascade::delete_by_probes() {
     std::vector<uint64> deleted(order.size(), 0);
     ProbeSpec spec{static_cast<int>(rels.size()), rels.data(), static_cast<int>(edges.size()), edges.data(),
                    static_cast<int>(p.values.size()), p.values.data(), probe_rows,
-                   deleted.data(), -1, false};
+                   &session.model_stale, deleted.data(), -1, false};
     if (!pg_guard(probe_cascade_pg, &spec))
         return false;
     size_t n = m_.tables.size();

@@ -216,6 +216,42 @@ def many_tables():
         admin.execute(f"DROP DATABASE IF EXISTS {db}")
 
 
+def kept_indexes():
+    """The index each key's probes use is kept with the backend's graph: a
+    session that has called by probes must notice another session dropping
+    or replacing that index (a kept index OID that no longer exists would
+    fail to open; one that no longer fits would give wrong rows)."""
+    fresh('probes_kept', 'template0')
+    admin = connect('probes_kept')
+    a = admin.cursor()
+    a.execute(BASE)
+    conn = connect('probes_kept')
+    cur = conn.cursor()
+
+    def call(key, want, what):
+        cur.execute("SELECT count(*) FROM c WHERE b_id IN (SELECT id FROM b WHERE a_id = %s)", (key,))
+        children = cur.fetchone()[0]
+        report, way = way_of(conn, cur, f"SELECT cascade_delete('a', {key})")
+        cur.execute("SELECT count(*) FROM c WHERE b_id NOT IN (SELECT id FROM b)")
+        orphans = cur.fetchone()[0]
+        T.check(way == want and report['deleted'].get('public.c', 0) == children and orphans == 0,
+                f"{what}: by {want} (took {way}), {children} rows of c deleted ({report}), {orphans} orphans")
+
+    call(1, 'probes', "first call, the index looked up")
+    call(2, 'probes', "second call, the kept index")
+    a.execute("DROP INDEX c_b_id_idx")
+    call(3, 'statements', "index dropped by another session")
+    a.execute("CREATE INDEX c_by_b ON c (b_id, id)")
+    call(4, 'probes', "a new index on (b_id, id) created by another session")
+    a.execute("DROP INDEX c_by_b; CREATE INDEX c_by_b_hash ON c USING hash (b_id)")
+    call(5, 'statements', "replaced by a hash index")
+    a.execute("DROP INDEX c_by_b_hash; CREATE INDEX c_by_b ON c (b_id)")
+    call(6, 'probes', "a btree index again")
+    conn.close()
+    admin.close()
+    connect('postgres').cursor().execute("DROP DATABASE probes_kept")
+
+
 def in_thread(fn):
     out = {}
 
@@ -287,6 +323,7 @@ def concurrent(name, isolation, holder_sql, expect_code, check=None, call="SELEC
 def main():
     shapes()
     privileges()
+    kept_indexes()
     many_tables()
     fresh('probes_base', 'template0')
     with connect('probes_base') as c:
