@@ -42,11 +42,13 @@ class Cascade {
     void setup();
     void collect_keys();
     void release_key_sets();
-    void add_root_keys(Params *p) const;
+    // The caller's keys: an array per primary key column, of its type.
+    std::vector<Datum> root_key_arrays() const;
+    void add_root_keys(Params *p) const; // root_key_arrays() as parameters
     const Request &req_;
     std::shared_ptr<Model> model_; // keeps the cached model alive during the call
     Model &m_;
-    Plan plan_;
+    std::shared_ptr<const Plan> plan_; // the root's plan, as the model keeps it
     int root_ = -1;
     // Per table: its key set (key_sets.hpp; null for tables without keys of
     // their own), and the columns a key set keeps (its identity first, then
@@ -61,20 +63,20 @@ class Cascade {
     // nobody needs its keys, so it gets no key table and is deleted straight
     // from its parent's keys.
     std::vector<int> virtual_edge_;
-    bool has_key_set(int t) const { return plan_.in_set[t] && virtual_edge_[t] < 0; }
+    bool has_key_set(int t) const { return plan_->in_set[t] && virtual_edge_[t] < 0; }
     std::vector<int> incoming_; // relevant CASCADE edges into each table
     // partition_only_[t]: t is reached only through partition-tree edges: its
     // keys are rows deleted through another table of its tree, collected for
     // the keys and policies that reference t, never deleted or counted as t's.
     std::vector<char> partition_only_;
-    bool deletes_from(int t) const { return plan_.in_set[t] && !partition_only_[t]; }
+    bool deletes_from(int t) const { return plan_->in_set[t] && !partition_only_[t]; }
     // Two tables of one partition tree, one an ancestor of the other, can hold
     // the same row in their key sets (the root's rows reached again through a
     // key to the tree): the one deleted first takes it.
     bool same_tree(int a, int b) const;
     std::vector<int> delete_rank_; // position of each table in the deletion order
     std::vector<int> component_;   // each table's component in plan_ (-1 outside the set)
-    bool in_cycle(int t) const { return component_[t] >= 0 && plan_.cyclic[component_[t]]; }
+    bool in_cycle(int t) const { return component_[t] >= 0 && plan_->cyclic[component_[t]]; }
     std::vector<int> deleted_before(int t, bool same_component_only) const;
     // "EXISTS (a row of u's keys with the identity of alias x, of t's keys)", or "".
     std::string in_keys_of(int u, int t, const std::string &x, Params *p) const;

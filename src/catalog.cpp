@@ -30,13 +30,14 @@ std::string Edge::describe(const std::vector<Table> &tables) const {
            cols_text;
 }
 
-const Plan &Model::plan_from(int root) {
+std::shared_ptr<const Plan> Model::plan_from(int root) {
     auto cached = plans.find(root);
     if (cached == plans.end()) {
         std::vector<PlanEdge> pe;
         for (const auto &e : edges)
             pe.push_back({e.parent, e.child, e.action});
-        cached = plans.emplace(root, make_plan(static_cast<int>(tables.size()), pe, root)).first;
+        cached = plans.emplace(root, std::make_shared<const Plan>(make_plan(static_cast<int>(tables.size()), pe, root)))
+                     .first;
     }
     return cached->second;
 }

@@ -15,17 +15,23 @@ extern "C" {
 
 namespace cd {
 
-// The caller's keys as one array parameter per identity column of the root.
-void Cascade::add_root_keys(Params *p) const {
+// The caller's keys as one array per identity column of the root.
+std::vector<Datum> Cascade::root_key_arrays() const {
     const Table &r = T(root_);
     int n = static_cast<int>(r.id_cols.size());
     std::vector<Oid> pktypes(r.id_types.begin(), r.id_types.end());
-    std::vector<Oid> types = array_types(pktypes);
-    std::string table = r.display;
     std::vector<Datum> arrays(n);
     pg_guard(key_arrays, req_.key, static_cast<Oid>(req_.key_type), req_.many, n,
-             static_cast<const Oid *>(pktypes.data()), table.c_str(), arrays.data());
-    for (int i = 0; i < n; ++i)
+             static_cast<const Oid *>(pktypes.data()), r.display.c_str(), arrays.data());
+    return arrays;
+}
+
+// ... as the statement's parameters.
+void Cascade::add_root_keys(Params *p) const {
+    std::vector<Datum> arrays = root_key_arrays();
+    const Table &r = T(root_);
+    std::vector<Oid> types = array_types(std::vector<Oid>(r.id_types.begin(), r.id_types.end()));
+    for (size_t i = 0; i < arrays.size(); ++i)
         p->add(arrays[i], false, types[i]);
 }
 
@@ -60,10 +66,10 @@ void Cascade::find_virtual_tables() {
         } else if (e.action != Action::Protect)
             needed[e.child] = 1; // SET_* and survivor checks exclude its collected rows
     }
-    for (size_t c = 0; c < plan_.components.size(); ++c) {
-        if (plan_.cyclic[c])
+    for (size_t c = 0; c < plan_->components.size(); ++c) {
+        if (plan_->cyclic[c])
             continue;
-        int t = plan_.components[c][0];
+        int t = plan_->components[c][0];
         if (t != root_ && incoming_[t] == 1 && !needed[t])
             virtual_edge_[t] = last[t];
     }
@@ -87,8 +93,8 @@ uint64 Cascade::count_referencing(const Edge &e, bool survivors_only) {
 bool Cascade::memory_mode_possible() const {
     if (memory_keys <= 0)
         return false;
-    for (size_t c = 0; c < plan_.components.size(); ++c)
-        if (plan_.cyclic[c] && self_reference(static_cast<int>(c)) < 0)
+    for (size_t c = 0; c < plan_->components.size(); ++c)
+        if (plan_->cyclic[c] && self_reference(static_cast<int>(c)) < 0)
             return false;
     // The statement returns every key column of every table, plus x and r,
     // in one row: within PostgreSQL's limit on a target list.
@@ -102,7 +108,7 @@ bool Cascade::memory_mode_possible() const {
 // The one CASCADE edge of component c from its only table to itself, or -1
 // (another kind of cycle, or none).
 int Cascade::self_reference(int c) const {
-    const auto &comp = plan_.components[c];
+    const auto &comp = plan_->components[c];
     if (comp.size() != 1)
         return -1;
     int found = -1;
@@ -129,8 +135,8 @@ bool Cascade::collect_in_memory(uint64 limit) {
     std::string with, aggs;
     std::vector<int> order; // tables in the result's column order
     bool recursive = false;
-    for (size_t ci = 0; ci < plan_.components.size(); ++ci) {
-        int t = plan_.components[ci][0]; // one table per component
+    for (size_t ci = 0; ci < plan_->components.size(); ++ci) {
+        int t = plan_->components[ci][0]; // one table per component
         if (!has_key_set(t))
             continue;
         std::string cols_as = sql::key_cols_as(key_cols_[t], true); // with r, the row's ctid
@@ -170,7 +176,7 @@ bool Cascade::collect_in_memory(uint64 limit) {
                         T(t).from() + " t WHERE " + parent_match(e, "p", "t") + " OFFSET 0) s" + lim + ")";
             }
         }
-        int self = plan_.cyclic[ci] ? self_reference(static_cast<int>(ci)) : -1;
+        int self = plan_->cyclic[ci] ? self_reference(static_cast<int>(ci)) : -1;
         if (self >= 0) {
             // A self-reference: its rows, then the rows referencing them, to
             // the bottom (UNION: a cycle in the data ends), read lazily up to
@@ -303,8 +309,8 @@ void Cascade::collect_roots() {
 }
 
 void Cascade::collect() {
-    for (size_t ci = 0; ci < plan_.components.size(); ++ci) {
-        const auto &comp = plan_.components[ci];
+    for (size_t ci = 0; ci < plan_->components.size(); ++ci) {
+        const auto &comp = plan_->components[ci];
         auto inside = [&](int t) { return std::find(comp.begin(), comp.end(), t) != comp.end(); };
         if (inside(root_))
             collect_roots();

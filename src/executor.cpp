@@ -79,7 +79,7 @@ void Cascade::setup() {
                          "Use cascade_delete_where() to choose the rows by a condition.");
     plan_ = m_.plan_from(root_);
     for (size_t i = 0; i < m_.edges.size(); ++i)
-        if (plan_.in_set[m_.edges[i].parent] && m_.edges[i].action != Action::DoNothing)
+        if (plan_->in_set[m_.edges[i].parent] && m_.edges[i].action != Action::DoNothing)
             relevant_.push_back(static_cast<int>(i));
     for (int ei : relevant_) {
         const Edge &e = m_.edges[ei];
@@ -97,7 +97,7 @@ void Cascade::setup() {
     // Tables reached only through partition-tree edges.
     partition_only_.assign(m_.tables.size(), 0);
     for (size_t t = 0; t < m_.tables.size(); ++t)
-        partition_only_[t] = plan_.in_set[t] && static_cast<int>(t) != root_;
+        partition_only_[t] = plan_->in_set[t] && static_cast<int>(t) != root_;
     for (int ei : relevant_) {
         const Edge &e = m_.edges[ei];
         if (e.action == Action::Cascade && !e.partition)
@@ -106,13 +106,13 @@ void Cascade::setup() {
     delete_rank_.assign(m_.tables.size(), -1);
     component_.assign(m_.tables.size(), -1);
     int rank = 0;
-    for (auto ci = plan_.components.size(); ci-- > 0;)
-        for (int t : plan_.components[ci]) {
+    for (auto ci = plan_->components.size(); ci-- > 0;)
+        for (int t : plan_->components[ci]) {
             delete_rank_[t] = rank++;
             component_[t] = static_cast<int>(ci);
         }
     for (size_t t = 0; t < m_.tables.size(); ++t)
-        if (plan_.in_set[t])
+        if (plan_->in_set[t])
             load_table(m_, static_cast<int>(t));
 }
 

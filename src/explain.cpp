@@ -307,8 +307,8 @@ std::vector<DeletedKey> Cascade::deleted_keys(const std::vector<unsigned> *table
     collect_keys();
     check_blockers(); // raises as the delete would (refuse_blocked)
     std::vector<DeletedKey> out;
-    for (auto ci = plan_.components.size(); ci-- > 0;)
-        for (int t : plan_.components[ci]) {
+    for (auto ci = plan_->components.size(); ci-- > 0;)
+        for (int t : plan_->components[ci]) {
             if (!deletes_from(t) ||
                 (tables && std::find(tables->begin(), tables->end(), T(t).oid) == tables->end()))
                 continue;
@@ -350,10 +350,10 @@ std::string graph_text(Model &m, unsigned target, const std::string &format, Dat
     std::vector<char> shown(m.tables.size(), 0);
     std::vector<int> edges;
     if (root >= 0) {
-        const Plan &plan = m.plan_from(root);
+        std::shared_ptr<const Plan> plan = m.plan_from(root);
         shown[root] = 1;
         for (size_t i = 0; i < m.edges.size(); ++i)
-            if (plan.in_set[m.edges[i].parent])
+            if (plan->in_set[m.edges[i].parent])
                 edges.push_back(static_cast<int>(i));
     } else
         for (size_t i = 0; i < m.edges.size(); ++i)

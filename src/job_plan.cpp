@@ -42,8 +42,8 @@ Datum Cascade::plan_job(int64 job, MemoryContext result_cxt) {
     }
     std::string schema = sql::ident(pg_guard(get_namespace_name, pg_guard(pg::extension_schema)));
     int nest = pg_guard(pg::portable_text_formats); // keys as text any session reads back alike
-    for (auto ci = plan_.components.size(); ci-- > 0;)
-        for (int t : plan_.components[ci]) {
+    for (auto ci = plan_->components.size(); ci-- > 0;)
+        for (int t : plan_->components[ci]) {
             if (!has_key_set(t) || !deletes_from(t) || (!T(t).has_pk && !has_children[t] && t != root_))
                 continue;
             if (!T(t).has_pk)

@@ -267,7 +267,7 @@ std::string Cascade::parent_match(const Edge &e, const std::string &p, const std
 // the cascade reaches no row of t. A table without keys of its own is deleted
 // through its parent's: its rows matching them.
 std::string Cascade::not_collected(int t, const std::string &alias, Params *p) const {
-    if (!plan_.in_set[t])
+    if (!plan_->in_set[t])
         return "";
     if (!has_key_set(t)) {
         const Edge &e = m_.edges[virtual_edge_[t]];

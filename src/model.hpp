@@ -90,13 +90,16 @@ struct Model {
     std::unordered_map<unsigned, int> index; // table oid -> position
     unsigned policy_table = 0;
     unsigned long generation = 0;        // counts the models this backend has read
-    std::unordered_map<int, Plan> plans; // by root table: the plan depends only on the edges
+    // By root table: the plan depends only on the edges. Shared: a call keeps
+    // its plan while a nested call (from a trigger) may add a table, which
+    // empties this map.
+    std::unordered_map<int, std::shared_ptr<const Plan>> plans;
     std::unordered_map<unsigned, ProbeIndex> probe_indexes; // by foreign key (constraint oid)
 
 
     int table(unsigned oid); // position, adding an unloaded table if new
     // The plan of a cascade from table root, made once and kept in plans.
-    const Plan &plan_from(int root);
+    std::shared_ptr<const Plan> plan_from(int root);
 };
 
 // Reads every foreign key and policy into a model. Must run inside an SPI

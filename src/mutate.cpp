@@ -143,13 +143,13 @@ bool Cascade::delete_in_one_statement() {
     if (req_.dry_run || !fast_path)
         return false;
     std::vector<int> tables;
-    for (auto ci = plan_.components.size(); ci-- > 0;) {
+    for (auto ci = plan_->components.size(); ci-- > 0;) {
         // Key sets that keep addresses (memory mode) come without cycles but
         // single self-references, whose rows go in one statement anyway;
         // by_address() below refuses the others.
-        if (plan_.cyclic[ci] && plan_.components[ci].size() > 1)
+        if (plan_->cyclic[ci] && plan_->components[ci].size() > 1)
             return false;
-        int t = plan_.components[ci][0];
+        int t = plan_->components[ci][0];
         if (partition_only_[t])
             continue;
         if (T(t).relkind != 'r' || T(t).user_code)
@@ -318,8 +318,8 @@ void Cascade::run_deletes() {
     if (delete_in_one_statement())
         return;
     size_t hash_keys = pg_guard(get_hash_memory_limit) / limits::kHashBytesPerKey;
-    for (auto ci = plan_.components.size(); ci-- > 0;) {
-        const auto &comp = plan_.components[ci];
+    for (auto ci = plan_->components.size(); ci-- > 0;) {
+        const auto &comp = plan_->components[ci];
         if (req_.dry_run) {
             for (int t : comp)
                 if (deletes_from(t))
@@ -328,7 +328,7 @@ void Cascade::run_deletes() {
                 discount_rows_deleted_earlier();
             continue;
         }
-        if (plan_.cyclic[ci]) {
+        if (plan_->cyclic[ci]) {
             delete_cycle(comp);
             continue;
         }

@@ -488,8 +488,8 @@ bool probe_cascade_pg(ProbeSpec *spec) {
 bool Cascade::probes_apply() const {
     if (req_.dry_run || req_.where || !fast_path || max_rows > 0 || probe_rows <= 0)
         return false;
-    for (size_t c = 0; c < plan_.components.size(); ++c)
-        if (plan_.cyclic[c] && self_reference(static_cast<int>(c)) < 0)
+    for (size_t c = 0; c < plan_->components.size(); ++c)
+        if (plan_->cyclic[c] && self_reference(static_cast<int>(c)) < 0)
             return false;
     std::vector<unsigned> referencing(m_.tables.size(), 0);
     for (int ei : relevant_) {
@@ -502,7 +502,7 @@ bool Cascade::probes_apply() const {
         ++referencing[e.parent];
     }
     for (size_t t = 0; t < m_.tables.size(); ++t) {
-        if (!plan_.in_set[t])
+        if (!plan_->in_set[t])
             continue;
         const Table &tab = T(static_cast<int>(t));
         if (tab.relkind != 'r' || !tab.has_pk || tab.user_code || tab.rls || tab.inheritance_children ||
@@ -519,7 +519,7 @@ bool Cascade::delete_by_probes() {
     if (!probes_apply())
         return false;
     std::vector<int> order, position(m_.tables.size(), -1);
-    for (const auto &comp : plan_.components)
+    for (const auto &comp : plan_->components)
         for (int t : comp) {
             position[t] = static_cast<int>(order.size());
             order.push_back(t);
@@ -537,11 +537,10 @@ bool Cascade::delete_by_probes() {
         edges.push_back({position[e.parent], position[e.child], e.conoid, index});
         edge_of.push_back(ei);
     }
-    Params p;
-    add_root_keys(&p);
+    std::vector<Datum> keys = root_key_arrays();
     std::vector<uint64> deleted(order.size(), 0);
     ProbeSpec spec{static_cast<int>(rels.size()), rels.data(), static_cast<int>(edges.size()), edges.data(),
-                   static_cast<int>(p.values.size()), p.values.data(), probe_rows,
+                   static_cast<int>(keys.size()), keys.data(), probe_rows,
                    &session.model_stale, deleted.data(), -1, false};
     if (!pg_guard(probe_cascade_pg, &spec))
         return false;
