@@ -112,7 +112,9 @@ class Cascade {
     void collect();
     void component_collected(const std::vector<int> &comp);
     void check_blockers();
-    Blocker find_blocker(int ei, const std::string &where, const Params &p);
+    Blocker find_blocker(int ei, const std::string &where, const Params &p, bool once = false);
+    uint64 count_rows(const std::string &from_where, const Params &p, bool once);
+    void refuse_or_record(Blocker b, bool protect);
     void predict_update_refusals();
     void check_max_rows(bool *exceeded);
     void run_updates();
@@ -137,6 +139,15 @@ class Cascade {
     // The call by index probes (probe.cpp), when its cascade allows.
     bool probes_apply() const;
     bool delete_by_probes();
+    // The call on Citus (distributed.cpp): statements pushed down to the
+    // workers, when the cascade reaches a table Citus manages.
+    std::vector<int> touched_tables() const;
+    bool on_citus();
+    void refuse_on_citus(const char *what) const; // what: an entry point not served on Citus
+    std::string citus_shards(int t, const std::string &a) const;
+    std::string citus_member(int t, const std::string &a, int depth) const;
+    std::string citus_referencing(const Edge &e, const std::string &c, int depth) const;
+    Datum run_on_citus(MemoryContext result_cxt);
     void lock_policy_children();
     uint64 changed_rows(int t);
     std::vector<int> bypassed_; // edges whose RI triggers the deletes left out

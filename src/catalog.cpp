@@ -7,6 +7,7 @@
 
 extern "C" {
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -383,6 +384,14 @@ std::shared_ptr<Model> cached_model() {
     return session.model;
 }
 
+// A table in Citus's metadata: partmethod ('h' hash, 'n' none), repmodel
+// ('t' a reference table's two-phase replication), co-location group,
+// distribution column. Read only when the citus extension exists.
+static const char *const CITUS_TABLE_SQL =
+    "SELECT p.partmethod::text, p.repmodel::text, p.colocationid,"
+    " CASE WHEN p.partkey IS NOT NULL THEN pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) END"
+    " FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1";
+
 static const char *const TABLE_SQL =
     "SELECT n.nspname::text, c.relname::text, c.relkind::text, c.relrowsecurity::text,"
     " ARRAY(SELECT a.attname::text FROM pg_index i CROSS JOIN"
@@ -440,6 +449,14 @@ void load_table(Model &m, int t) {
         tab.id_eqops.push_back(op ? op : "OPERATOR(pg_catalog.=)");
     }
     tab.display = display_name(tab.nsp, tab.rel);
+    if (OidIsValid(pg_guard(get_extension_oid, "citus", true)) &&
+        pg_guard(pg::exec_with_oid, CITUS_TABLE_SQL, oid) == 1) {
+        std::string method = pg_guard(pg::value, 0, 1), model = pg_guard(pg::value, 0, 2);
+        tab.citus = method == "h" ? 'h' : method != "n" ? 'o' : model == "t" ? 'r' : 'l';
+        tab.citus_group = static_cast<unsigned>(std::stoul(pg_guard(pg::value, 0, 3)));
+        const char *column = pg_guard(pg::value, 0, 4);
+        tab.citus_column = column ? column : "";
+    }
     tab.loaded = true;
     pg_guard(pg::restore_settings, nest);
     m.tables[t] = std::move(tab);

@@ -15,15 +15,15 @@ namespace cd {
 // t) finds: how many, and up to limits::kBlockerSampleKeys of their keys in
 // key order. Counted first, planned for the whole join: usually nothing
 // blocks, and a LIMIT would invite a nested loop betting on an early match.
-Blocker Cascade::find_blocker(int ei, const std::string &where, const Params &p) {
+// once: plans not kept (Citus plans a statement with its parameters' values).
+Blocker Cascade::find_blocker(int ei, const std::string &where, const Params &p, bool once) {
     const Table &c = T(m_.edges[ei].child);
-    exec("SELECT pg_catalog.count(*)" + where, SPI_OK_SELECT, p);
-    Blocker b{ei, std::stoull(pg_guard(pg::value, 0, 1)), {}};
+    Blocker b{ei, count_rows(where, p, once), {}};
     if (b.count == 0)
         return b;
-    uint64 n = exec(sql::select_keys_as_text(sql::identity_cols(c, sql::kRow), where) + " LIMIT " +
-                        std::to_string(limits::kBlockerSampleKeys),
-                    SPI_OK_SELECT, p);
+    std::string sample = sql::select_keys_as_text(sql::identity_cols(c, sql::kRow), where) + " LIMIT " +
+                         std::to_string(limits::kBlockerSampleKeys);
+    uint64 n = once ? exec_once(sample, SPI_OK_SELECT, p) : exec(sample, SPI_OK_SELECT, p);
     for (uint64 r = 0; r < n; ++r)
         b.keys.push_back(pg_guard(pg::value, r, 1));
     return b;
@@ -45,29 +45,43 @@ void Cascade::check_blockers() {
             std::string where = " FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " + parents +
                                 " WHERE " + parent_match(e, "p", "t") + ")" +
                                 (survivor ? not_collected(e.child, "t", &p) : "");
-            Blocker b = find_blocker(ei, where, p);
-            if (b.count == 0)
-                continue;
-            size_t n = b.keys.size();
-            if (!req_.dry_run || req_.refuse_blocked) {
-                std::string detail =
-                    std::to_string(b.count) + (b.count == 1 ? " row" : " rows") + " of " + c.display +
-                    (protect ? " reference" : " that would not be deleted reference") +
-                    (b.count == 1 ? "s" : "") + " rows being deleted from " + T(e.parent).display +
-                    "; " + (c.has_pk ? "key" : "ctid") + (n == 1 ? "" : "s") + ": " +
-                    sql::join(b.keys, ", ") + (b.count > n ? ", ..." : "") + ".";
-                throw make_error(
-                    ERRCODE_FOREIGN_KEY_VIOLATION,
-                    "delete from table " + T(e.parent).display + " is blocked by " + e.describe(m_.tables),
-                    detail,
-                    protect ? "PROTECT refuses the delete while any referencing row exists."
-                            : "Delete or update the referencing rows first, or change the policy "
-                              "with cascade_delete_set_policy().");
-            }
-            blocked_.push_back(std::move(b));
+            refuse_or_record(find_blocker(ei, where, p), protect);
         }
     if (req_.dry_run)
         predict_update_refusals(); // raises them when refuse_blocked
+}
+
+uint64 Cascade::count_rows(const std::string &from_where, const Params &p, bool once) {
+    std::string count = "SELECT pg_catalog.count(*)" + from_where;
+    if (once)
+        exec_once(count, SPI_OK_SELECT, p);
+    else
+        exec(count, SPI_OK_SELECT, p);
+    return std::stoull(pg_guard(pg::value, 0, 1));
+}
+
+// A blocker found (b.count > 0): the delete's error (23503), or in a dry run
+// one more entry of its report's "blocked".
+void Cascade::refuse_or_record(Blocker b, bool protect) {
+    if (b.count == 0)
+        return;
+    const Edge &e = m_.edges[b.edge];
+    const Table &c = T(e.child);
+    size_t n = b.keys.size();
+    if (!req_.dry_run || req_.refuse_blocked) {
+        std::string detail = std::to_string(b.count) + (b.count == 1 ? " row" : " rows") + " of " + c.display +
+                             (protect ? " reference" : " that would not be deleted reference") +
+                             (b.count == 1 ? "s" : "") + " rows being deleted from " + T(e.parent).display + "; " +
+                             (c.has_pk ? "key" : "ctid") + (n == 1 ? "" : "s") + ": " + sql::join(b.keys, ", ") +
+                             (b.count > n ? ", ..." : "") + ".";
+        throw make_error(ERRCODE_FOREIGN_KEY_VIOLATION,
+                         "delete from table " + T(e.parent).display + " is blocked by " + e.describe(m_.tables),
+                         detail,
+                         protect ? "PROTECT refuses the delete while any referencing row exists."
+                                 : "Delete or update the referencing rows first, or change the policy "
+                                   "with cascade_delete_set_policy().");
+    }
+    blocked_.push_back(std::move(b));
 }
 
 // A dry run predicts what the real call's updates make PostgreSQL refuse: a

@@ -37,6 +37,11 @@ Datum Cascade::run(MemoryContext result_cxt) {
     setup();
     check_inheritance_children();
     timer.done("setup");
+    if (on_citus()) {
+        Datum done = run_on_citus(result_cxt);
+        timer.done("statements on Citus");
+        return done;
+    }
     if (delete_by_probes()) {
         timer.done("index probes");
         return report(false, result_cxt);

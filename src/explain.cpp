@@ -123,6 +123,8 @@ void Cascade::count_path(PathNode *n, int samples) {
 
 std::vector<ExplainRow> Cascade::explain(const ExplainOptions &options) {
     setup();
+    if (on_citus())
+        refuse_on_citus("cascade_delete_explain()");
     check_inheritance_children();
     collect_keys();
     check_blockers(); // a dry run records blockers instead of raising them
@@ -303,6 +305,8 @@ std::string Cascade::deleted_rows(int t, Params *p, std::vector<std::string> *co
 // The keys of the rows each table would lose, tables in deletion order.
 std::vector<DeletedKey> Cascade::deleted_keys(const std::vector<unsigned> *tables) {
     setup();
+    if (on_citus())
+        refuse_on_citus("cascade_delete_keys()");
     check_inheritance_children();
     collect_keys();
     check_blockers(); // raises as the delete would (refuse_blocked)

@@ -22,6 +22,8 @@ namespace cd {
 
 Datum Cascade::plan_job(int64 job, MemoryContext result_cxt) {
     setup();
+    if (on_citus())
+        refuse_on_citus("a chunked job");
     check_inheritance_children();
     collect_keys();
     check_blockers(); // raises as the delete would (refuse_blocked)

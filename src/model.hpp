@@ -28,6 +28,13 @@ struct Table {
     unsigned referenced_by = 0;
     bool inheritance_children = false; // a plain table with INHERITS children
     std::vector<unsigned> partition_ancestors; // of a partition: its partitioned ancestors
+    // Citus (distributed PostgreSQL; see distributed.cpp): 'h' a table
+    // distributed by hash, 'r' a reference table, 'l' a coordinator-local
+    // table in Citus's metadata, 'o' another kind; 0 for a table Citus does
+    // not manage.
+    char citus = 0;
+    std::string citus_column;  // a distributed table's distribution column
+    unsigned citus_group = 0;  // its co-location group
 
     std::string sql() const;     // "nsp"."rel"
     std::string from() const;    // ONLY "nsp"."rel" (no ONLY for partitioned tables)

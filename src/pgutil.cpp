@@ -288,6 +288,13 @@ int safe_search_path() {
     return nest;
 }
 
+int citus_sequential_modifications() {
+    int nest = NewGUCNestLevel();
+    (void)set_config_option("citus.multi_shard_modify_mode", "sequential", PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_SAVE, true, 0, false);
+    return nest;
+}
+
 // Output formats every session reads back the same: a job's keys are written
 // as text by the plan and read by runners with other settings (DateStyle
 // 'SQL, DMY' would write 02/01/2024, which 'ISO, MDY' reads as February 1).

@@ -88,6 +88,9 @@ CStrings text_array(uint64 row, int col);
 // "OPERATOR(schema.op)" for the btree equality operator between left and right
 // (searched in the default btree operator family of right), or NULL if none.
 char *equality_operator(Oid left, Oid right);
+// citus.multi_shard_modify_mode = sequential until restore_settings(returned
+// GUC nest level).
+int citus_sequential_modifications();
 // Switches search_path to "pg_catalog, pg_temp" for catalog queries; returns
 // the GUC nest level to hand to restore_settings().
 int safe_search_path();

@@ -2,12 +2,12 @@
 # Runs inside pg_virtualenv (PGHOST, PGPORT, PGUSER set): the pg_regress and
 # isolation suites, then every script suite (clients, Django differential test,
 # fuzzer, torture), then a scan of the server log for crashed backends.
-# TEST_SUITES (space-separated: unit regress clients django django_admin django_signals django_jobs graph fuzz probes jobs jobs_differential restore replica concurrency faults)
+# TEST_SUITES (space-separated: unit regress clients django django_admin django_signals django_jobs graph fuzz probes jobs jobs_differential restore replica citus concurrency faults)
 # picks some; the default is all.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-suites=${TEST_SUITES:-unit regress clients django django_admin django_signals django_jobs graph fuzz probes jobs jobs_differential restore replica concurrency faults}
+suites=${TEST_SUITES:-unit regress clients django django_admin django_signals django_jobs graph fuzz probes jobs jobs_differential restore replica citus concurrency faults}
 failed=0
 total=0
 bad=0
@@ -94,6 +94,8 @@ want django_jobs && run_suite django_jobs env PYTHONDONTWRITEBYTECODE=1 /usr/bin
 want graph && run_suite graph /usr/bin/python3 test/graph/run.py
 want restore && run_suite restore /usr/bin/python3 test/restore/run.py
 want replica && run_suite replica /usr/bin/python3 test/replica/run.py
+# Citus: a coordinator and two workers of its own; one "skipped" line without Citus
+want citus && run_suite citus /usr/bin/python3 test/citus/run.py
 want fuzz && run_suite fuzz bash test/fuzz/run.sh
 want probes && run_suite probes /usr/bin/python3 test/probes/run.py
 want jobs && run_suite jobs /usr/bin/python3 test/jobs/run.py

@@ -1,0 +1,309 @@
+// Citus (distributed PostgreSQL): a cascade over tables Citus manages runs as
+// statements Citus pushes down to its workers (issue 16).
+//
+// On a Citus coordinator a distributed table is an empty shell: its rows live
+// in shards on the workers, so neither the index probes nor the statements'
+// way (keys collected by ctid and xmin into arrays or temporary tables on the
+// coordinator) can serve it. Here each table's rows are named by a predicate
+// instead: the root's by the caller's keys, every other table's by EXISTS over
+// the rows of the tables that cascade into it, down from the root. Co-located
+// tables joined on their distribution column are what Citus pushes down as one
+// query per shard group; every statement also names the distribution values
+// of the roots, so that Citus sends it only to the shards that hold them: a
+// cascade whose roots share one value runs on the one worker holding it, one
+// over many tenants on all workers in parallel. No row and no key travels to
+// the coordinator; only counts and a blocker's sample keys come back.
+//
+// The phases are the one-transaction call's: PROTECT, then RESTRICT / NO
+// ACTION (a referencing row survives unless the cascade deletes it), then
+// cascade_delete.max_rows, then SET_* updates, then deletes, referencing
+// tables first. Citus runs them in one distributed transaction (two-phase
+// commit across workers): an error anywhere leaves every node unchanged.
+//
+// What this way does not do (each refused up front, see refuse_on_citus): a
+// table Citus does not manage, or one it manages that is neither distributed
+// by hash nor a reference table; distributed tables of different co-location
+// groups; a key between distributed tables without the distribution column on
+// both sides; a key from a distributed table to a reference table's rows
+// cascading the other way (Citus allows no such key; a policy could say it);
+// cycles; partitions; casts between key types; generic relations;
+// _where calls. The fast path does not reach the workers: the foreign keys'
+// own RI triggers on the shards run, and find the rows already gone.
+#include "cascade_call.hpp"
+#include "sql.hpp"
+
+#include <string>
+#include <vector>
+
+namespace cd {
+
+namespace {
+std::string citus_kind(char citus) {
+    switch (citus) {
+    case 'h': return "a distributed table";
+    case 'r': return "a reference table";
+    case 'l': return "a coordinator-local table in Citus's metadata";
+    case 'o': return "a table Citus distributes by range or append";
+    default: return "a table Citus does not manage";
+    }
+}
+
+Error not_on_citus(const std::string &message, const std::string &detail) {
+    return make_error(ERRCODE_FEATURE_NOT_SUPPORTED, "cascade_delete on Citus: " + message, detail,
+                      "Delete these rows with statements of your own, or change the schema or the "
+                      "policies so that the cascade stays within co-located distributed tables and "
+                      "reference tables.");
+}
+} // namespace
+
+// The tables a call reads: those it deletes from and the referencing tables
+// of its edges (updated, or checked by PROTECT / RESTRICT).
+std::vector<int> Cascade::touched_tables() const {
+    std::vector<char> seen(m_.tables.size(), 0);
+    std::vector<int> out;
+    auto add = [&](int t) {
+        if (!seen[t]) {
+            seen[t] = 1;
+            out.push_back(t);
+        }
+    };
+    for (size_t t = 0; t < m_.tables.size(); ++t)
+        if (plan_->in_set[t])
+            add(static_cast<int>(t));
+    for (int ei : relevant_)
+        add(m_.edges[ei].child);
+    return out;
+}
+
+bool Cascade::on_citus() {
+    bool citus = false;
+    for (int t : touched_tables()) {
+        load_table(m_, t); // all of them: the refusals name them
+        citus = citus || T(t).citus;
+    }
+    return citus;
+}
+
+// The shapes this way serves; anything else is refused before a statement
+// runs, with what Citus cannot do and why.
+void Cascade::refuse_on_citus(const char *what) const {
+    if (what != nullptr)
+        throw not_on_citus(std::string(what) + " is not supported on tables Citus manages yet",
+                           "The cascade from " + T(root_).display + " reaches tables Citus distributes.");
+    if (req_.where)
+        throw not_on_citus("cascade_delete_where() is not supported yet",
+                           "Name the rows by their keys with cascade_delete() or cascade_delete_many().");
+    for (const auto &op : T(root_).id_eqops)
+        if (op != T(root_).id_eqops[0])
+            throw not_on_citus("the primary key of " + T(root_).display + " compares its columns with different "
+                               "operators",
+                               "Keys are matched row-wise with one operator on Citus.");
+    unsigned group = 0;
+    for (int t : touched_tables()) {
+        const Table &tab = T(t);
+        if (tab.citus != 'h' && tab.citus != 'r')
+            throw not_on_citus("table " + tab.display + " is " + citus_kind(tab.citus),
+                               "A cascade over tables Citus manages can reach only tables distributed by "
+                               "hash and reference tables: a query joining other tables cannot be pushed "
+                               "down to the workers in one piece.");
+        if (tab.relkind == 'p' || !tab.partition_ancestors.empty())
+            throw not_on_citus("table " + tab.display + " is partitioned or a partition",
+                               "Partition trees are not supported on Citus yet.");
+        if (tab.citus == 'h') {
+            if (group != 0 && tab.citus_group != group)
+                throw not_on_citus("table " + tab.display + " is not co-located with the other distributed "
+                                   "tables of the cascade",
+                                   "Rows of tables in different co-location groups live on different "
+                                   "workers: no single query per shard can join them.");
+            group = tab.citus_group;
+        }
+    }
+    for (size_t c = 0; c < plan_->components.size(); ++c)
+        if (plan_->cyclic[c])
+            throw not_on_citus("the cascade from " + T(root_).display + " has a cycle",
+                               "Cycles (self-references included) are not supported on Citus yet.");
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        const Table &p = T(e.parent), &c = T(e.child);
+        std::string key = e.describe(m_.tables);
+        for (const auto &cast : e.casts)
+            if (!cast.empty())
+                throw not_on_citus(key + " compares columns of different types",
+                                   "Casts between key types are not supported on Citus yet.");
+        if (!e.filter_col.empty() || e.parent_link || e.partition)
+            throw not_on_citus(key + " is a generic relation, a parent link or a partition-tree edge",
+                               "Only foreign keys and plain column policies are supported on Citus yet.");
+        for (const auto &op : e.eqops)
+            if (op != e.eqops[0])
+                throw not_on_citus(key + " compares its columns with different operators",
+                                   "Keys are matched row-wise with one operator on Citus.");
+        if (p.citus == 'h' && c.citus == 'r')
+            throw not_on_citus(key + " goes from a distributed table to a reference table",
+                               "A reference table's rows are on every node and a distributed table's on "
+                               "one: Citus allows no foreign key that way, and a cascade cannot follow one.");
+        if (p.citus == 'h' && c.citus == 'h') {
+            bool paired = false;
+            for (size_t i = 0; i < e.cols.size(); ++i)
+                paired = paired || (e.refcols[i] == p.citus_column && e.cols[i] == c.citus_column);
+            if (!paired)
+                throw not_on_citus(key + " does not join the tables on their distribution columns",
+                                   "Co-located rows are joined on " + p.display + "." + p.citus_column +
+                                       " = " + c.display + "." + c.citus_column +
+                                       "; a key without that pair could reach rows on other workers.");
+        }
+        if (e.action == Action::SetNull || e.action == Action::SetDefault || e.action == Action::SetValue) {
+            const auto &setcols = e.setcols.empty() ? e.cols : e.setcols;
+            for (const auto &col : setcols)
+                if (c.citus == 'h' && col == c.citus_column)
+                    throw not_on_citus(key + " would change the distribution column " + c.display + "." + col,
+                                       "Citus does not change a row's distribution value in place. Give the "
+                                       "key's action a column list without it, e.g. ON DELETE SET NULL (" +
+                                           (e.cols.size() > 1 ? e.cols[1] : e.cols[0]) + ").");
+        }
+    }
+}
+
+// " AND a.dist = ANY($n)": the roots' distribution values, for a distributed
+// table when the root is one (then every table of the cascade is, joined on
+// the same column), so that Citus prunes the statement to their shards.
+std::string Cascade::citus_shards(int t, const std::string &a) const {
+    const Table &r = T(root_), &tab = T(t);
+    if (r.citus != 'h' || tab.citus != 'h')
+        return "";
+    for (size_t i = 0; i < r.id_cols.size(); ++i)
+        if (r.id_cols[i] == r.citus_column)
+            return " AND " + a + "." + sql::ident(tab.citus_column) + " " + r.id_eqops[i] + " ANY ($" +
+                   std::to_string(i + 1) + ")";
+    return "";
+}
+
+namespace {
+// "a.col1, a.col2": a subquery's select list.
+std::string cols_of(const std::string &a, const std::vector<std::string> &cols) {
+    std::vector<std::string> parts;
+    for (const auto &c : cols)
+        parts.push_back(a + "." + sql::ident(c));
+    return sql::join(parts, ", ");
+}
+
+// "a.col" or "(a.col1, a.col2)": the operand of a row-wise = ANY.
+std::string row_of(const std::string &a, const std::vector<std::string> &cols) {
+    return cols.size() == 1 ? cols_of(a, cols) : "(" + cols_of(a, cols) + ")";
+}
+} // namespace
+
+// The rows of table t the cascade deletes, as a condition on alias a (the
+// root's keys are $1..$n): the root's by the caller's keys; another table's
+// by each CASCADE edge into it, down from the root; "false" for a table no
+// row cascades into. Uncorrelated "= ANY (SELECT ...)" throughout: Citus
+// pushes it down for co-located tables and reference tables alike, where it
+// refuses a correlated subquery over a reference table.
+std::string Cascade::citus_member(int t, const std::string &a, int depth) const {
+    if (t == root_) {
+        const Table &r = T(root_);
+        std::vector<std::string> keys;
+        for (size_t i = 0; i < r.id_cols.size(); ++i)
+            keys.push_back(std::string(sql::kKeys) + "." + sql::param_col(i));
+        return "(" + row_of(a, r.id_cols) + " " + r.id_eqops[0] + " ANY (SELECT " + sql::join(keys, ", ") +
+               " FROM " + sql::param_rows(r.id_cols.size()) + ")" + citus_shards(t, a) + ")";
+    }
+    std::vector<std::string> ways;
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (e.child == t && e.action == Action::Cascade)
+            ways.push_back(citus_referencing(e, a, depth));
+    }
+    if (ways.empty())
+        return "false";
+    return "((" + sql::join(ways, " OR ") + ")" + citus_shards(t, a) + ")";
+}
+
+// Edge e's child rows (alias c) that reference rows the cascade deletes.
+std::string Cascade::citus_referencing(const Edge &e, const std::string &c, int depth) const {
+    std::string p = "p" + std::to_string(depth);
+    return row_of(c, e.cols) + " " + e.eqops[0] + " ANY (SELECT " + cols_of(p, e.refcols) + " FROM " +
+           T(e.parent).from() + " " + p + " WHERE " + citus_member(e.parent, p, depth + 1) + ")";
+}
+
+// The call on Citus (see the top of this file); its report in result_cxt.
+Datum Cascade::run_on_citus(MemoryContext result_cxt) {
+    refuse_on_citus(nullptr);
+    size_t n = m_.tables.size();
+    collected_.assign(n, 0);
+    deleted_.assign(n, 0);
+    updated_.assign(n, 0);
+    Params keys;
+    add_root_keys(&keys); // $1..$n in every statement
+    // Citus refuses a reference table's modification after parallel ones of
+    // distributed tables referencing it in the same transaction: such a
+    // cascade modifies shards one connection per worker.
+    bool reference = false, distributed = false;
+    for (int t : touched_tables()) {
+        reference = reference || (T(t).citus == 'r' && plan_->in_set[t]);
+        distributed = distributed || T(t).citus == 'h';
+    }
+    int nest = reference && distributed ? pg_guard(pg::citus_sequential_modifications) : -1;
+    // Checks: PROTECT first, then rows that would survive a RESTRICT / NO ACTION.
+    for (int pass = 0; pass < 2; ++pass)
+        for (int ei : relevant_) {
+            const Edge &e = m_.edges[ei];
+            bool protect = e.action == Action::Protect;
+            bool survivor = e.action == Action::Restrict || e.action == Action::NoAction;
+            if (pass == 0 ? !protect : !survivor)
+                continue;
+            const Table &c = T(e.child);
+            std::string where = " FROM " + c.from() + " t WHERE " + citus_referencing(e, sql::kRow, 1) +
+                                citus_shards(e.child, sql::kRow) +
+                                (survivor ? " AND (" + citus_member(e.child, sql::kRow, 1) + ") IS NOT TRUE" : "");
+            refuse_or_record(find_blocker(ei, where, keys, true), protect);
+        }
+    // Counts first when something needs them before anything changes.
+    if (req_.dry_run || max_rows > 0)
+        for (size_t t = 0; t < n; ++t)
+            if (plan_->in_set[t])
+                collected_[t] = count_rows(" FROM " + T(t).from() + " t WHERE " +
+                                               citus_member(static_cast<int>(t), sql::kRow, 1),
+                                           keys, true);
+    bool exceeded;
+    check_max_rows(&exceeded);
+    // SET_* updates of referencing rows that survive, before their parents go.
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (e.action != Action::SetNull && e.action != Action::SetDefault && e.action != Action::SetValue)
+            continue;
+        const Table &c = T(e.child);
+        Params p = keys;
+        std::string where = " WHERE " + citus_referencing(e, sql::kRow, 1) + citus_shards(e.child, sql::kRow) +
+                            " AND (" + citus_member(e.child, sql::kRow, 1) + ") IS NOT TRUE";
+        if (req_.dry_run) {
+            updated_[e.child] += count_rows(" FROM " + c.from() + " t" + where, p, true);
+            continue;
+        }
+        std::string value = e.action == Action::SetValue
+                                ? p.add(pg_guard(text_to_datum, e.value.c_str(), static_cast<Oid>(e.value_type)),
+                                        false, e.value_type)
+                                : "";
+        std::vector<std::string> set;
+        for (const auto &col : e.setcols.empty() ? e.cols : e.setcols)
+            set.push_back(sql::ident(col) + " = " +
+                          (e.action == Action::SetNull      ? std::string("NULL")
+                           : e.action == Action::SetDefault ? std::string("DEFAULT")
+                                                            : value));
+        updated_[e.child] +=
+            exec_once("UPDATE " + c.from() + " t SET " + sql::join(set, ", ") + where, SPI_OK_UPDATE, p);
+    }
+    // Deletes, referencing tables first.
+    if (req_.dry_run)
+        deleted_ = collected_;
+    else
+        for (auto ci = plan_->components.size(); ci-- > 0;)
+            for (int t : plan_->components[ci])
+                deleted_[t] = exec_once("DELETE FROM " + T(t).from() + " t WHERE " +
+                                            citus_member(t, sql::kRow, 1),
+                                        SPI_OK_DELETE, keys);
+    if (nest >= 0)
+        pg_guard(pg::restore_settings, nest);
+    return report(exceeded, result_cxt);
+}
+
+} // namespace cd

@@ -1,0 +1,306 @@
+#!/usr/bin/python3
+"""cascade_delete on Citus (src/distributed.cpp): a coordinator and two workers
+of its own (initdb in a temporary directory, 127.0.0.1, free ports), each with
+Citus preloaded. Skipped, with one line saying so, when Citus is not installed
+(production users get it from Citus's packages, postgresql-15-citus-13.2; on
+the project's machines ../shared/citus/build.sh builds it, and .ci/run calls
+that).
+
+Two copies of each schema, one per Postgres schema: `n` deleted by PostgreSQL's
+and Citus's own ON DELETE actions (the oracle), `x` by cascade_delete; after
+each call the two are compared row by row. Then what only cascade_delete does
+(PROTECT against RESTRICT, SET(value), dry runs), the statements' routing to
+the shards of the roots' tenants (citus.log_remote_commands), an error on a
+worker halfway leaving every node unchanged, and the shapes refused up front.
+
+Prints `citus: N passed, M failed`.
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+import psycopg2
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from cluster import BINDIR, Cluster, own_dir  # noqa: E402
+from tally import Tally  # noqa: E402
+
+T = Tally('citus')
+PG_CONFIG = os.environ.get('PG_CONFIG', os.path.join(BINDIR, 'pg_config'))
+
+# Tenants 1..4, each: 10 a, 50 b, 200 c; kind is a reference table referenced
+# by item. (Citus allows no SET NULL / SET DEFAULT foreign key that includes
+# the distribution column: SET_* is tested with policies.)
+SCHEMA = """
+CREATE SCHEMA {s};
+CREATE TABLE {s}.a (tenant int, id int, note text, PRIMARY KEY (tenant, id));
+CREATE TABLE {s}.b (tenant int, id int, a_id int, PRIMARY KEY (tenant, id),
+                    FOREIGN KEY (tenant, a_id) REFERENCES {s}.a ON DELETE CASCADE);
+CREATE TABLE {s}.c (tenant int, id int, b_id int, PRIMARY KEY (tenant, id),
+                    FOREIGN KEY (tenant, b_id) REFERENCES {s}.b ON DELETE CASCADE);
+CREATE TABLE {s}.kind (id int PRIMARY KEY, name text);
+CREATE TABLE {s}.item (tenant int, id int, kind_id int REFERENCES {s}.kind ON DELETE CASCADE,
+                       PRIMARY KEY (tenant, id));
+SELECT create_reference_table('{s}.kind');
+SELECT create_distributed_table('{s}.a', 'tenant', colocate_with => 'none');
+SELECT create_distributed_table('{s}.b', 'tenant', colocate_with => '{s}.a');
+SELECT create_distributed_table('{s}.c', 'tenant', colocate_with => '{s}.a');
+SELECT create_distributed_table('{s}.item', 'tenant', colocate_with => '{s}.a');
+INSERT INTO {s}.a SELECT t, g, 'a' || g FROM generate_series(1, 4) t, generate_series(1, 10) g;
+INSERT INTO {s}.b SELECT t, g, 1 + g % 10 FROM generate_series(1, 4) t, generate_series(1, 50) g;
+INSERT INTO {s}.c SELECT t, g, 1 + g % 50 FROM generate_series(1, 4) t, generate_series(1, 200) g;
+INSERT INTO {s}.kind SELECT g, 'k' || g FROM generate_series(1, 5) g;
+INSERT INTO {s}.item SELECT t, g, 1 + g % 5 FROM generate_series(1, 4) t, generate_series(1, 40) g;
+"""
+TABLES = ('a', 'b', 'c', 'kind', 'item')
+
+
+def citus_installed():
+    try:
+        libdir = subprocess.run([PG_CONFIG, '--pkglibdir'], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return os.path.exists(os.path.join(libdir, 'citus.so'))
+
+
+def start_cluster(base):
+    settings = ["listen_addresses=127.0.0.1", "shared_preload_libraries=citus", "max_prepared_transactions=100",
+                "citus.node_conninfo=sslmode=disable", "fsync=off"]
+    nodes = [Cluster(base, name) for name in ('coordinator', 'worker1', 'worker2')]
+    for n in nodes:
+        n.initdb()
+        n.start(*settings)
+        n.execute("CREATE DATABASE app")
+        n.execute("CREATE EXTENSION citus", 'app')
+    coordinator = nodes[0]
+    coordinator.execute("SELECT citus_set_coordinator_host('127.0.0.1', %d)" % coordinator.port, 'app')
+    for w in nodes[1:]:
+        coordinator.execute("SELECT citus_add_node('127.0.0.1', %d)" % w.port, 'app')
+    coordinator.execute("CREATE EXTENSION cascade_delete", 'app')
+    return nodes
+
+
+def rows(cur, schema):
+    out = {}
+    for t in TABLES:
+        cur.execute(f"SELECT * FROM {schema}.{t} ORDER BY 1, 2")
+        out[t] = cur.fetchall()
+    return out
+
+
+def error_of(cur, sql, args=None):
+    cur.execute("SAVEPOINT s")
+    try:
+        cur.execute(sql, args)
+        cur.execute("RELEASE SAVEPOINT s")
+        return None, None
+    except psycopg2.Error as e:
+        cur.execute("ROLLBACK TO SAVEPOINT s")
+        return e.pgcode, (e.pgerror or '').strip()
+
+
+def differential(conn):
+    """cascade_delete against the native actions on the same data."""
+    cur = conn.cursor()
+    cases = [
+        ("one tenant's a row",
+         "SELECT cascade_delete('x.a', ARRAY[3, 1])", "DELETE FROM n.a WHERE tenant = 3 AND id = 1"),
+        ("several rows of two tenants",
+         "SELECT cascade_delete_many('x.a', ARRAY[[2, 2], [4, 7], [4, 8], [4, 99]])",
+         "DELETE FROM n.a WHERE (tenant, id) IN ((2, 2), (4, 7), (4, 8), (4, 99))"),
+        ("from the middle: b rows", "SELECT cascade_delete_many('x.b', ARRAY[[1, 5], [1, 6]])",
+         "DELETE FROM n.b WHERE (tenant, id) IN ((1, 5), (1, 6))"),
+        ("a reference table's row, cascading into a distributed table on every worker",
+         "SELECT cascade_delete('x.kind', 2)", "DELETE FROM n.kind WHERE id = 2"),
+    ]
+    for name, call, native in cases:
+        before = rows(cur, 'x')
+        conn.commit()  # each its own transaction, as an application would
+        cur.execute(call)
+        report = cur.fetchone()[0]
+        conn.commit()
+        cur.execute(native)
+        conn.commit()
+        after_x, after_n = rows(cur, 'x'), rows(cur, 'n')
+        gone = {t: len(before[t]) - len(after_x[t]) for t in TABLES}
+        counted = {t.split('.')[1]: v for t, v in report['deleted'].items()}
+        T.check(after_x == after_n, f"{name}: every table equals the native actions' ({report})")
+        T.check(all(gone[t] == counted.get(t, 0) for t in TABLES) and report['total'] == sum(gone.values()),
+                f"{name}: the report counts the rows gone {gone}")
+
+
+def routing(conn):
+    """A cascade whose roots share a tenant runs on the shards of that tenant
+    only; one over two tenants on theirs (Citus logs each remote command)."""
+    cur = conn.cursor()
+    for keys, tenants in (("ARRAY[1, 3]", 1), ("ARRAY[[2, 4], [3, 9]]", 2)):
+        fn = 'cascade_delete' if tenants == 1 else 'cascade_delete_many'
+        cur.execute("SET citus.log_remote_commands = on; SET client_min_messages = log")
+        del conn.notices[:]
+        cur.execute(f"SELECT {fn}('x.a', {keys})")
+        cur.execute("RESET citus.log_remote_commands; RESET client_min_messages")
+        deletes = [n for n in conn.notices if 'issuing DELETE' in n]
+        shards = {n.split('DELETE FROM ')[1].replace('ONLY ', '').split(' ')[0] for n in deletes}
+        T.check(len(deletes) == 3 * tenants and len(shards) == 3 * tenants,
+                f"roots of {tenants} tenant(s): each table's DELETE sent to {tenants} shard(s) "
+                f"({len(deletes)} remote deletes, shards {sorted(shards)})")
+
+
+def semantics(conn):
+    """What only cascade_delete does: PROTECT against RESTRICT, SET(value), dry runs."""
+    cur = conn.cursor()
+    cur.execute("""
+        CREATE TABLE x.p (tenant int, id int, a_id int, PRIMARY KEY (tenant, id));
+        SELECT create_distributed_table('x.p', 'tenant', colocate_with => 'x.a');
+        INSERT INTO x.p VALUES (1, 1, 9), (2, 1, 9);
+        SELECT cascade_delete_set_policy('x.p', '{tenant,a_id}', 'PROTECT', parent => 'x.a');
+    """)
+    before = rows(cur, 'x')
+    code, msg = error_of(cur, "SELECT cascade_delete('x.a', ARRAY[1, 9])")
+    T.check(code == '23503' and 'PROTECT' in msg and rows(cur, 'x') == before,
+            f"PROTECT: 23503 and nothing changed on any node ({code}: {msg.splitlines()[0] if msg else ''})")
+    cur.execute("SELECT cascade_delete('x.a', ARRAY[1, 9], dry_run => true)")
+    dry = cur.fetchone()[0]
+    T.check(dry['dry_run'] and len(dry['blocked']) == 1 and dry['blocked'][0]['action'] == 'PROTECT'
+            and dry['blocked'][0]['count'] == 1, f"a dry run lists the PROTECT blocker: {dry['blocked']}")
+    # RESTRICT: a referencing row the cascade deletes anyway does not block;
+    # one that survives does.
+    cur.execute("""
+        SELECT cascade_delete_set_policy('x.p', '{tenant,a_id}', 'RESTRICT', parent => 'x.a');
+        CREATE TABLE x.q (tenant int, id int, a_id int, b_id int, PRIMARY KEY (tenant, id));
+        SELECT create_distributed_table('x.q', 'tenant', colocate_with => 'x.a');
+        INSERT INTO x.q VALUES (1, 1, 10, 10);
+        INSERT INTO x.q VALUES (1, 2, 10, 11);
+        SELECT cascade_delete_set_policy('x.q', '{tenant,a_id}', 'RESTRICT', parent => 'x.a');
+        SELECT cascade_delete_set_policy('x.q', '{tenant,b_id}', 'CASCADE', parent => 'x.b');
+    """)
+    # a 10's b rows: 9, 19, 29, 39, 49 (b_id 10 and 11 belong to a 1 and 2)
+    code, msg = error_of(cur, "SELECT cascade_delete('x.a', ARRAY[1, 10])")
+    T.check(code == '23503' and 'RESTRICT' in msg,
+            f"RESTRICT: a referencing row that would survive blocks ({code})")
+    cur.execute("UPDATE x.q SET b_id = 9 WHERE tenant = 1")
+    cur.execute("SELECT count(*) FROM x.b WHERE tenant = 1 AND a_id = 10")
+    nb = cur.fetchone()[0]
+    cur.execute("SELECT cascade_delete('x.a', ARRAY[1, 10])")
+    report = cur.fetchone()[0]
+    cur.execute("SELECT count(*) FROM x.q WHERE tenant = 1")
+    T.check(report['deleted'].get('x.q') == 2 and report['deleted'].get('x.b') == nb and cur.fetchone()[0] == 0,
+            f"RESTRICT: referencing rows the cascade deletes through another key do not block ({report})")
+    # SET(value) from a reference table's row into a distributed table (a
+    # policy's SET writes all its columns: here the one, not the distribution column)
+    cur.execute("""
+        CREATE TABLE x.s (tenant int, id int, kind_id int, PRIMARY KEY (tenant, id));
+        SELECT create_distributed_table('x.s', 'tenant', colocate_with => 'x.a');
+        INSERT INTO x.s VALUES (4, 1, 3), (1, 2, 3), (4, 3, 4);
+        SELECT cascade_delete_set_policy('x.s', '{kind_id}', 'SET', parent => 'x.kind', value => '-1');
+    """)
+    conn.commit()  # a reference table is modified: a transaction of its own (see README)
+    cur.execute("SELECT cascade_delete('x.kind', 3, dry_run => true)")
+    dry = cur.fetchone()[0]
+    cur.execute("SELECT cascade_delete('x.kind', 3)")
+    report = cur.fetchone()[0]
+    conn.commit()
+    cur.execute("SELECT id, kind_id FROM x.s ORDER BY id")
+    T.check(cur.fetchall() == [(1, -1), (2, -1), (3, 4)] and report['updated'].get('x.s') == 2,
+            f"SET(value): the two referencing rows on both workers set to -1 ({report})")
+    T.check(dry['deleted'] == report['deleted'] and dry['updated'] == report['updated'],
+            f"the dry run's counts equal the call's ({dry})")
+
+
+def atomicity(conn):
+    """An error on a worker after some statements ran: every node unchanged."""
+    cur = conn.cursor()
+    cur.execute("""
+        CREATE TABLE x.keep (tenant int, id int, a_id int, PRIMARY KEY (tenant, id),
+                             FOREIGN KEY (tenant, a_id) REFERENCES x.a);
+        SELECT create_distributed_table('x.keep', 'tenant', colocate_with => 'x.a');
+        INSERT INTO x.keep VALUES (2, 1, 5);
+        SELECT cascade_delete_set_policy('x.keep', '{tenant,a_id}', 'DO_NOTHING', parent => 'x.a');
+    """)
+    before = rows(cur, 'x')
+    cur.execute("SELECT count(*) FROM x.c WHERE tenant = 2 AND b_id IN (SELECT id FROM x.b WHERE tenant = 2 AND a_id = 5)")
+    children = cur.fetchone()[0]
+    code, msg = error_of(cur, "SELECT cascade_delete('x.a', ARRAY[2, 5])")
+    T.check(code == '23503' and children > 0 and rows(cur, 'x') == before,
+            f"the root's delete refused by the worker (a key left to PostgreSQL): 23503, and the {children} "
+            f"c rows deleted before it are back ({code})")
+    cur.execute("DROP TABLE x.keep")
+
+
+def refusals(conn):
+    cur = conn.cursor()
+    cur.execute("""
+        CREATE TABLE x.other (tenant int, id int, a_id int, PRIMARY KEY (tenant, id));
+        SELECT create_distributed_table('x.other', 'tenant', colocate_with => 'none');
+        CREATE TABLE x.nodist (tenant int, id int, t2 int, a_id int, PRIMARY KEY (tenant, id));
+        SELECT create_distributed_table('x.nodist', 'tenant', colocate_with => 'x.a');
+        CREATE TABLE x.tree (tenant int, id int, up int, PRIMARY KEY (tenant, id),
+                             FOREIGN KEY (tenant, up) REFERENCES x.tree ON DELETE CASCADE);
+        SELECT create_distributed_table('x.tree', 'tenant', colocate_with => 'x.a');
+        CREATE TABLE x.plain (id int PRIMARY KEY, a_tenant int, a_id int);
+        CREATE TABLE x.setdist (tenant int DEFAULT 0, id int, a_id int DEFAULT 0, PRIMARY KEY (tenant, id));
+        SELECT create_distributed_table('x.setdist', 'tenant', colocate_with => 'x.a');
+        INSERT INTO x.tree VALUES (1, 1, NULL), (1, 2, 1);
+    """)
+    cases = [
+        ("a policy to a table in another co-location group",
+         "SELECT cascade_delete_set_policy('x.other', '{tenant,a_id}', 'CASCADE', parent => 'x.a')",
+         "SELECT cascade_delete('x.a', ARRAY[1, 1])", "co-located", "x.other"),
+        ("a policy that does not pair the distribution columns",
+         "SELECT cascade_delete_set_policy('x.nodist', '{t2,a_id}', 'CASCADE', parent => 'x.a')",
+         "SELECT cascade_delete('x.a', ARRAY[1, 1])", "distribution columns", "x.nodist"),
+        ("a plain local table reached by a policy",
+         "SELECT cascade_delete_set_policy('x.plain', '{a_tenant,a_id}', 'CASCADE', parent => 'x.a')",
+         "SELECT cascade_delete('x.a', ARRAY[1, 1])", "Citus does not manage", "x.plain"),
+        ("a SET_DEFAULT of the distribution column",
+         "SELECT cascade_delete_set_policy('x.setdist', '{tenant,a_id}', 'SET_DEFAULT', parent => 'x.a')",
+         "SELECT cascade_delete('x.a', ARRAY[1, 1])", "distribution column", "x.setdist"),
+        ("a self-reference", "SELECT 1", "SELECT cascade_delete('x.tree', ARRAY[1, 1])", "cycle", None),
+        ("a condition", "SELECT 1", "SELECT cascade_delete_where('x.a', 'tenant = 1')", "where", None),
+        ("an explain", "SELECT 1", "SELECT * FROM cascade_delete_explain('x.a', ARRAY[1, 1])", "explain", None),
+        ("a chunked job", "SELECT 1", "SELECT cascade_delete_start('x.a', ARRAY[1, 1])", "chunked job", None),
+    ]
+    for name, setup, call, words, policy_table in cases:
+        cur.execute(setup)
+        before = rows(cur, 'x')
+        code, msg = error_of(cur, call)
+        T.check(code == '0A000' and words in msg and rows(cur, 'x') == before,
+                f"refused up front, nothing changed: {name} ({code}: {msg.splitlines()[0] if msg else ''})")
+        if policy_table:
+            cur.execute(f"DELETE FROM cascade_delete_policy WHERE child = '{policy_table}'::regclass")
+
+
+def main():
+    if not citus_installed():
+        print("citus: skipped: Citus not installed (postgresql-15-citus-13.2 from Citus's packages; "
+              "../shared/citus/build.sh on the project's machines)")
+        T.finish()
+    base = own_dir('cascade_delete_citus_')
+    nodes = []
+    try:
+        nodes = start_cluster(base)
+        conn = nodes[0].connect('app')
+        conn.autocommit = False
+        cur = conn.cursor()
+        for s in ('n', 'x'):
+            cur.execute(SCHEMA.format(s=s))
+        conn.commit()
+        for part in (differential, routing, semantics, atomicity, refusals):
+            part(conn)
+            conn.commit()
+        conn.close()
+    except Exception as e:  # a failure of the harness is a failed test
+        T.check(False, 'harness: %s' % str(e)[:2000])
+    finally:
+        for n in nodes:
+            n.stop()
+        for n in nodes:
+            bad = [line for line in n.log_text().splitlines() if 'terminated by signal' in line or 'TRAP:' in line]
+            T.check(not bad, '%s log: no backend crashed%s' % (os.path.basename(n.data), '' if not bad else ': ' + bad[0]))
+        shutil.rmtree(base, ignore_errors=True)
+    T.finish()
+
+
+if __name__ == '__main__':
+    main()
