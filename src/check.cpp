@@ -122,22 +122,29 @@ void Cascade::predict_update_refusals() {
             refusals.push_back(ERRCODE_FOREIGN_KEY_VIOLATION);
         if (refusals.empty())
             continue;
+        // Which rows survive: collected keys, or on Citus the rows' predicates
+        // (distributed.cpp; their parameters, the roots' keys, come first).
+        auto survives = [&](int t, const std::string &alias, Params *p) {
+            return citus_ ? " AND (" + citus_member(t, alias, 1) + ") IS NOT TRUE" : not_collected(t, alias, p);
+        };
         auto refused = [&](int sqlstate, Params *p) {
             if (sqlstate == ERRCODE_NOT_NULL_VIOLATION)
                 return not_null_violated;
             return "NOT (" + any_null + ") AND NOT EXISTS (SELECT 1 FROM " + T(e.parent).from() +
-                   " q WHERE " + found + not_collected(e.parent, "q", p) + ")";
+                   " q WHERE " + found + survives(e.parent, "q", p) + ")";
         };
         auto changed_rows_where = [&](const std::string &condition, Params *p) {
-            return " FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " + keys(e.parent, "p", p) +
-                   " WHERE " + parent_match(e, "p", "t") + ")" + not_collected(e.child, "t", p) +
-                   " AND (" + condition + ")";
+            std::string referencing = citus_ ? citus_referencing(e, "t", 1) + citus_shards(e.child, "t")
+                                             : "EXISTS (SELECT 1 FROM " + keys(e.parent, "p", p) + " WHERE " +
+                                                   parent_match(e, "p", "t") + ")";
+            return " FROM " + c.from() + " t WHERE " + referencing + survives(e.child, "t", p) + " AND (" +
+                   condition + ")";
         };
         if (req_.refuse_blocked) {
             // Raised as the delete would fail (a job's plan, cascade_delete_keys).
             for (int sqlstate : refusals) {
-                Params p;
-                Blocker b = find_blocker(ei, changed_rows_where(refused(sqlstate, &p), &p), p);
+                Params p = citus_ ? citus_keys_ : Params();
+                Blocker b = find_blocker(ei, changed_rows_where(refused(sqlstate, &p), &p), p, citus_);
                 if (b.count > 0)
                     throw make_error(
                         sqlstate,
@@ -152,11 +159,11 @@ void Cascade::predict_update_refusals() {
             }
             continue;
         }
-        Params p;
+        Params p = citus_ ? citus_keys_ : Params();
         std::vector<std::string> conditions;
         for (int sqlstate : refusals)
             conditions.push_back(refused(sqlstate, &p));
-        Blocker b = find_blocker(ei, changed_rows_where(sql::join(conditions, " OR "), &p), p);
+        Blocker b = find_blocker(ei, changed_rows_where(sql::join(conditions, " OR "), &p), p, citus_);
         if (b.count == 0)
             continue;
         blocked_.push_back(std::move(b));

@@ -232,8 +232,9 @@ Datum Cascade::run_on_citus(MemoryContext result_cxt) {
     collected_.assign(n, 0);
     deleted_.assign(n, 0);
     updated_.assign(n, 0);
-    Params keys;
-    add_root_keys(&keys); // $1..$n in every statement
+    citus_ = true;
+    add_root_keys(&citus_keys_); // $1..$n in every statement
+    const Params &keys = citus_keys_;
     // Citus refuses a reference table's modification after parallel ones of
     // distributed tables referencing it in the same transaction: such a
     // cascade modifies shards one connection per worker.
@@ -257,6 +258,8 @@ Datum Cascade::run_on_citus(MemoryContext result_cxt) {
                                 (survivor ? " AND (" + citus_member(e.child, sql::kRow, 1) + ") IS NOT TRUE" : "");
             refuse_or_record(find_blocker(ei, where, keys, true), protect);
         }
+    if (req_.dry_run)
+        predict_update_refusals(); // on Citus too (citus_)
     // Counts first when something needs them before anything changes.
     if (req_.dry_run || max_rows > 0)
         for (size_t t = 0; t < n; ++t)
@@ -272,7 +275,7 @@ Datum Cascade::run_on_citus(MemoryContext result_cxt) {
         if (e.action != Action::SetNull && e.action != Action::SetDefault && e.action != Action::SetValue)
             continue;
         const Table &c = T(e.child);
-        Params p = keys;
+        Params p = keys; // and SET(value)'s value
         std::string where = " WHERE " + citus_referencing(e, sql::kRow, 1) + citus_shards(e.child, sql::kRow) +
                             " AND (" + citus_member(e.child, sql::kRow, 1) + ") IS NOT TRUE";
         if (req_.dry_run) {

@@ -208,6 +208,67 @@ def semantics(conn):
             f"the dry run's counts equal the call's ({dry})")
 
 
+def more(conn, coordinator):
+    """A dry run predicting an update's refusal; max_rows; and a warm session
+    noticing a table distributed by another session (its shell on the
+    coordinator is empty: a call that took it for a plain table would find
+    nothing to delete)."""
+    cur = conn.cursor()
+    conn.commit()
+    cur.execute("INSERT INTO x.kind VALUES (9, 'k9')")
+    conn.commit()
+    cur.execute("""
+        CREATE TABLE x.nn (tenant int, id int, kind_id int NOT NULL, PRIMARY KEY (tenant, id));
+        SELECT create_distributed_table('x.nn', 'tenant', colocate_with => 'x.a');
+        INSERT INTO x.nn VALUES (1, 1, 9);
+    """)
+    conn.commit()
+    # the policy is checked against NOT NULL when set: set it on a nullable
+    # column, then make the column NOT NULL
+    cur.execute("ALTER TABLE x.nn ALTER COLUMN kind_id DROP NOT NULL")
+    cur.execute("SELECT cascade_delete_set_policy('x.nn', '{kind_id}', 'SET_NULL', parent => 'x.kind')")
+    cur.execute("ALTER TABLE x.nn ALTER COLUMN kind_id SET NOT NULL")
+    conn.commit()
+    cur.execute("SELECT cascade_delete('x.kind', 9, dry_run => true)")
+    dry = cur.fetchone()[0]
+    T.check(len(dry['blocked']) == 1 and dry['blocked'][0]['table'] == 'x.nn',
+            f"a dry run predicts the SET_NULL of a NOT NULL column ({dry['blocked']})")
+    code, _ = error_of(cur, "SELECT cascade_delete('x.kind', 9)")
+    conn.rollback()
+    T.check(code == '23502', f"and the call fails with 23502 ({code})")
+    cur.execute("DELETE FROM cascade_delete_policy WHERE child = 'x.nn'::regclass")
+    conn.commit()
+    cur.execute("SET cascade_delete.max_rows = 5")
+    before = rows(cur, 'x')
+    code, msg = error_of(cur, "SELECT cascade_delete('x.a', ARRAY[4, 1])")
+    T.check(code == '54000' and rows(cur, 'x') == before, f"max_rows: 54000 and nothing changed ({code})")
+    cur.execute("RESET cascade_delete.max_rows")
+    conn.commit()
+    # a warm session, a table distributed by another
+    cur.execute("""
+        CREATE TABLE x.late (tenant int, id int, PRIMARY KEY (tenant, id));
+        CREATE TABLE x.late_child (tenant int, id int, late_id int, PRIMARY KEY (tenant, id),
+                                   FOREIGN KEY (tenant, late_id) REFERENCES x.late ON DELETE CASCADE);
+        INSERT INTO x.late SELECT 1, g FROM generate_series(1, 5) g;
+        INSERT INTO x.late_child SELECT 1, g, 1 + g % 5 FROM generate_series(1, 20) g;
+    """)
+    conn.commit()
+    cur.execute("SELECT cascade_delete('x.late', ARRAY[1, 1])")
+    first = cur.fetchone()[0]
+    conn.commit()
+    other = coordinator.connect('app')
+    other.cursor().execute("SELECT create_distributed_table('x.late', 'tenant', colocate_with => 'x.a');"
+                           "SELECT create_distributed_table('x.late_child', 'tenant', colocate_with => 'x.a')")
+    other.close()
+    cur.execute("SELECT cascade_delete('x.late', ARRAY[1, 2])")
+    second = cur.fetchone()[0]
+    conn.commit()
+    cur.execute("SELECT count(*) FROM x.late_child WHERE late_id = 2")
+    T.check(first['total'] == 5 and second['total'] == 5 and cur.fetchone()[0] == 0,
+            f"a table distributed by another session after a call: the next call deletes its rows on the workers "
+            f"({first}, then {second})")
+
+
 def atomicity(conn):
     """An error on a worker after some statements ran: every node unchanged."""
     cur = conn.cursor()
@@ -289,6 +350,8 @@ def main():
         for part in (differential, routing, semantics, atomicity, refusals):
             part(conn)
             conn.commit()
+        more(conn, nodes[0])
+        conn.commit()
         conn.close()
     except Exception as e:  # a failure of the harness is a failed test
         T.check(False, 'harness: %s' % str(e)[:2000])
