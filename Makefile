@@ -29,7 +29,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # The two commands of the README. Each installs what it needs (test/setup.sh).
-.PHONY: demo test bench bench-jobs graph format
+.PHONY: demo test bench bench-jobs bench-citus graph format
 demo:
 	bash test/demo.sh
 
@@ -46,6 +46,11 @@ bench:
 JOBS_ARGS ?=
 bench-jobs:
 	BENCH_SCRIPT=jobs.py bash test/bench/run.sh $(JOBS_ARGS)
+
+# cascade_delete on Citus (a coordinator and two workers of its own; skipped
+# without Citus); CITUS_ARGS="--b 10000 --c 100000" for a quick run.
+bench-citus:
+	BENCH_SCRIPT=citus.py bash test/bench/run.sh $(CITUS_ARGS)
 
 # The demo schema's picture for the README (docs/demo-graph.svg), drawn by
 # cascade_delete_graph and Graphviz on a throwaway cluster.

@@ -17,17 +17,15 @@ Prints `citus: N passed, M failed`.
 """
 import os
 import shutil
-import subprocess
 import sys
 
 import psycopg2
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
-from cluster import BINDIR, Cluster, own_dir  # noqa: E402
+from cluster import citus_installed, own_dir, start_citus  # noqa: E402
 from tally import Tally  # noqa: E402
 
 T = Tally('citus')
-PG_CONFIG = os.environ.get('PG_CONFIG', os.path.join(BINDIR, 'pg_config'))
 
 # Tenants 1..4, each: 10 a, 50 b, 200 c; kind is a reference table referenced
 # by item. (Citus allows no SET NULL / SET DEFAULT foreign key that includes
@@ -54,31 +52,6 @@ INSERT INTO {s}.kind SELECT g, 'k' || g FROM generate_series(1, 5) g;
 INSERT INTO {s}.item SELECT t, g, 1 + g % 5 FROM generate_series(1, 4) t, generate_series(1, 40) g;
 """
 TABLES = ('a', 'b', 'c', 'kind', 'item')
-
-
-def citus_installed():
-    try:
-        libdir = subprocess.run([PG_CONFIG, '--pkglibdir'], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return False
-    return os.path.exists(os.path.join(libdir, 'citus.so'))
-
-
-def start_cluster(base):
-    settings = ["listen_addresses=127.0.0.1", "shared_preload_libraries=citus", "max_prepared_transactions=100",
-                "citus.node_conninfo=sslmode=disable", "fsync=off"]
-    nodes = [Cluster(base, name) for name in ('coordinator', 'worker1', 'worker2')]
-    for n in nodes:
-        n.initdb()
-        n.start(*settings)
-        n.execute("CREATE DATABASE app")
-        n.execute("CREATE EXTENSION citus", 'app')
-    coordinator = nodes[0]
-    coordinator.execute("SELECT citus_set_coordinator_host('127.0.0.1', %d)" % coordinator.port, 'app')
-    for w in nodes[1:]:
-        coordinator.execute("SELECT citus_add_node('127.0.0.1', %d)" % w.port, 'app')
-    coordinator.execute("CREATE EXTENSION cascade_delete", 'app')
-    return nodes
 
 
 def rows(cur, schema):
@@ -287,6 +260,20 @@ def atomicity(conn):
             f"the root's delete refused by the worker (a key left to PostgreSQL): 23503, and the {children} "
             f"c rows deleted before it are back ({code})")
     cur.execute("DROP TABLE x.keep")
+    conn.commit()
+    # a cancel while a worker waits for a row another session holds
+    holder = psycopg2.connect(host=conn.info.host, port=conn.info.port, user=conn.info.user, dbname='app')
+    h = holder.cursor()
+    h.execute("UPDATE x.c SET b_id = b_id WHERE tenant = 3 AND id = (SELECT min(id) FROM x.c WHERE tenant = 3"
+              " AND b_id IN (SELECT id FROM x.b WHERE tenant = 3 AND a_id = 6))")
+    before = rows(cur, 'x')
+    cur.execute("SET statement_timeout = '500ms'")
+    code, _ = error_of(cur, "SELECT cascade_delete('x.a', ARRAY[3, 6])")
+    cur.execute("RESET statement_timeout")
+    holder.rollback()
+    holder.close()
+    T.check(code == '57014' and rows(cur, 'x') == before,
+            f"a statement timeout while a worker waits for a locked row: 57014, every node unchanged ({code})")
 
 
 def refusals(conn):
@@ -340,7 +327,8 @@ def main():
     base = own_dir('cascade_delete_citus_')
     nodes = []
     try:
-        nodes = start_cluster(base)
+        nodes = start_citus(base, 'app')
+        nodes[0].execute('CREATE EXTENSION cascade_delete', 'app')
         conn = nodes[0].connect('app')
         conn.autocommit = False
         cur = conn.cursor()

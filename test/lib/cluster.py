@@ -11,6 +11,7 @@ import time
 import psycopg2
 
 BINDIR = os.environ.get('PG_BINDIR', '/usr/lib/postgresql/15/bin')
+PG_CONFIG = os.environ.get('PG_CONFIG', os.path.join(BINDIR, 'pg_config'))
 
 
 def own_dir(prefix):
@@ -90,3 +91,36 @@ class Cluster:
                 return f.read()
         except OSError:
             return ''
+
+
+def citus_installed():
+    """Whether Citus is installed for the PostgreSQL 15 we run."""
+    try:
+        libdir = subprocess.run([PG_CONFIG, '--pkglibdir'], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return os.path.exists(os.path.join(libdir, 'citus.so'))
+
+
+def start_citus(base, db):
+    """A Citus coordinator and two workers on 127.0.0.1 (their nodes reach each
+    other by TCP), database db with the citus extension on each, the workers
+    registered. Returns [coordinator, worker1, worker2]."""
+    settings = ["listen_addresses=127.0.0.1", "shared_preload_libraries=citus", "max_prepared_transactions=100",
+                "citus.node_conninfo=sslmode=disable", "fsync=off"]
+    nodes = [Cluster(base, name) for name in ('coordinator', 'worker1', 'worker2')]
+    try:
+        for n in nodes:
+            n.initdb()
+            n.start(*settings)
+            n.execute("CREATE DATABASE " + db)
+            n.execute("CREATE EXTENSION citus", db)
+        coordinator = nodes[0]
+        coordinator.execute("SELECT citus_set_coordinator_host('127.0.0.1', %d)" % coordinator.port, db)
+        for w in nodes[1:]:
+            coordinator.execute("SELECT citus_add_node('127.0.0.1', %d)" % w.port, db)
+    except Exception:
+        for n in nodes:
+            n.stop()  # those not started: pg_ctl fails, ignored
+        raise
+    return nodes
