@@ -30,6 +30,7 @@
 // _where calls. The fast path does not reach the workers: the foreign keys'
 // own RI triggers on the shards run, and find the rows already gone.
 #include "cascade_call.hpp"
+#include "limits.hpp"
 #include "sql.hpp"
 
 #include <string>
@@ -199,6 +200,10 @@ std::string row_of(const std::string &a, const std::vector<std::string> &cols) {
 // pushes it down for co-located tables and reference tables alike, where it
 // refuses a correlated subquery over a reference table.
 std::string Cascade::citus_member(int t, const std::string &a, int depth) const {
+    if (depth > limits::kCitusMaxDepth)
+        throw not_on_citus("the cascade from " + T(root_).display + " is more than " +
+                               std::to_string(limits::kCitusMaxDepth) + " tables deep",
+                           "Each level is one more nested subquery in every statement on Citus.");
     if (t == root_) {
         const Table &r = T(root_);
         std::vector<std::string> keys;
@@ -215,7 +220,13 @@ std::string Cascade::citus_member(int t, const std::string &a, int depth) const 
     }
     if (ways.empty())
         return "false";
-    return "((" + sql::join(ways, " OR ") + ")" + citus_shards(t, a) + ")";
+    std::string member = "((" + sql::join(ways, " OR ") + ")" + citus_shards(t, a) + ")";
+    if (member.size() > limits::kCitusMaxPredicateBytes)
+        throw not_on_citus("the cascade from " + T(root_).display + " reaches " + T(t).display +
+                               " through too many paths",
+                           "On Citus every path to a table is spelled out in its statements; these would "
+                           "exceed " + std::to_string(limits::kCitusMaxPredicateBytes) + " bytes.");
+    return member;
 }
 
 // Edge e's child rows (alias c) that reference rows the cascade deletes.
@@ -233,6 +244,11 @@ Datum Cascade::run_on_citus(MemoryContext result_cxt) {
     deleted_.assign(n, 0);
     updated_.assign(n, 0);
     citus_ = true;
+    // Every table's predicate once before anything runs: the depth and size
+    // refusals come up front.
+    for (size_t t = 0; t < m_.tables.size(); ++t)
+        if (plan_->in_set[t])
+            (void)citus_member(static_cast<int>(t), sql::kRow, 1);
     add_root_keys(&citus_keys_); // $1..$n in every statement
     const Params &keys = citus_keys_;
     // Citus refuses a reference table's modification after parallel ones of

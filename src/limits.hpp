@@ -35,6 +35,13 @@ inline constexpr std::size_t kMaxKeptPlans = 2000;
 // (max_stack_depth); a deeper path ends with a note.
 inline constexpr int kExplainMaxDepth = 50;
 
+// On Citus (distributed.cpp) a table's rows are a predicate nested once per
+// level of the longest path from the root, and repeated once per path: a
+// deeper or larger one is refused up front rather than meeting PostgreSQL's
+// stack depth limit, or a statement of gigabytes, halfway.
+inline constexpr int kCitusMaxDepth = 50;
+inline constexpr std::size_t kCitusMaxPredicateBytes = 1 << 20;
+
 // Columns memory mode's collecting statement may return (every table's key
 // columns, xmin and ctid, in one row): PostgreSQL allows 1,664 entries in a
 // target list (MaxTupleAttributeNumber); a cascade over more tables (about

@@ -309,6 +309,15 @@ def refusals(conn):
         ("an explain", "SELECT 1", "SELECT * FROM cascade_delete_explain('x.a', ARRAY[1, 1])", "explain", None),
         ("a chunked job", "SELECT 1", "SELECT cascade_delete_start('x.a', ARRAY[1, 1])", "chunked job", None),
     ]
+    # a chain deeper than the predicates may nest (limits::kCitusMaxDepth)
+    cur.execute("SET citus.shard_count = 2; CREATE TABLE x.l0 (tenant int, id int, PRIMARY KEY (tenant, id));"
+                "SELECT create_distributed_table('x.l0', 'tenant', colocate_with => 'none')")
+    for i in range(1, 52):
+        cur.execute(f"CREATE TABLE x.l{i} (tenant int, id int, up int, PRIMARY KEY (tenant, id),"
+                    f" FOREIGN KEY (tenant, up) REFERENCES x.l{i - 1} ON DELETE CASCADE);"
+                    f"SELECT create_distributed_table('x.l{i}', 'tenant', colocate_with => 'x.l0')")
+    cur.execute("RESET citus.shard_count; INSERT INTO x.l0 VALUES (1, 1)")
+    cases.append(("a chain of 52 tables", "SELECT 1", "SELECT cascade_delete('x.l0', ARRAY[1, 1])", "deep", None))
     for name, setup, call, words, policy_table in cases:
         cur.execute(setup)
         before = rows(cur, 'x')
