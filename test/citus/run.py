@@ -16,6 +16,7 @@ worker halfway leaving every node unchanged, and the shapes refused up front.
 Prints `citus: N passed, M failed`.
 """
 import os
+import random
 import shutil
 import sys
 
@@ -62,10 +63,14 @@ def rows(cur, schema):
     return out
 
 
-def error_of(cur, sql, args=None):
+def error_of(cur, sql, args=None, result=None):
+    """The SQLSTATE and message of sql's error (None, None without one; then
+    the first column of its first row goes to result[0] when given)."""
     cur.execute("SAVEPOINT s")
     try:
         cur.execute(sql, args)
+        if result is not None:
+            result.append(cur.fetchone()[0])
         cur.execute("RELEASE SAVEPOINT s")
         return None, None
     except psycopg2.Error as e:
@@ -328,6 +333,79 @@ def refusals(conn):
             cur.execute(f"DELETE FROM cascade_delete_policy WHERE child = '{policy_table}'::regclass")
 
 
+def fuzz(conn, cases, seed):
+    """Random co-located schemas (2 to 6 tables, each key to one or two earlier
+    tables, ON DELETE CASCADE or NO ACTION, diamonds and NULL keys included),
+    the same data in two copies: cascade_delete_many() in one, Citus's own
+    DELETE in the other; the outcomes (23503 or success) and every table must
+    be equal, and the report must count the rows gone."""
+    cur = conn.cursor()
+    conn.autocommit = True
+    cur.execute("SET citus.shard_count = 4")
+    conn.autocommit = False
+    equal = deleted = 0
+    for case in range(cases):
+        rng = random.Random(seed * 1000 + case)
+        k = rng.randint(2, 6)
+        parents = {i: sorted(rng.sample(range(i), min(i, rng.choice((1, 1, 2))))) for i in range(1, k)}
+        action = {(i, j): rng.choice(("CASCADE", "CASCADE", "NO ACTION")) for i in parents for j in parents[i]}
+        ids = {i: list(range(1, rng.randint(4, 12))) for i in range(k)}
+        data = {}
+        for i in range(k):
+            data[i] = []
+            for tenant in (1, 2, 3):
+                for id_ in ids[i]:
+                    refs = [rng.choice(ids[j]) if rng.random() < 0.75 else None for j in parents.get(i, [])]
+                    data[i].append((tenant, id_, *refs))
+        for copy in ('n', 'x'):
+            s = f"fz{case}_{copy}"
+            cur.execute(f"CREATE SCHEMA {s}")
+            for i in range(k):
+                cols = ''.join(f", p{j} int" for j in parents.get(i, []))
+                fks = ''.join(f", FOREIGN KEY (tenant, p{j}) REFERENCES {s}.t{j} ON DELETE {action[(i, j)]}"
+                              for j in parents.get(i, []))
+                cur.execute(f"CREATE TABLE {s}.t{i} (tenant int, id int{cols}, PRIMARY KEY (tenant, id){fks})")
+                cur.execute(f"SELECT create_distributed_table('{s}.t{i}', 'tenant', colocate_with => "
+                            f"{repr(s + '.t0') if i else repr('none')})")
+                cur.executemany(f"INSERT INTO {s}.t{i} VALUES ({', '.join(['%s'] * len(data[i][0]))})", data[i])
+                conn.commit()  # Citus: no schema command after parallel writes in one transaction
+        root = rng.choice([0, 0, rng.randrange(k)])
+        keys = rng.sample([[t, i] for t in (1, 2, 3) for i in ids[root]], rng.randint(1, 3))
+
+        def state(copy):
+            out = []
+            for i in range(k):
+                cur.execute(f"SELECT * FROM fz{case}_{copy}.t{i} ORDER BY 1, 2")
+                out.append(cur.fetchall())
+            return out
+        before = state('x')
+        result = []
+        code_x, msg_x = error_of(cur, f"SELECT cascade_delete_many('fz{case}_x.t{root}', %s::int[])", (keys,), result)
+        report = result[0] if result else None
+        conn.commit()
+        values = ', '.join(f"({t}, {i})" for t, i in keys)
+        code_n, _ = error_of(cur, f"DELETE FROM fz{case}_n.t{root} WHERE (tenant, id) IN ({values})")
+        conn.commit()
+        after_x, after_n = state('x'), state('n')
+        gone = sum(len(b) - len(a) for b, a in zip(before, after_x))
+        ok = code_x == code_n and after_x == after_n and (report is None or report['total'] == gone)
+        equal += ok
+        deleted += code_x is None
+        if not ok:
+            T.check(False, f"fuzz case {case} (seed {seed}): {k} tables, keys {parents}, actions {action}, "
+                           f"root t{root} {keys}: cascade_delete {code_x or report} ({(msg_x or '')[:200]}), "
+                           f"native {code_n}, tables equal: {after_x == after_n}")
+        conn.commit()  # the reads above count as parallel operations for Citus
+        for copy in ('n', 'x'):
+            cur.execute(f"DROP SCHEMA fz{case}_{copy} CASCADE")
+            conn.commit()
+    cur.execute("RESET citus.shard_count")
+    conn.commit()
+    T.check(equal == cases and 0 < deleted < cases,
+            f"fuzz (seed {seed}): {equal} of {cases} random co-located schemas with the outcome and tables of "
+            f"Citus's own ON DELETE actions ({deleted} deleted, {cases - deleted} refused with 23503)")
+
+
 def main():
     if not citus_installed():
         print("citus: skipped: Citus not installed (postgresql-15-citus-13.2 from Citus's packages; "
@@ -349,9 +427,12 @@ def main():
             conn.commit()
         more(conn, nodes[0])
         conn.commit()
+        fuzz(conn, int(os.environ.get('CITUS_FUZZ_CASES', 30)), int(os.environ.get('CITUS_FUZZ_SEED', 1)))
         conn.close()
     except Exception as e:  # a failure of the harness is a failed test
-        T.check(False, 'harness: %s' % str(e)[:2000])
+        import traceback
+        traceback.print_exc()
+        T.check(False, "harness: %s" % str(e)[:2000])
     finally:
         for n in nodes:
             n.stop()
