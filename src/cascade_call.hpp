@@ -147,9 +147,12 @@ class Cascade {
     std::string citus_shards(int t, const std::string &a) const;
     std::string citus_member(int t, const std::string &a, int depth) const;
     std::string citus_referencing(const Edge &e, const std::string &c, int depth) const;
+    std::string citus_descendants(int t, int self, const std::string &a, int depth) const;
+    void find_citus_tenant();
     Datum run_on_citus(MemoryContext result_cxt);
     bool citus_ = false;  // this call runs on Citus: the checks use its predicates
     Params citus_keys_;   // the roots' keys, $1..$n of every statement on Citus
+    std::string citus_tenant_; // "OP $m": the one distribution value of the roots, if one
     void lock_policy_children();
     uint64 changed_rows(int t);
     std::vector<int> bypassed_; // edges whose RI triggers the deletes left out

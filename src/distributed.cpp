@@ -119,10 +119,28 @@ void Cascade::refuse_on_citus(const char *what) const {
             group = tab.citus_group;
         }
     }
-    for (size_t c = 0; c < plan_->components.size(); ++c)
-        if (plan_->cyclic[c])
-            throw not_on_citus("the cascade from " + T(root_).display + " has a cycle",
-                               "Cycles (self-references included) are not supported on Citus yet.");
+    for (size_t c = 0; c < plan_->components.size(); ++c) {
+        if (!plan_->cyclic[c])
+            continue;
+        // A table whose only self-references do not cascade (NO ACTION,
+        // RESTRICT, ...) is no recursion: its rows are reached as any others'.
+        const auto &comp = plan_->components[c];
+        int cascading = 0;
+        for (int ei : relevant_)
+            cascading += comp.size() == 1 && m_.edges[ei].parent == comp[0] && m_.edges[ei].child == comp[0] &&
+                         m_.edges[ei].action == Action::Cascade;
+        if (comp.size() == 1 && cascading == 0)
+            continue;
+        if (self_reference(static_cast<int>(c)) < 0)
+            throw not_on_citus("the cascade from " + T(root_).display + " has a cycle through several tables "
+                               "or several self-references of one",
+                               "Only a table's single self-reference is followed on Citus.");
+        if (T(root_).citus != 'h')
+            throw not_on_citus("the cascade from reference table " + T(root_).display + " reaches a "
+                               "self-reference",
+                               "A self-reference is followed by a recursive query, which Citus runs only "
+                               "within one tenant's shards.");
+    }
     for (int ei : relevant_) {
         const Edge &e = m_.edges[ei];
         const Table &p = T(e.parent), &c = T(e.child);
@@ -171,6 +189,8 @@ std::string Cascade::citus_shards(int t, const std::string &a) const {
     const Table &r = T(root_), &tab = T(t);
     if (r.citus != 'h' || tab.citus != 'h')
         return "";
+    if (!citus_tenant_.empty()) // the roots' one value: a router query
+        return " AND " + a + "." + sql::ident(tab.citus_column) + " " + citus_tenant_;
     for (size_t i = 0; i < r.id_cols.size(); ++i)
         if (r.id_cols[i] == r.citus_column)
             return " AND " + a + "." + sql::ident(tab.citus_column) + " " + r.id_eqops[i] + " ANY ($" +
@@ -204,18 +224,22 @@ std::string Cascade::citus_member(int t, const std::string &a, int depth) const 
         throw not_on_citus("the cascade from " + T(root_).display + " is more than " +
                                std::to_string(limits::kCitusMaxDepth) + " tables deep",
                            "Each level is one more nested subquery in every statement on Citus.");
+    // (self_reference: the component's one CASCADE self-reference, or -1)
+    int self = component_[t] >= 0 && plan_->cyclic[component_[t]] ? self_reference(component_[t]) : -1;
+    if (self >= 0)
+        return citus_descendants(t, self, a, depth);
+    std::vector<std::string> ways;
     if (t == root_) {
         const Table &r = T(root_);
         std::vector<std::string> keys;
         for (size_t i = 0; i < r.id_cols.size(); ++i)
             keys.push_back(std::string(sql::kKeys) + "." + sql::param_col(i));
-        return "(" + row_of(a, r.id_cols) + " " + r.id_eqops[0] + " ANY (SELECT " + sql::join(keys, ", ") +
-               " FROM " + sql::param_rows(r.id_cols.size()) + ")" + citus_shards(t, a) + ")";
+        ways.push_back(row_of(a, r.id_cols) + " " + r.id_eqops[0] + " ANY (SELECT " + sql::join(keys, ", ") +
+                       " FROM " + sql::param_rows(r.id_cols.size()) + ")");
     }
-    std::vector<std::string> ways;
     for (int ei : relevant_) {
         const Edge &e = m_.edges[ei];
-        if (e.child == t && e.action == Action::Cascade)
+        if (e.child == t && e.parent != t && e.action == Action::Cascade)
             ways.push_back(citus_referencing(e, a, depth));
     }
     if (ways.empty())
@@ -229,11 +253,78 @@ std::string Cascade::citus_member(int t, const std::string &a, int depth) const 
     return member;
 }
 
+// The rows of a table with a self-reference (edge self): those the other
+// ways reach (citus_member without the self-reference) and, recursively,
+// every row referencing one of them through it. A recursive query: Citus
+// runs it as a router query, within the one tenant the roots share.
+std::string Cascade::citus_descendants(int t, int self, const std::string &a, int depth) const {
+    const Table &tab = T(t);
+    const Edge &e = m_.edges[self];
+    std::string r = "r" + std::to_string(depth), s0 = "s" + std::to_string(depth), s1 = "u" + std::to_string(depth);
+    std::vector<std::string> cols, refs, match;
+    for (size_t i = 0; i < tab.id_cols.size(); ++i)
+        cols.push_back("c" + std::to_string(i));
+    for (size_t i = 0; i < e.refcols.size(); ++i) {
+        refs.push_back("d" + std::to_string(i));
+        match.push_back(e.match(i, r + ".d" + std::to_string(i), s1));
+    }
+    // the entry rows: the root's keys, or the edges from other tables
+    std::vector<std::string> ways;
+    if (t == root_) {
+        std::vector<std::string> keys;
+        for (size_t i = 0; i < tab.id_cols.size(); ++i)
+            keys.push_back(std::string(sql::kKeys) + "." + sql::param_col(i));
+        ways.push_back(row_of(s0, tab.id_cols) + " " + tab.id_eqops[0] + " ANY (SELECT " + sql::join(keys, ", ") +
+                       " FROM " + sql::param_rows(tab.id_cols.size()) + ")");
+    }
+    for (int ei : relevant_) {
+        const Edge &in = m_.edges[ei];
+        if (in.child == t && in.parent != t && in.action == Action::Cascade)
+            ways.push_back(citus_referencing(in, s0, depth + 1));
+    }
+    std::string both = cols_of(s0, tab.id_cols) + ", " + cols_of(s0, e.refcols);
+    std::string next = cols_of(s1, tab.id_cols) + ", " + cols_of(s1, e.refcols);
+    return "(" + row_of(a, tab.id_cols) + " " + tab.id_eqops[0] + " ANY (WITH RECURSIVE " + r + "(" +
+           sql::join(cols, ", ") + ", " + sql::join(refs, ", ") + ") AS (SELECT " + both + " FROM " + tab.from() +
+           " " + s0 + " WHERE (" + sql::join(ways, " OR ") + ")" + citus_shards(t, s0) + " UNION SELECT " + next +
+           " FROM " + tab.from() + " " + s1 + " JOIN " + r + " ON " + sql::join(match, " AND ") +
+           citus_shards(t, s1) + ") SELECT " + sql::join(cols, ", ") + " FROM " + r + ")" + citus_shards(t, a) +
+           ")";
+}
+
 // Edge e's child rows (alias c) that reference rows the cascade deletes.
 std::string Cascade::citus_referencing(const Edge &e, const std::string &c, int depth) const {
     std::string p = "p" + std::to_string(depth);
     return row_of(c, e.cols) + " " + e.eqops[0] + " ANY (SELECT " + cols_of(p, e.refcols) + " FROM " +
            T(e.parent).from() + " " + p + " WHERE " + citus_member(e.parent, p, depth + 1) + ")";
+}
+
+// When the roots share one distribution value: "= $m" with that value as
+// parameter $m, which makes each statement a router query (one shard group,
+// planned whole on its worker: a self-reference's recursive query needs
+// it). Roots of several tenants with a self-reference are refused.
+void Cascade::find_citus_tenant() {
+    const Table &r = T(root_);
+    if (r.citus != 'h')
+        return;
+    size_t col = 0;
+    while (col < r.id_cols.size() && r.id_cols[col] != r.citus_column)
+        ++col;
+    if (col == r.id_cols.size())
+        return;
+    std::string param = "$" + std::to_string(col + 1);
+    exec_once("SELECT pg_catalog.count(DISTINCT k), (pg_catalog.array_agg(k))[1] FROM pg_catalog.unnest(" + param + ") k",
+              SPI_OK_SELECT, citus_keys_);
+    if (std::stoull(pg_guard(pg::value, 0, 1)) == 1) {
+        Datum one = pg_guard(pg::copied_datum, 0, 2);
+        citus_tenant_ = r.id_eqops[col] + " " + citus_keys_.add(one, false, r.id_types[col]);
+        return;
+    }
+    for (size_t c = 0; c < plan_->components.size(); ++c)
+        if (plan_->cyclic[c] && self_reference(static_cast<int>(c)) >= 0)
+            throw not_on_citus("the roots are in more than one tenant and the cascade has a self-reference",
+                               "A self-reference is followed by a recursive query, which Citus runs only within "
+                               "one tenant's shards. Delete one tenant's rows per call.");
 }
 
 // The call on Citus (see the top of this file); its report in result_cxt.
@@ -244,12 +335,13 @@ Datum Cascade::run_on_citus(MemoryContext result_cxt) {
     deleted_.assign(n, 0);
     updated_.assign(n, 0);
     citus_ = true;
+    add_root_keys(&citus_keys_); // $1..$n in every statement
+    find_citus_tenant();
     // Every table's predicate once before anything runs: the depth and size
     // refusals come up front.
     for (size_t t = 0; t < m_.tables.size(); ++t)
         if (plan_->in_set[t])
             (void)citus_member(static_cast<int>(t), sql::kRow, 1);
-    add_root_keys(&citus_keys_); // $1..$n in every statement
     const Params &keys = citus_keys_;
     // Citus refuses a reference table's modification after parallel ones of
     // distributed tables referencing it in the same transaction: such a

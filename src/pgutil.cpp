@@ -227,6 +227,15 @@ char *value(uint64 row, int col) {
     return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
 }
 
+Datum copied_datum(uint64 row, int col) {
+    bool isnull;
+    Datum d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
+    if (isnull)
+        elog(ERROR, "cascade_delete: unexpected NULL in column %d", col);
+    Form_pg_attribute att = TupleDescAttr(SPI_tuptable->tupdesc, col - 1);
+    return datumCopy(d, att->attbyval, att->attlen);
+}
+
 CStrings text_array(uint64 row, int col) {
     bool isnull;
     Datum d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);

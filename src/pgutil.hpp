@@ -83,6 +83,8 @@ uint64 exec_plan(SPIPlanPtr plan, const char *sql, Datum *values, const char *nu
 
 // Column col (1-based) of row row of SPI_tuptable as C strings (NULL if null).
 char *value(uint64 row, int col);
+// ... as a value of its type, copied into the current memory context (not NULL).
+Datum copied_datum(uint64 row, int col);
 // Column col of row row of SPI_tuptable, a text[] (or name[]), as C strings.
 CStrings text_array(uint64 row, int col);
 // "OPERATOR(schema.op)" for the btree equality operator between left and right
