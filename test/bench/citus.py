@@ -52,6 +52,9 @@ def fill(cur, s, tenants, n_b, n_c):
     cur.execute(f"INSERT INTO {s}.a SELECT t, 1, 'a' FROM unnest(%s::int[]) t", (tenants,))
     cur.execute(f"INSERT INTO {s}.b SELECT t, g, 1 FROM unnest(%s::int[]) t, generate_series(1, %s) g",
                 (tenants, n_b))
+    # b's statistics before c's rows are checked against it: without them a
+    # worker once planned the foreign key's check as a scan of b per c row
+    cur.execute(f"ANALYZE {s}.b")
     cur.execute(f"INSERT INTO {s}.c SELECT t, g, 1 + (g - 1) %% %s FROM unnest(%s::int[]) t,"
                 f" generate_series(1, %s) g", (n_b, tenants, n_c))
     cur.execute(f"ANALYZE {s}.a, {s}.b, {s}.c")
