@@ -20,15 +20,20 @@
 // tables first. Citus runs them in one distributed transaction (two-phase
 // commit across workers): an error anywhere leaves every node unchanged.
 //
+// A table's single self-reference is followed by a recursive query, which
+// Citus runs only as a router query: the roots must share one tenant, and
+// every statement then names it ("= $m", find_citus_tenant).
+//
 // What this way does not do (each refused up front, see refuse_on_citus): a
 // table Citus does not manage, or one it manages that is neither distributed
 // by hash nor a reference table; distributed tables of different co-location
 // groups; a key between distributed tables without the distribution column on
 // both sides; a key from a distributed table to a reference table's rows
 // cascading the other way (Citus allows no such key; a policy could say it);
-// cycles; partitions; casts between key types; generic relations;
-// _where calls. The fast path does not reach the workers: the foreign keys'
-// own RI triggers on the shards run, and find the rows already gone.
+// cycles through several tables; a self-reference across tenants; partitions;
+// casts between key types; generic relations; _where calls. The fast path does
+// not reach the workers: the foreign keys' own RI triggers on the shards run,
+// and find the rows already gone.
 #include "cascade_call.hpp"
 #include "limits.hpp"
 #include "sql.hpp"
