@@ -9,6 +9,7 @@
 #include "pgutil.hpp"
 #include "statements.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -111,6 +112,7 @@ class Cascade {
     void check_condition() const;
     void collect();
     void component_collected(const std::vector<int> &comp);
+    void for_each_blocking_edge(const std::function<void(int, bool)> &check) const;
     void check_blockers();
     Blocker find_blocker(int ei, const std::string &where, const Params &p, bool once = false);
     uint64 count_rows(const std::string &from_where, const Params &p, bool once);
@@ -147,6 +149,7 @@ class Cascade {
     std::string citus_shards(int t, const std::string &a) const;
     std::string citus_member(int t, const std::string &a, int depth) const;
     std::string citus_referencing(const Edge &e, const std::string &c, int depth) const;
+    std::vector<std::string> citus_entries(int t, const std::string &a, int depth) const;
     std::string citus_descendants(int t, int self, const std::string &a, int depth) const;
     void find_citus_tenant();
     Datum run_on_citus(MemoryContext result_cxt);

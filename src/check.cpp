@@ -29,24 +29,31 @@ Blocker Cascade::find_blocker(int ei, const std::string &where, const Params &p,
     return b;
 }
 
-void Cascade::check_blockers() {
-    // PROTECT first (Django raises it while collecting), then the survivor checks.
+// The edges whose referencing rows block, in the order they are checked:
+// PROTECT first (Django raises it while collecting), then the survivor checks
+// (RESTRICT, NO ACTION: rows the cascade does not delete). check(ei, protect).
+void Cascade::for_each_blocking_edge(const std::function<void(int, bool)> &check) const {
     for (int pass = 0; pass < 2; ++pass)
         for (int ei : relevant_) {
-            const Edge &e = m_.edges[ei];
-            bool protect = e.action == Action::Protect;
-            bool survivor = e.action == Action::Restrict || e.action == Action::NoAction;
-            if (pass == 0 ? !protect : !survivor)
-                continue;
-            load_table(m_, e.child);
-            const Table &c = T(e.child);
-            Params p;
-            std::string parents = keys(e.parent, "p", &p);
-            std::string where = " FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " + parents +
-                                " WHERE " + parent_match(e, "p", "t") + ")" +
-                                (survivor ? not_collected(e.child, "t", &p) : "");
-            refuse_or_record(find_blocker(ei, where, p), protect);
+            Action a = m_.edges[ei].action;
+            bool protect = a == Action::Protect;
+            bool survivor = a == Action::Restrict || a == Action::NoAction;
+            if (pass == 0 ? protect : survivor)
+                check(ei, protect);
         }
+}
+
+void Cascade::check_blockers() {
+    for_each_blocking_edge([&](int ei, bool protect) {
+        const Edge &e = m_.edges[ei];
+        load_table(m_, e.child);
+        const Table &c = T(e.child);
+        Params p;
+        std::string parents = keys(e.parent, "p", &p);
+        std::string where = " FROM " + c.from() + " t WHERE EXISTS (SELECT 1 FROM " + parents + " WHERE " +
+                            parent_match(e, "p", "t") + ")" + (protect ? "" : not_collected(e.child, "t", &p));
+        refuse_or_record(find_blocker(ei, where, p), protect);
+    });
     if (req_.dry_run)
         predict_update_refusals(); // raises them when refuse_blocked
 }

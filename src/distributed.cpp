@@ -218,6 +218,27 @@ std::string row_of(const std::string &a, const std::vector<std::string> &cols) {
 }
 } // namespace
 
+// The ways rows of table t are reached other than through its own
+// self-reference, as conditions on alias a: the root's by the caller's keys
+// ($1..$n), and each CASCADE edge from another table.
+std::vector<std::string> Cascade::citus_entries(int t, const std::string &a, int depth) const {
+    std::vector<std::string> ways;
+    if (t == root_) {
+        const Table &r = T(root_);
+        std::vector<std::string> keys;
+        for (size_t i = 0; i < r.id_cols.size(); ++i)
+            keys.push_back(std::string(sql::kKeys) + "." + sql::param_col(i));
+        ways.push_back(row_of(a, r.id_cols) + " " + r.id_eqops[0] + " ANY (SELECT " + sql::join(keys, ", ") +
+                       " FROM " + sql::param_rows(r.id_cols.size()) + ")");
+    }
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (e.child == t && e.parent != t && e.action == Action::Cascade)
+            ways.push_back(citus_referencing(e, a, depth));
+    }
+    return ways;
+}
+
 // The rows of table t the cascade deletes, as a condition on alias a (the
 // root's keys are $1..$n): the root's by the caller's keys; another table's
 // by each CASCADE edge into it, down from the root; "false" for a table no
@@ -233,20 +254,7 @@ std::string Cascade::citus_member(int t, const std::string &a, int depth) const 
     int self = component_[t] >= 0 && plan_->cyclic[component_[t]] ? self_reference(component_[t]) : -1;
     if (self >= 0)
         return citus_descendants(t, self, a, depth);
-    std::vector<std::string> ways;
-    if (t == root_) {
-        const Table &r = T(root_);
-        std::vector<std::string> keys;
-        for (size_t i = 0; i < r.id_cols.size(); ++i)
-            keys.push_back(std::string(sql::kKeys) + "." + sql::param_col(i));
-        ways.push_back(row_of(a, r.id_cols) + " " + r.id_eqops[0] + " ANY (SELECT " + sql::join(keys, ", ") +
-                       " FROM " + sql::param_rows(r.id_cols.size()) + ")");
-    }
-    for (int ei : relevant_) {
-        const Edge &e = m_.edges[ei];
-        if (e.child == t && e.parent != t && e.action == Action::Cascade)
-            ways.push_back(citus_referencing(e, a, depth));
-    }
+    std::vector<std::string> ways = citus_entries(t, a, depth);
     if (ways.empty())
         return "false";
     std::string member = "((" + sql::join(ways, " OR ") + ")" + citus_shards(t, a) + ")";
@@ -273,20 +281,7 @@ std::string Cascade::citus_descendants(int t, int self, const std::string &a, in
         refs.push_back("d" + std::to_string(i));
         match.push_back(e.match(i, r + ".d" + std::to_string(i), s1));
     }
-    // the entry rows: the root's keys, or the edges from other tables
-    std::vector<std::string> ways;
-    if (t == root_) {
-        std::vector<std::string> keys;
-        for (size_t i = 0; i < tab.id_cols.size(); ++i)
-            keys.push_back(std::string(sql::kKeys) + "." + sql::param_col(i));
-        ways.push_back(row_of(s0, tab.id_cols) + " " + tab.id_eqops[0] + " ANY (SELECT " + sql::join(keys, ", ") +
-                       " FROM " + sql::param_rows(tab.id_cols.size()) + ")");
-    }
-    for (int ei : relevant_) {
-        const Edge &in = m_.edges[ei];
-        if (in.child == t && in.parent != t && in.action == Action::Cascade)
-            ways.push_back(citus_referencing(in, s0, depth + 1));
-    }
+    std::vector<std::string> ways = citus_entries(t, s0, depth + 1);
     std::string both = cols_of(s0, tab.id_cols) + ", " + cols_of(s0, e.refcols);
     std::string next = cols_of(s1, tab.id_cols) + ", " + cols_of(s1, e.refcols);
     return "(" + row_of(a, tab.id_cols) + " " + tab.id_eqops[0] + " ANY (WITH RECURSIVE " + r + "(" +
@@ -357,20 +352,14 @@ Datum Cascade::run_on_citus(MemoryContext result_cxt) {
         distributed = distributed || T(t).citus == 'h';
     }
     int nest = reference && distributed ? pg_guard(pg::citus_sequential_modifications) : -1;
-    // Checks: PROTECT first, then rows that would survive a RESTRICT / NO ACTION.
-    for (int pass = 0; pass < 2; ++pass)
-        for (int ei : relevant_) {
-            const Edge &e = m_.edges[ei];
-            bool protect = e.action == Action::Protect;
-            bool survivor = e.action == Action::Restrict || e.action == Action::NoAction;
-            if (pass == 0 ? !protect : !survivor)
-                continue;
-            const Table &c = T(e.child);
-            std::string where = " FROM " + c.from() + " t WHERE " + citus_referencing(e, sql::kRow, 1) +
-                                citus_shards(e.child, sql::kRow) +
-                                (survivor ? " AND (" + citus_member(e.child, sql::kRow, 1) + ") IS NOT TRUE" : "");
-            refuse_or_record(find_blocker(ei, where, keys, true), protect);
-        }
+    // Checks: PROTECT, then rows that would survive a RESTRICT / NO ACTION.
+    for_each_blocking_edge([&](int ei, bool protect) {
+        const Edge &e = m_.edges[ei];
+        std::string where = " FROM " + T(e.child).from() + " t WHERE " + citus_referencing(e, sql::kRow, 1) +
+                            citus_shards(e.child, sql::kRow) +
+                            (protect ? "" : " AND (" + citus_member(e.child, sql::kRow, 1) + ") IS NOT TRUE");
+        refuse_or_record(find_blocker(ei, where, keys, true), protect);
+    });
     if (req_.dry_run)
         predict_update_refusals(); // on Citus too (citus_)
     // Counts first when something needs them before anything changes.
