@@ -100,7 +100,7 @@ void Cascade::refuse_or_record(Blocker b, bool protect) {
 void Cascade::predict_update_refusals() {
     for (int ei : relevant_) {
         const Edge &e = m_.edges[ei];
-        if (e.action != Action::SetNull && e.action != Action::SetDefault && e.action != Action::SetValue)
+        if (!sets_columns(e.action))
             continue;
         load_table(m_, e.child);
         const Table &c = T(e.child);

@@ -107,11 +107,11 @@ void Cascade::refuse_on_citus(const char *what) const {
     unsigned group = 0;
     for (int t : touched_tables()) {
         const Table &tab = T(t);
-        if (tab.citus != 'h' && tab.citus != 'r')
+        if (tab.citus != 'h' && tab.citus != 'r' && tab.citus != 'l')
             throw not_on_citus("table " + tab.display + " is " + citus_kind(tab.citus),
                                "A cascade over tables Citus manages can reach only tables distributed by "
-                               "hash and reference tables: a query joining other tables cannot be pushed "
-                               "down to the workers in one piece.");
+                               "hash, reference tables and coordinator-local tables in Citus's metadata: a "
+                               "query joining other tables cannot be pushed down to the workers in one piece.");
         if (tab.relkind == 'p' || !tab.partition_ancestors.empty())
             throw not_on_citus("table " + tab.display + " is partitioned or a partition",
                                "Partition trees are not supported on Citus yet.");
@@ -161,6 +161,11 @@ void Cascade::refuse_on_citus(const char *what) const {
             if (op != e.eqops[0])
                 throw not_on_citus(key + " compares its columns with different operators",
                                    "Keys are matched row-wise with one operator on Citus.");
+        if ((p.citus == 'h') != (c.citus == 'h') && (p.citus == 'l' || c.citus == 'l'))
+            throw not_on_citus(key + " joins a distributed table with a coordinator-local table",
+                               "A coordinator-local table's rows are on the coordinator and a distributed "
+                               "table's on the workers: a statement joining them would bring rows to the "
+                               "coordinator. Citus allows no foreign key between them either.");
         if (p.citus == 'h' && c.citus == 'r')
             throw not_on_citus(key + " goes from a distributed table to a reference table",
                                "A reference table's rows are on every node and a distributed table's on "
@@ -175,7 +180,7 @@ void Cascade::refuse_on_citus(const char *what) const {
                                        " = " + c.display + "." + c.citus_column +
                                        "; a key without that pair could reach rows on other workers.");
         }
-        if (e.action == Action::SetNull || e.action == Action::SetDefault || e.action == Action::SetValue) {
+        if (sets_columns(e.action)) {
             const auto &setcols = e.setcols.empty() ? e.cols : e.setcols;
             for (const auto &col : setcols)
                 if (c.citus == 'h' && col == c.citus_column)
@@ -343,15 +348,30 @@ Datum Cascade::run_on_citus(MemoryContext result_cxt) {
         if (plan_->in_set[t])
             (void)citus_member(static_cast<int>(t), sql::kRow, 1);
     const Params &keys = citus_keys_;
-    // Citus refuses a reference table's modification after parallel ones of
-    // distributed tables referencing it in the same transaction: such a
-    // cascade modifies shards one connection per worker.
-    bool reference = false, distributed = false;
+    // Citus refuses a reference (or coordinator-local) table's modification
+    // after parallel accesses to distributed tables referencing it in the
+    // same transaction: such a cascade works on shards one connection per
+    // worker.
+    std::vector<char> modified(plan_->in_set.begin(), plan_->in_set.end());
+    for (int ei : relevant_)
+        if (sets_columns(m_.edges[ei].action))
+            modified[m_.edges[ei].child] = 1;
+    bool replicated = false, distributed = false;
     for (int t : touched_tables()) {
-        reference = reference || (T(t).citus == 'r' && plan_->in_set[t]);
+        replicated = replicated || (T(t).citus != 'h' && modified[t]);
         distributed = distributed || T(t).citus == 'h';
     }
-    int nest = reference && distributed ? pg_guard(pg::citus_sequential_modifications) : -1;
+    int nest = replicated && distributed ? pg_guard(pg::citus_sequential_modifications) : -1;
+    // cascade_delete.lock_policy_tables: writers of policy-only keys' tables
+    // wait for this transaction (LOCK TABLE reaches every shard). There is no
+    // check afterwards here (the rows are named by predicates, not kept), so
+    // a snapshot that may predate the locks is refused.
+    lock_policy_children();
+    if (!rechecked_.empty() && pg_guard(pg::uses_transaction_snapshot))
+        throw not_on_citus("cascade_delete.lock_policy_tables under REPEATABLE READ or SERIALIZABLE is not "
+                           "supported",
+                           "The workers' snapshots may predate the locks, and on Citus no check runs after the "
+                           "deletes to catch a row committed in between.");
     // Checks: PROTECT, then rows that would survive a RESTRICT / NO ACTION.
     for_each_blocking_edge([&](int ei, bool protect) {
         const Edge &e = m_.edges[ei];
@@ -374,7 +394,7 @@ Datum Cascade::run_on_citus(MemoryContext result_cxt) {
     // SET_* updates of referencing rows that survive, before their parents go.
     for (int ei : relevant_) {
         const Edge &e = m_.edges[ei];
-        if (e.action != Action::SetNull && e.action != Action::SetDefault && e.action != Action::SetValue)
+        if (!sets_columns(e.action))
             continue;
         const Table &c = T(e.child);
         Params p = keys; // and SET(value)'s value

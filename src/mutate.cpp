@@ -27,8 +27,7 @@ uint64 exec_bypassing(SPIPlanPtr plan, const std::string &query_text, const Para
 void Cascade::run_updates() {
     for (int ei : relevant_) {
         const Edge &e = m_.edges[ei];
-        if (e.action != Action::SetNull && e.action != Action::SetDefault &&
-            e.action != Action::SetValue)
+        if (!sets_columns(e.action))
             continue;
         load_table(m_, e.child);
         const Table &c = T(e.child);

@@ -196,6 +196,8 @@ void spi_connect() {
 
 bool read_only() { return XactReadOnly || RecoveryInProgress(); }
 
+bool uses_transaction_snapshot() { return IsolationUsesXactSnapshot(); }
+
 SPIPlanPtr prepare_kept(const char *sql, int nargs, Oid *types, int cursor_options) {
     SPIPlanPtr plan = prepare(sql, nargs, types, cursor_options);
     SPI_keepplan(plan);

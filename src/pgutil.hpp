@@ -77,6 +77,8 @@ void copy_result_arrays(int first, int n, Datum *values, Oid *types, uint64 *cou
 void spi_connect();
 // Whether this transaction cannot write: read-only, or on a hot standby.
 bool read_only();
+// Whether the transaction keeps one snapshot (REPEATABLE READ, SERIALIZABLE).
+bool uses_transaction_snapshot();
 // Executes a prepared plan and checks the result code.
 uint64 exec_plan(SPIPlanPtr plan, const char *sql, Datum *values, const char *nulls,
                  int expected_rc);

@@ -26,6 +26,10 @@ const char *action_name(Action a);
 // Parses a Django action name (case-insensitive; "set null" and "set-null"
 // too); NO ACTION is not one.
 Action parse_action(const std::string &name, bool *ok);
+// SET_NULL, SET_DEFAULT, SET(value): the referencing rows are updated.
+inline bool sets_columns(Action a) {
+    return a == Action::SetNull || a == Action::SetDefault || a == Action::SetValue;
+}
 
 struct PlanEdge {
     int parent; // referenced table

@@ -19,6 +19,8 @@ import os
 import random
 import shutil
 import sys
+import threading
+import time
 
 import psycopg2
 
@@ -29,8 +31,11 @@ from tally import Tally  # noqa: E402
 T = Tally('citus')
 
 # Tenants 1..4, each: 10 a, 50 b, 200 c; kind is a reference table referenced
-# by item. (Citus allows no SET NULL / SET DEFAULT foreign key that includes
-# the distribution column: SET_* is tested with policies.)
+# by item (distributed) and shelf, a plain table that the foreign key to a
+# reference table makes a coordinator-local table in Citus's metadata, as it
+# does book, which references shelf. (Citus allows no SET NULL / SET DEFAULT
+# foreign key that includes the distribution column: SET_* of distributed
+# tables is tested with policies.)
 SCHEMA = """
 CREATE SCHEMA {s};
 CREATE TABLE {s}.a (tenant int, id int, note text, PRIMARY KEY (tenant, id));
@@ -47,6 +52,8 @@ CREATE TABLE {s}.leaf (tenant int, id int, tree_id int, PRIMARY KEY (tenant, id)
 CREATE TABLE {s}.kind (id int PRIMARY KEY, name text);
 CREATE TABLE {s}.item (tenant int, id int, kind_id int REFERENCES {s}.kind ON DELETE CASCADE,
                        PRIMARY KEY (tenant, id));
+CREATE TABLE {s}.shelf (id int PRIMARY KEY, kind_id int REFERENCES {s}.kind ON DELETE CASCADE);
+CREATE TABLE {s}.book (id int PRIMARY KEY, shelf_id int REFERENCES {s}.shelf ON DELETE SET NULL);
 SELECT create_reference_table('{s}.kind');
 SELECT create_distributed_table('{s}.a', 'tenant', colocate_with => 'none');
 SELECT create_distributed_table('{s}.b', 'tenant', colocate_with => '{s}.a');
@@ -64,8 +71,10 @@ INSERT INTO {s}.tree SELECT t, g, g - 6, NULL FROM generate_series(1, 4) t, gene
 INSERT INTO {s}.leaf SELECT t, g, 1 + g % 40 FROM generate_series(1, 4) t, generate_series(1, 80) g;
 INSERT INTO {s}.kind SELECT g, 'k' || g FROM generate_series(1, 5) g;
 INSERT INTO {s}.item SELECT t, g, 1 + g % 5 FROM generate_series(1, 4) t, generate_series(1, 40) g;
+INSERT INTO {s}.shelf SELECT g, 1 + g % 5 FROM generate_series(1, 20) g;
+INSERT INTO {s}.book SELECT g, 1 + g % 20 FROM generate_series(1, 60) g;
 """
-TABLES = ('a', 'b', 'c', 'forest', 'tree', 'leaf', 'kind', 'item')
+TABLES = ('a', 'b', 'c', 'forest', 'tree', 'leaf', 'kind', 'item', 'shelf', 'book')
 
 
 def rows(cur, schema):
@@ -106,8 +115,11 @@ def differential(conn):
          "SELECT cascade_delete('x.forest', ARRAY[2, 1])", "DELETE FROM n.forest WHERE tenant = 2 AND id = 1"),
         ("from the middle of the tree", "SELECT cascade_delete('x.tree', ARRAY[3, 8])",
          "DELETE FROM n.tree WHERE tenant = 3 AND id = 8"),
-        ("a reference table's row, cascading into a distributed table on every worker",
+        ("a reference table's row, cascading into a distributed table on every worker and into "
+         "coordinator-local tables (a SET NULL among them)",
          "SELECT cascade_delete('x.kind', 2)", "DELETE FROM n.kind WHERE id = 2"),
+        ("a coordinator-local table's rows", "SELECT cascade_delete_many('x.shelf', ARRAY[3, 4])",
+         "DELETE FROM n.shelf WHERE id IN (3, 4)"),
     ]
     for name, call, native in cases:
         before = rows(cur, 'x')
@@ -123,6 +135,10 @@ def differential(conn):
         T.check(after_x == after_n, f"{name}: every table equals the native actions' ({report})")
         T.check(all(gone[t] == counted.get(t, 0) for t in TABLES) and report['total'] == sum(gone.values()),
                 f"{name}: the report counts the rows gone {gone}")
+        changed = {t: len(set(after_x[t]) - set(before[t])) for t in TABLES}
+        counted = {t.split('.')[1]: v for t, v in report['updated'].items()}
+        T.check(all(changed[t] == counted.get(t, 0) for t in TABLES),
+                f"{name}: the report counts the rows updated {({t: v for t, v in changed.items() if v})}")
 
 
 def routing(conn):
@@ -298,6 +314,91 @@ def atomicity(conn):
             f"a statement timeout while a worker waits for a locked row: 57014, every node unchanged ({code})")
 
 
+def worker_killed(conn, nodes):
+    """A worker's connection killed while the cascade runs there: the call
+    fails and every node is as before. The worker's statement is held on a
+    row lock of another session, then its backend terminated."""
+    cur = conn.cursor()
+    holder = nodes[0].connect('app')
+    holder.autocommit = False
+    h = holder.cursor()
+    h.execute("UPDATE x.c SET b_id = b_id WHERE tenant = 3 AND id = (SELECT min(id) FROM x.c WHERE tenant = 3"
+              " AND b_id IN (SELECT id FROM x.b WHERE tenant = 3 AND a_id = 6))")
+    before = rows(cur, 'x')
+    conn.commit()
+    result = {}
+
+    def call():
+        result['code'], result['msg'] = error_of(cur, "SELECT cascade_delete('x.a', ARRAY[3, 6])")
+        conn.rollback()
+    runner = threading.Thread(target=call)
+    runner.start()
+    killed = None
+    for _ in range(200):  # up to 10 s for the DELETE to wait on a worker
+        for w in nodes[1:]:
+            k = w.connect('app')
+            k.autocommit = True
+            kc = k.cursor()
+            kc.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE%'")
+            pids = [r[0] for r in kc.fetchall()]
+            if pids:
+                kc.execute("SELECT pg_terminate_backend(%s)", (pids[0],))
+                killed = pids[0]
+            k.close()
+        if killed:
+            break
+        time.sleep(0.05)
+    runner.join(60)
+    holder.rollback()
+    holder.close()
+    T.check(killed is not None and result.get('code') is not None and rows(cur, 'x') == before,
+            f"a worker's backend killed mid-cascade: the call fails ({result.get('code')}: "
+            f"{(result.get('msg') or '').splitlines()[:1]}) and every node is unchanged")
+    conn.commit()
+
+
+def policy_locks(conn, coordinator):
+    """cascade_delete.lock_policy_tables on Citus: a writer of a policy-only
+    key's table waits for the deleting transaction (LOCK TABLE reaches the
+    shards); under REPEATABLE READ the setting is refused (no check after the
+    deletes could catch a row its snapshot missed)."""
+    cur = conn.cursor()
+    cur.execute("""
+        CREATE TABLE x.note (tenant int, id int, a_id int, PRIMARY KEY (tenant, id));
+        SELECT create_distributed_table('x.note', 'tenant', colocate_with => 'x.a');
+        INSERT INTO x.note VALUES (1, 1, 8);
+        SELECT cascade_delete_set_policy('x.note', '{tenant,a_id}', 'CASCADE', parent => 'x.a');
+    """)
+    conn.commit()
+    writer = coordinator.connect('app')
+    writer.autocommit = False
+    w = writer.cursor()
+    w.execute("SET lock_timeout = '300ms'")
+    writer.commit()
+    outcomes = []
+    for lock in ('off', 'on'):
+        cur.execute(f"SET cascade_delete.lock_policy_tables = {lock}")
+        cur.execute("SELECT cascade_delete('x.a', ARRAY[1, 7])")
+        code, _ = error_of(w, "INSERT INTO x.note VALUES (1, 2, 7)")
+        writer.rollback()
+        outcomes.append(code)
+        conn.rollback()
+    T.check(outcomes == [None, '55P03'],
+            f"lock_policy_tables: a concurrent insert into a policy-only key's distributed table goes through "
+            f"without it and waits (55P03 here) with it ({outcomes})")
+    cur.execute("SET cascade_delete.lock_policy_tables = on; SELECT cascade_delete('x.a', ARRAY[1, 8])")
+    T.check(cur.fetchone()[0]['deleted'].get('x.note') == 1, "and the call with it deletes the policy's rows")
+    conn.rollback()
+    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; SET cascade_delete.lock_policy_tables = on")
+    code, msg = error_of(cur, "SELECT cascade_delete('x.a', ARRAY[1, 8])")
+    conn.rollback()
+    T.check(code == '0A000' and 'REPEATABLE READ' in msg,
+            f"lock_policy_tables under REPEATABLE READ on Citus: refused with 0A000 ({code})")
+    writer.close()
+    cur.execute("DROP TABLE x.note")
+    conn.commit()
+
+
 def refusals(conn):
     cur = conn.cursor()
     cur.execute("""
@@ -311,6 +412,8 @@ def refusals(conn):
         CREATE TABLE x.plain (id int PRIMARY KEY, a_tenant int, a_id int);
         CREATE TABLE x.setdist (tenant int DEFAULT 0, id int, a_id int DEFAULT 0, PRIMARY KEY (tenant, id));
         SELECT create_distributed_table('x.setdist', 'tenant', colocate_with => 'x.a');
+        CREATE TABLE x.onshelf (tenant int, id int, shelf_id int, PRIMARY KEY (tenant, id));
+        SELECT create_distributed_table('x.onshelf', 'tenant', colocate_with => 'x.a');
     """)
     cases = [
         ("a policy to a table in another co-location group",
@@ -325,6 +428,9 @@ def refusals(conn):
         ("a SET_DEFAULT of the distribution column",
          "SELECT cascade_delete_set_policy('x.setdist', '{tenant,a_id}', 'SET_DEFAULT', parent => 'x.a')",
          "SELECT cascade_delete('x.a', ARRAY[1, 1])", "distribution column", "x.setdist"),
+        ("a policy from a distributed table to a coordinator-local table",
+         "SELECT cascade_delete_set_policy('x.onshelf', '{shelf_id}', 'CASCADE', parent => 'x.shelf')",
+         "SELECT cascade_delete('x.shelf', 1)", "coordinator-local", "x.onshelf"),
         ("roots of two tenants with a self-reference", "SELECT 1",
          "SELECT cascade_delete_many('x.forest', ARRAY[[1, 1], [3, 1]])", "more than one tenant", None),
         ("a cycle through two tables", "SELECT cascade_delete_set_policy('x.cyc', '{tenant,a_id}', 'CASCADE', parent => 'x.a');"
@@ -473,6 +579,9 @@ def main():
             part(conn)
             conn.commit()
         more(conn, nodes[0])
+        conn.commit()
+        policy_locks(conn, nodes[0])
+        worker_killed(conn, nodes)
         conn.commit()
         fuzz(conn, int(os.environ.get('CITUS_FUZZ_CASES', 30)), int(os.environ.get('CITUS_FUZZ_SEED', 1)))
         conn.close()
