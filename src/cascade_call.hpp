@@ -101,6 +101,7 @@ class Cascade {
     std::string source(int t, const std::string &q) const;   // q.col0, q.col1, ...
     std::string parent_match(const Edge &e, const std::string &p, const std::string &c) const;
     std::string not_collected(int t, const std::string &alias, Params *p) const;
+    std::string not_deleted(int t, const std::string &alias, Params *p) const;
     void find_virtual_tables();
     uint64 count_referencing(const Edge &e, bool survivors_only);
     void prepare_keys();
@@ -152,7 +153,10 @@ class Cascade {
     std::vector<std::string> citus_entries(int t, const std::string &a, int depth) const;
     std::string citus_descendants(int t, int self, const std::string &a, int depth) const;
     void find_citus_tenant();
+    std::string citus_roots(const std::string &a) const;
+    std::string citus_reached_through(const std::vector<int> &path, const std::string &a) const;
     Datum run_on_citus(MemoryContext result_cxt);
+    bool citus_phases();
     bool citus_ = false;  // this call runs on Citus: the checks use its predicates
     Params citus_keys_;   // the roots' keys, $1..$n of every statement on Citus
     std::string citus_tenant_; // "OP $m": the one distribution value of the roots, if one

@@ -129,22 +129,17 @@ void Cascade::predict_update_refusals() {
             refusals.push_back(ERRCODE_FOREIGN_KEY_VIOLATION);
         if (refusals.empty())
             continue;
-        // Which rows survive: collected keys, or on Citus the rows' predicates
-        // (distributed.cpp; their parameters, the roots' keys, come first).
-        auto survives = [&](int t, const std::string &alias, Params *p) {
-            return citus_ ? " AND (" + citus_member(t, alias, 1) + ") IS NOT TRUE" : not_collected(t, alias, p);
-        };
         auto refused = [&](int sqlstate, Params *p) {
             if (sqlstate == ERRCODE_NOT_NULL_VIOLATION)
                 return not_null_violated;
             return "NOT (" + any_null + ") AND NOT EXISTS (SELECT 1 FROM " + T(e.parent).from() +
-                   " q WHERE " + found + survives(e.parent, "q", p) + ")";
+                   " q WHERE " + found + not_deleted(e.parent, "q", p) + ")";
         };
         auto changed_rows_where = [&](const std::string &condition, Params *p) {
             std::string referencing = citus_ ? citus_referencing(e, "t", 1) + citus_shards(e.child, "t")
                                              : "EXISTS (SELECT 1 FROM " + keys(e.parent, "p", p) + " WHERE " +
                                                    parent_match(e, "p", "t") + ")";
-            return " FROM " + c.from() + " t WHERE " + referencing + survives(e.child, "t", p) + " AND (" +
+            return " FROM " + c.from() + " t WHERE " + referencing + not_deleted(e.child, "t", p) + " AND (" +
                    condition + ")";
         };
         if (req_.refuse_blocked) {

@@ -223,19 +223,40 @@ std::string row_of(const std::string &a, const std::vector<std::string> &cols) {
 }
 } // namespace
 
+// The root's rows the caller names, as a condition on alias a: by the keys
+// $1..$n.
+std::string Cascade::citus_roots(const std::string &a) const {
+    const Table &r = T(root_);
+    std::vector<std::string> keys;
+    for (size_t i = 0; i < r.id_cols.size(); ++i)
+        keys.push_back(std::string(sql::kKeys) + "." + sql::param_col(i));
+    return row_of(a, r.id_cols) + " " + r.id_eqops[0] + " ANY (SELECT " + sql::join(keys, ", ") + " FROM " +
+           sql::param_rows(r.id_cols.size()) + ")";
+}
+
+// The explain's rows of one path (edges from the roots) as a condition on
+// alias a: rows of each table on the way referencing rows of the one before,
+// as nested uncorrelated subqueries (see citus_member), each pruned to the
+// roots' shards.
+std::string Cascade::citus_reached_through(const std::vector<int> &path, const std::string &a) const {
+    auto alias = [&](size_t level) { return level == path.size() ? a : "p" + std::to_string(level); };
+    std::string cond = citus_roots(alias(0)) + citus_shards(root_, alias(0));
+    for (size_t level = 1; level <= path.size(); ++level) {
+        const Edge &e = m_.edges[path[level - 1]];
+        cond = row_of(alias(level), e.cols) + " " + e.eqops[0] + " ANY (SELECT " +
+               cols_of(alias(level - 1), e.refcols) + " FROM " + T(e.parent).from() + " " + alias(level - 1) +
+               " WHERE " + cond + ")" + citus_shards(e.child, alias(level));
+    }
+    return cond;
+}
+
 // The ways rows of table t are reached other than through its own
 // self-reference, as conditions on alias a: the root's by the caller's keys
 // ($1..$n), and each CASCADE edge from another table.
 std::vector<std::string> Cascade::citus_entries(int t, const std::string &a, int depth) const {
     std::vector<std::string> ways;
-    if (t == root_) {
-        const Table &r = T(root_);
-        std::vector<std::string> keys;
-        for (size_t i = 0; i < r.id_cols.size(); ++i)
-            keys.push_back(std::string(sql::kKeys) + "." + sql::param_col(i));
-        ways.push_back(row_of(a, r.id_cols) + " " + r.id_eqops[0] + " ANY (SELECT " + sql::join(keys, ", ") +
-                       " FROM " + sql::param_rows(r.id_cols.size()) + ")");
-    }
+    if (t == root_)
+        ways.push_back(citus_roots(a));
     for (int ei : relevant_) {
         const Edge &e = m_.edges[ei];
         if (e.child == t && e.parent != t && e.action == Action::Cascade)
@@ -334,6 +355,13 @@ void Cascade::find_citus_tenant() {
 
 // The call on Citus (see the top of this file); its report in result_cxt.
 Datum Cascade::run_on_citus(MemoryContext result_cxt) {
+    bool exceeded = citus_phases();
+    return report(exceeded, result_cxt);
+}
+
+// Every phase of the call on Citus; a dry run (and the explain) only counts.
+// Whether cascade_delete.max_rows was exceeded (in a dry run).
+bool Cascade::citus_phases() {
     refuse_on_citus(nullptr);
     size_t n = m_.tables.size();
     collected_.assign(n, 0);
@@ -377,7 +405,7 @@ Datum Cascade::run_on_citus(MemoryContext result_cxt) {
         const Edge &e = m_.edges[ei];
         std::string where = " FROM " + T(e.child).from() + " t WHERE " + citus_referencing(e, sql::kRow, 1) +
                             citus_shards(e.child, sql::kRow) +
-                            (protect ? "" : " AND (" + citus_member(e.child, sql::kRow, 1) + ") IS NOT TRUE");
+                            (protect ? "" : not_deleted(e.child, sql::kRow, nullptr));
         refuse_or_record(find_blocker(ei, where, keys, true), protect);
     });
     if (req_.dry_run)
@@ -399,7 +427,7 @@ Datum Cascade::run_on_citus(MemoryContext result_cxt) {
         const Table &c = T(e.child);
         Params p = keys; // and SET(value)'s value
         std::string where = " WHERE " + citus_referencing(e, sql::kRow, 1) + citus_shards(e.child, sql::kRow) +
-                            " AND (" + citus_member(e.child, sql::kRow, 1) + ") IS NOT TRUE";
+                            not_deleted(e.child, sql::kRow, nullptr);
         if (req_.dry_run) {
             updated_[e.child] += count_rows(" FROM " + c.from() + " t" + where, p, true);
             continue;
@@ -428,7 +456,7 @@ Datum Cascade::run_on_citus(MemoryContext result_cxt) {
                                         SPI_OK_DELETE, keys);
     if (nest >= 0)
         pg_guard(pg::restore_settings, nest);
-    return report(exceeded, result_cxt);
+    return exceeded;
 }
 
 } // namespace cd

@@ -102,12 +102,13 @@ std::string Cascade::reached_through(const std::vector<int> &path, Params *p) co
 // order: for a blocker or an update, only rows the cascade does not delete.
 void Cascade::count_path(PathNode *n, int samples) {
     const Table &t = T(n->table);
-    Params p;
-    std::string where = " FROM " + t.from() + " t WHERE " + reached_through(n->path, &p);
+    Params p = citus_ ? citus_keys_ : Params(); // on Citus, the roots' keys come first
+    std::string where = " FROM " + t.from() + " t WHERE " +
+                        (citus_ ? citus_reached_through(n->path, sql::kRow) : reached_through(n->path, &p));
     if (n->edge >= 0) {
         Action a = m_.edges[n->edge].action;
         if (a != Action::Cascade && a != Action::Protect)
-            where += not_collected(n->table, sql::kRow, &p);
+            where += not_deleted(n->table, sql::kRow, &p);
     }
     // Run once, not kept: every path is a statement of its own.
     auto run = [&](const std::string &query) { return exec_once(query, SPI_OK_SELECT, p); };
@@ -123,13 +124,15 @@ void Cascade::count_path(PathNode *n, int samples) {
 
 std::vector<ExplainRow> Cascade::explain(const ExplainOptions &options) {
     setup();
-    if (on_citus())
-        refuse_on_citus("cascade_delete_explain()");
     check_inheritance_children();
-    collect_keys();
-    check_blockers(); // a dry run records blockers instead of raising them
-    run_updates();    // counts only
-    run_deletes();
+    if (on_citus())
+        (void)citus_phases(); // the dry run, by predicates (distributed.cpp)
+    else {
+        collect_keys();
+        check_blockers(); // a dry run records blockers instead of raising them
+        run_updates();    // counts only
+        run_deletes();
+    }
     std::vector<PathNode> nodes;
     bool truncated = false;
     // Depth-first, children in the model's edge order, so that rows come out

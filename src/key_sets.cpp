@@ -277,6 +277,15 @@ std::string Cascade::not_collected(int t, const std::string &alias, Params *p) c
     return sql::not_in_keys(T(t), keys(t, sql::kCollected, p), alias);
 }
 
+// " AND ...": row alias of t is not one the cascade deletes: not among its
+// collected keys, or on Citus not matching its predicate (distributed.cpp;
+// its parameters, the roots' keys, come first in p).
+std::string Cascade::not_deleted(int t, const std::string &alias, Params *p) const {
+    if (citus_)
+        return plan_->in_set[t] ? " AND (" + citus_member(t, alias, 1) + ") IS NOT TRUE" : "";
+    return not_collected(t, alias, p);
+}
+
 // Matched by the columns of t's identity (a partition's primary key has its
 // partitioned ancestors' columns), compared with t's operators.
 std::string Cascade::in_keys_of(int u, int t, const std::string &x, Params *p) const {
