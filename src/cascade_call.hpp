@@ -151,7 +151,9 @@ class Cascade {
     std::string citus_member(int t, const std::string &a, int depth) const;
     std::string citus_referencing(const Edge &e, const std::string &c, int depth) const;
     std::vector<std::string> citus_entries(int t, const std::string &a, int depth) const;
-    std::string citus_descendants(int t, int self, const std::string &a, int depth) const;
+    std::string citus_component(int t, const std::string &a, int depth) const;
+    bool citus_recursive(int t) const;
+    bool citus_cycle() const;
     void find_citus_tenant();
     std::string citus_roots(const std::string &a) const;
     std::string citus_reached_through(const std::vector<int> &path, const std::string &a) const;

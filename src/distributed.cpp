@@ -5,8 +5,9 @@
 // in shards on the workers, so neither the index probes nor the statements'
 // way (keys collected by ctid and xmin into arrays or temporary tables on the
 // coordinator) can serve it. Here each table's rows are named by a predicate
-// instead: the root's by the caller's keys, every other table's by EXISTS over
-// the rows of the tables that cascade into it, down from the root. Co-located
+// instead: the root's by the caller's keys, every other table's by its key
+// columns "= ANY (SELECT ...)" of the rows of the tables that cascade into it,
+// down from the root. Co-located
 // tables joined on their distribution column are what Citus pushes down as one
 // query per shard group; every statement also names the distribution values
 // of the roots, so that Citus sends it only to the shards that hold them: a
@@ -20,20 +21,36 @@
 // tables first. Citus runs them in one distributed transaction (two-phase
 // commit across workers): an error anywhere leaves every node unchanged.
 //
-// A table's single self-reference is followed by a recursive query, which
-// Citus runs only as a router query: the roots must share one tenant, and
-// every statement then names it ("= $m", find_citus_tenant).
+// A cycle (a table's self-reference, or tables referencing each other
+// round) is followed by one recursive query over its tables
+// (citus_component), and a cycle through several tables is deleted from in
+// one statement; Citus runs both only as router queries: the roots must share
+// one tenant, and every statement then names it ("= $m", find_citus_tenant).
+//
+// Coordinator-local tables in Citus's metadata (a plain table with a foreign
+// key to a reference table becomes one) take part with reference tables;
+// their rows are on the coordinator. The explain follows each path with the
+// same predicates (citus_reached_through). cascade_delete.lock_policy_tables
+// locks policy-only keys' tables (LOCK TABLE reaches the shards).
 //
 // What this way does not do (each refused up front, see refuse_on_citus): a
-// table Citus does not manage, or one it manages that is neither distributed
-// by hash nor a reference table; distributed tables of different co-location
-// groups; a key between distributed tables without the distribution column on
-// both sides; a key from a distributed table to a reference table's rows
-// cascading the other way (Citus allows no such key; a policy could say it);
-// cycles through several tables; a self-reference across tenants; partitions;
-// casts between key types; generic relations; _where calls. The fast path does
-// not reach the workers: the foreign keys' own RI triggers on the shards run,
-// and find the rows already gone.
+// table Citus does not manage, or one it distributes by range or append;
+// distributed tables of different co-location groups; a key between
+// distributed tables without the distribution column on both sides; a key
+// or policy between a distributed and a coordinator-local table; a key from
+// a distributed table to a reference table's rows cascading the other way
+// (Citus allows no such key; a policy could say it); a cycle reached from
+// roots in several tenants or from a reference or local table; partitions;
+// casts between key types; generic relations; _where calls; cascade_delete_keys
+// and chunked jobs.
+//
+// The fast path does not reach the workers: the foreign keys' own RI
+// triggers on the shards run, and find the rows already gone. So, as with
+// cascade_delete.fast_path off on one node, a row another transaction
+// inserts under a row being deleted, between the statements of the call, is
+// deleted (or blocks, or is set NULL) by Citus's own action on the shard and
+// is not counted in the report; a policy-only key has no such guard unless
+// lock_policy_tables is on.
 #include "cascade_call.hpp"
 #include "limits.hpp"
 #include "sql.hpp"
@@ -124,28 +141,11 @@ void Cascade::refuse_on_citus(const char *what) const {
             group = tab.citus_group;
         }
     }
-    for (size_t c = 0; c < plan_->components.size(); ++c) {
-        if (!plan_->cyclic[c])
-            continue;
-        // A table whose only self-references do not cascade (NO ACTION,
-        // RESTRICT, ...) is no recursion: its rows are reached as any others'.
-        const auto &comp = plan_->components[c];
-        int cascading = 0;
-        for (int ei : relevant_)
-            cascading += comp.size() == 1 && m_.edges[ei].parent == comp[0] && m_.edges[ei].child == comp[0] &&
-                         m_.edges[ei].action == Action::Cascade;
-        if (comp.size() == 1 && cascading == 0)
-            continue;
-        if (self_reference(static_cast<int>(c)) < 0)
-            throw not_on_citus("the cascade from " + T(root_).display + " has a cycle through several tables "
-                               "or several self-references of one",
-                               "Only a table's single self-reference is followed on Citus.");
-        if (T(root_).citus != 'h')
-            throw not_on_citus("the cascade from reference table " + T(root_).display + " reaches a "
-                               "self-reference",
-                               "A self-reference is followed by a recursive query, which Citus runs only "
-                               "within one tenant's shards.");
-    }
+    if (citus_cycle() && T(root_).citus != 'h')
+        throw not_on_citus("the cascade from " + T(root_).display + ", " + citus_kind(T(root_).citus) +
+                               ", reaches a cycle",
+                           "A cycle's rows are found by a recursive query, which Citus runs only within one "
+                           "tenant's shards.");
     for (int ei : relevant_) {
         const Edge &e = m_.edges[ei];
         const Table &p = T(e.parent), &c = T(e.child);
@@ -259,7 +259,8 @@ std::vector<std::string> Cascade::citus_entries(int t, const std::string &a, int
         ways.push_back(citus_roots(a));
     for (int ei : relevant_) {
         const Edge &e = m_.edges[ei];
-        if (e.child == t && e.parent != t && e.action == Action::Cascade)
+        bool inner = component_[e.parent] == component_[t] && citus_recursive(t); // citus_component's
+        if (e.child == t && e.parent != t && !inner && e.action == Action::Cascade)
             ways.push_back(citus_referencing(e, a, depth));
     }
     return ways;
@@ -276,10 +277,8 @@ std::string Cascade::citus_member(int t, const std::string &a, int depth) const 
         throw not_on_citus("the cascade from " + T(root_).display + " is more than " +
                                std::to_string(limits::kCitusMaxDepth) + " tables deep",
                            "Each level is one more nested subquery in every statement on Citus.");
-    // (self_reference: the component's one CASCADE self-reference, or -1)
-    int self = component_[t] >= 0 && plan_->cyclic[component_[t]] ? self_reference(component_[t]) : -1;
-    if (self >= 0)
-        return citus_descendants(t, self, a, depth);
+    if (citus_recursive(t))
+        return citus_component(t, a, depth);
     std::vector<std::string> ways = citus_entries(t, a, depth);
     if (ways.empty())
         return "false";
@@ -292,30 +291,81 @@ std::string Cascade::citus_member(int t, const std::string &a, int depth) const 
     return member;
 }
 
-// The rows of a table with a self-reference (edge self): those the other
-// ways reach (citus_member without the self-reference) and, recursively,
-// every row referencing one of them through it. A recursive query: Citus
-// runs it as a router query, within the one tenant the roots share.
-std::string Cascade::citus_descendants(int t, int self, const std::string &a, int depth) const {
-    const Table &tab = T(t);
-    const Edge &e = m_.edges[self];
-    std::string r = "r" + std::to_string(depth), s0 = "s" + std::to_string(depth), s1 = "u" + std::to_string(depth);
-    std::vector<std::string> cols, refs, match;
-    for (size_t i = 0; i < tab.id_cols.size(); ++i)
-        cols.push_back("c" + std::to_string(i));
-    for (size_t i = 0; i < e.refcols.size(); ++i) {
-        refs.push_back("d" + std::to_string(i));
-        match.push_back(e.match(i, r + ".d" + std::to_string(i), s1));
+// The rows of table t of a cycle (its component of the plan: a table with a
+// self-reference, or tables referencing each other round), as a condition on
+// alias a: those the ways into the component reach (citus_entries) and,
+// recursively, every row referencing one of them through a CASCADE edge
+// within it. One recursive query over all of the component's tables: each
+// row of it is (the table's number in the component, then for each table the
+// columns its identity and the component's edges need, NULL but for its
+// own). Citus runs it as a router query, within the one tenant the roots
+// share (find_citus_tenant).
+std::string Cascade::citus_component(int t, const std::string &a, int depth) const {
+    const std::vector<int> &comp = plan_->components[component_[t]];
+    std::string r = "r" + std::to_string(depth);
+    // The columns each table contributes: its identity, then what the edges
+    // within the component reference.
+    std::vector<std::vector<std::string>> cols(comp.size());
+    std::vector<int> inner; // CASCADE edges within the component
+    auto index = [&](int table) { return static_cast<size_t>(std::find(comp.begin(), comp.end(), table) - comp.begin()); };
+    for (size_t i = 0; i < comp.size(); ++i)
+        cols[i] = T(comp[i]).id_cols;
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (e.action != Action::Cascade || component_[e.parent] != component_[t] || component_[e.child] != component_[t])
+            continue;
+        inner.push_back(ei);
+        auto &pc = cols[index(e.parent)];
+        for (const auto &c : e.refcols)
+            if (std::find(pc.begin(), pc.end(), c) == pc.end())
+                pc.push_back(c);
     }
-    std::vector<std::string> ways = citus_entries(t, s0, depth + 1);
-    std::string both = cols_of(s0, tab.id_cols) + ", " + cols_of(s0, e.refcols);
-    std::string next = cols_of(s1, tab.id_cols) + ", " + cols_of(s1, e.refcols);
-    return "(" + row_of(a, tab.id_cols) + " " + tab.id_eqops[0] + " ANY (WITH RECURSIVE " + r + "(" +
-           sql::join(cols, ", ") + ", " + sql::join(refs, ", ") + ") AS (SELECT " + both + " FROM " + tab.from() +
-           " " + s0 + " WHERE (" + sql::join(ways, " OR ") + ")" + citus_shards(t, s0) + " UNION SELECT " + next +
-           " FROM " + tab.from() + " " + s1 + " JOIN " + r + " ON " + sql::join(match, " AND ") +
-           citus_shards(t, s1) + ") SELECT " + sql::join(cols, ", ") + " FROM " + r + ")" + citus_shards(t, a) +
-           ")";
+    auto name = [&](size_t i, size_t j) { return "c" + std::to_string(i) + "_" + std::to_string(j); };
+    std::vector<std::string> names{"tno"};
+    for (size_t i = 0; i < comp.size(); ++i)
+        for (size_t j = 0; j < cols[i].size(); ++j)
+            names.push_back(name(i, j));
+    // A row of table comp[i] under alias s: its number, its columns, typed
+    // NULLs for the other tables' (UNION needs the types).
+    auto row = [&](size_t i, const std::string &s) {
+        std::vector<std::string> out{std::to_string(i)};
+        for (size_t k = 0; k < comp.size(); ++k)
+            for (const auto &c : cols[k])
+                out.push_back(k == i ? s + "." + sql::ident(c)
+                                     : std::string("NULL::") +
+                                           pg_guard(pg::type_name, pg_guard(pg::column_type, T(comp[k]).oid, c.c_str())));
+        return sql::join(out, ", ");
+    };
+    std::vector<std::string> entries;
+    for (size_t i = 0; i < comp.size(); ++i) {
+        std::string s = "s" + std::to_string(depth) + "_" + std::to_string(i);
+        std::vector<std::string> ways = citus_entries(comp[i], s, depth + 1);
+        if (!ways.empty())
+            entries.push_back("SELECT " + row(i, s) + " FROM " + T(comp[i]).from() + " " + s + " WHERE (" +
+                              sql::join(ways, " OR ") + ")" + citus_shards(comp[i], s));
+    }
+    std::string u = "u" + std::to_string(depth);
+    std::vector<std::string> steps;
+    for (int ei : inner) {
+        const Edge &e = m_.edges[ei];
+        size_t ip = index(e.parent), ic = index(e.child);
+        std::vector<std::string> match{r + ".tno = " + std::to_string(ip)};
+        for (size_t k = 0; k < e.refcols.size(); ++k) {
+            size_t j = std::find(cols[ip].begin(), cols[ip].end(), e.refcols[k]) - cols[ip].begin();
+            match.push_back(e.match(k, r + "." + name(ip, j), u));
+        }
+        steps.push_back("SELECT " + row(ic, u) + " FROM " + T(e.child).from() + " " + u + " WHERE " +
+                        sql::join(match, " AND ") + citus_shards(e.child, u));
+    }
+    size_t it = index(t);
+    std::vector<std::string> mine;
+    for (size_t j = 0; j < T(t).id_cols.size(); ++j)
+        mine.push_back(name(it, j));
+    // The recursive term names the query once: the steps are a LATERAL union.
+    return "(" + row_of(a, T(t).id_cols) + " " + T(t).id_eqops[0] + " ANY (WITH RECURSIVE " + r + "(" +
+           sql::join(names, ", ") + ") AS (" + sql::join(entries, " UNION ") + " UNION SELECT n.* FROM " + r +
+           " CROSS JOIN LATERAL (" + sql::join(steps, " UNION ALL ") + ") n) SELECT " + sql::join(mine, ", ") +
+           " FROM " + r + " WHERE " + r + ".tno = " + std::to_string(it) + ")" + citus_shards(t, a) + ")";
 }
 
 // Edge e's child rows (alias c) that reference rows the cascade deletes.
@@ -346,11 +396,35 @@ void Cascade::find_citus_tenant() {
         citus_tenant_ = r.id_eqops[col] + " " + citus_keys_.add(one, false, r.id_types[col]);
         return;
     }
-    for (size_t c = 0; c < plan_->components.size(); ++c)
-        if (plan_->cyclic[c] && self_reference(static_cast<int>(c)) >= 0)
-            throw not_on_citus("the roots are in more than one tenant and the cascade has a self-reference",
-                               "A self-reference is followed by a recursive query, which Citus runs only within "
-                               "one tenant's shards. Delete one tenant's rows per call.");
+    if (citus_cycle())
+        throw not_on_citus("the roots are in more than one tenant and the cascade has a cycle",
+                           "A cycle's rows are found by a recursive query, and deleted from its tables in one "
+                           "statement, which Citus runs only within one tenant's shards. Delete one tenant's "
+                           "rows per call.");
+}
+
+// Whether table t's rows are found by citus_component: its component of the
+// plan has a CASCADE edge within it (a self-reference that only restricts is
+// no recursion).
+bool Cascade::citus_recursive(int t) const {
+    if (!in_cycle(t))
+        return false;
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (e.action == Action::Cascade && component_[e.parent] == component_[t] &&
+            component_[e.child] == component_[t])
+            return true;
+    }
+    return false;
+}
+
+// Whether the cascade has a cycle that needs a router query: a recursive
+// component, or several tables deleted in one statement.
+bool Cascade::citus_cycle() const {
+    for (const auto &comp : plan_->components)
+        if (comp.size() > 1 || citus_recursive(comp[0]))
+            return true;
+    return false;
 }
 
 // The call on Citus (see the top of this file); its report in result_cxt.
@@ -449,11 +523,28 @@ bool Cascade::citus_phases() {
     if (req_.dry_run)
         deleted_ = collected_;
     else
-        for (auto ci = plan_->components.size(); ci-- > 0;)
-            for (int t : plan_->components[ci])
-                deleted_[t] = exec_once("DELETE FROM " + T(t).from() + " t WHERE " +
-                                            citus_member(t, sql::kRow, 1),
-                                        SPI_OK_DELETE, keys);
+        for (auto ci = plan_->components.size(); ci-- > 0;) {
+            const auto &comp = plan_->components[ci];
+            if (comp.size() == 1) {
+                deleted_[comp[0]] = exec_once("DELETE FROM " + T(comp[0]).from() + " t WHERE " +
+                                                  citus_member(comp[0], sql::kRow, 1),
+                                              SPI_OK_DELETE, keys);
+                continue;
+            }
+            // A cycle through several tables: one statement, so that every
+            // table's rows are found before any is deleted.
+            std::vector<std::string> deletes, counts;
+            for (size_t i = 0; i < comp.size(); ++i) {
+                std::string d = "d" + std::to_string(i);
+                deletes.push_back(d + " AS (DELETE FROM " + T(comp[i]).from() + " t WHERE " +
+                                  citus_member(comp[i], sql::kRow, 1) + " RETURNING 1)");
+                counts.push_back("(SELECT pg_catalog.count(*) FROM " + d + ")");
+            }
+            exec_once("WITH " + sql::join(deletes, ", ") + " SELECT " + sql::join(counts, ", "), SPI_OK_SELECT,
+                      keys);
+            for (size_t i = 0; i < comp.size(); ++i)
+                deleted_[comp[i]] = std::stoull(pg_guard(pg::value, 0, static_cast<int>(i) + 1));
+        }
     if (nest >= 0)
         pg_guard(pg::restore_settings, nest);
     return exceeded;

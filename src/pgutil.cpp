@@ -212,6 +212,8 @@ Oid array_type(Oid elem) {
     return t;
 }
 
+char *type_name(Oid type) { return format_type_be_qualified(type); }
+
 Oid column_type(Oid rel, const char *column) {
     if (strcmp(column, "ctid") == 0)
         return TIDOID;

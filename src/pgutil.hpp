@@ -38,6 +38,8 @@ SPIPlanPtr prepare_kept(const char *sql, int nargs, Oid *types, int cursor_optio
 Oid array_type(Oid elem);
 // The type of a column of rel (tid for "ctid").
 Oid column_type(Oid rel, const char *column);
+// The type's name, schema-qualified ("pg_catalog.int4").
+char *type_name(Oid type);
 // Runs sql with one parameter, an oid ($1), or an oid[] read from its text form.
 uint64 exec_with_oid(const char *sql, Oid oid);
 uint64 exec_with_oids(const char *sql, const char *oids_text);

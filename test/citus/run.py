@@ -52,6 +52,9 @@ CREATE TABLE {s}.leaf (tenant int, id int, tree_id int, PRIMARY KEY (tenant, id)
 CREATE TABLE {s}.kind (id int PRIMARY KEY, name text);
 CREATE TABLE {s}.item (tenant int, id int, kind_id int REFERENCES {s}.kind ON DELETE CASCADE,
                        PRIMARY KEY (tenant, id));
+CREATE TABLE {s}.ring1 (tenant int, id int, ring2_id int, PRIMARY KEY (tenant, id));
+CREATE TABLE {s}.ring2 (tenant int, id int, ring1_id int, PRIMARY KEY (tenant, id),
+                        FOREIGN KEY (tenant, ring1_id) REFERENCES {s}.ring1 ON DELETE CASCADE);
 CREATE TABLE {s}.shelf (id int PRIMARY KEY, kind_id int REFERENCES {s}.kind ON DELETE CASCADE);
 CREATE TABLE {s}.book (id int PRIMARY KEY, shelf_id int REFERENCES {s}.shelf ON DELETE SET NULL);
 SELECT create_reference_table('{s}.kind');
@@ -62,6 +65,8 @@ SELECT create_distributed_table('{s}.item', 'tenant', colocate_with => '{s}.a');
 SELECT create_distributed_table('{s}.forest', 'tenant', colocate_with => '{s}.a');
 SELECT create_distributed_table('{s}.tree', 'tenant', colocate_with => '{s}.a');
 SELECT create_distributed_table('{s}.leaf', 'tenant', colocate_with => '{s}.a');
+SELECT create_distributed_table('{s}.ring1', 'tenant', colocate_with => '{s}.a');
+SELECT create_distributed_table('{s}.ring2', 'tenant', colocate_with => '{s}.a');
 INSERT INTO {s}.a SELECT t, g, 'a' || g FROM generate_series(1, 4) t, generate_series(1, 10) g;
 INSERT INTO {s}.b SELECT t, g, 1 + g % 10 FROM generate_series(1, 4) t, generate_series(1, 50) g;
 INSERT INTO {s}.c SELECT t, g, 1 + g % 50 FROM generate_series(1, 4) t, generate_series(1, 200) g;
@@ -71,10 +76,12 @@ INSERT INTO {s}.tree SELECT t, g, g - 6, NULL FROM generate_series(1, 4) t, gene
 INSERT INTO {s}.leaf SELECT t, g, 1 + g % 40 FROM generate_series(1, 4) t, generate_series(1, 80) g;
 INSERT INTO {s}.kind SELECT g, 'k' || g FROM generate_series(1, 5) g;
 INSERT INTO {s}.item SELECT t, g, 1 + g % 5 FROM generate_series(1, 4) t, generate_series(1, 40) g;
+INSERT INTO {s}.ring1 SELECT t, g, CASE WHEN g > 1 THEN g - 1 END FROM generate_series(1, 4) t, generate_series(1, 12) g;
+INSERT INTO {s}.ring2 SELECT t, g, g FROM generate_series(1, 4) t, generate_series(1, 12) g;
 INSERT INTO {s}.shelf SELECT g, 1 + g % 5 FROM generate_series(1, 20) g;
 INSERT INTO {s}.book SELECT g, 1 + g % 20 FROM generate_series(1, 60) g;
 """
-TABLES = ('a', 'b', 'c', 'forest', 'tree', 'leaf', 'kind', 'item', 'shelf', 'book')
+TABLES = ('a', 'b', 'c', 'forest', 'tree', 'leaf', 'kind', 'item', 'shelf', 'book', 'ring1', 'ring2')
 
 
 def rows(cur, schema):
@@ -118,6 +125,8 @@ def differential(conn):
         ("a reference table's row, cascading into a distributed table on every worker and into "
          "coordinator-local tables (a SET NULL among them)",
          "SELECT cascade_delete('x.kind', 2)", "DELETE FROM n.kind WHERE id = 2"),
+        ("a cycle through two tables within a tenant (ring1 -> ring2 -> ring1 ...)",
+         "SELECT cascade_delete('x.ring1', ARRAY[2, 7])", "DELETE FROM n.ring1 WHERE tenant = 2 AND id = 7"),
         ("a coordinator-local table's rows", "SELECT cascade_delete_many('x.shelf', ARRAY[3, 4])",
          "DELETE FROM n.shelf WHERE id IN (3, 4)"),
     ]
@@ -447,9 +456,10 @@ def refusals(conn):
          "SELECT cascade_delete('x.shelf', 1)", "coordinator-local", "x.onshelf"),
         ("roots of two tenants with a self-reference", "SELECT 1",
          "SELECT cascade_delete_many('x.forest', ARRAY[[1, 1], [3, 1]])", "more than one tenant", None),
-        ("a cycle through two tables", "SELECT cascade_delete_set_policy('x.cyc', '{tenant,a_id}', 'CASCADE', parent => 'x.a');"
+        ("roots of two tenants with a cycle through two tables",
+         "SELECT cascade_delete_set_policy('x.cyc', '{tenant,a_id}', 'CASCADE', parent => 'x.a');"
          "SELECT cascade_delete_set_policy('x.a', '{tenant,cyc_id}', 'CASCADE', parent => 'x.cyc')",
-         "SELECT cascade_delete('x.a', ARRAY[1, 1])", "several tables", "x.cyc x.a"),
+         "SELECT cascade_delete_many('x.a', ARRAY[[1, 1], [2, 1]])", "more than one tenant", "x.cyc x.a"),
         ("a condition", "SELECT 1", "SELECT cascade_delete_where('x.a', 'tenant = 1')", "where", None),
         ("a chunked job", "SELECT 1", "SELECT cascade_delete_start('x.a', ARRAY[1, 1])", "chunked job", None),
     ]
@@ -474,8 +484,9 @@ def refusals(conn):
 
 def fuzz(conn, cases, seed):
     """Random co-located schemas (2 to 6 tables, each key to one or two earlier
-    tables, ON DELETE CASCADE or NO ACTION, self-references, diamonds and NULL
-    keys), the same data in three copies: cascade_delete_many() on the
+    tables, ON DELETE CASCADE or NO ACTION, self-references, sometimes a key to
+    a later table (a cycle through several tables), diamonds and NULL keys),
+    the same data in three copies: cascade_delete_many() on the
     distributed tables (x), Citus's own DELETE (n), and cascade_delete_many()
     on plain tables of the coordinator (l: cascade_delete's semantics on one
     node). x must equal l in outcome, tables and report, and n unless n fails
@@ -487,7 +498,7 @@ def fuzz(conn, cases, seed):
     conn.autocommit = True
     cur.execute("SET citus.shard_count = 4")
     conn.autocommit = False
-    equal = deleted = differs = explained = 0
+    equal = deleted = differs = explained = cycles = 0
     for case in range(cases):
         rng = random.Random(seed * 1000 + case)
         k = rng.randint(2, 6)
@@ -495,6 +506,18 @@ def fuzz(conn, cases, seed):
         action = {(i, j): rng.choice(("CASCADE", "CASCADE", "NO ACTION")) for i in parents for j in parents[i]}
         # a self-reference (a tree: up < id) on some tables
         selfref = {i: rng.choice(("CASCADE", "CASCADE", "NO ACTION")) for i in range(k) if rng.random() < 0.3}
+        # a key from an earlier table to a later one that references it: a
+        # cycle through several tables (added once both exist)
+        back = {}
+        if rng.random() < 0.4:
+            j = rng.randrange(1, k)
+            up, above = list(parents[j]), set()
+            while up:  # the tables t_j references, directly or not
+                t = up.pop()
+                above.add(t)
+                up += [q for q in parents.get(t, []) if q not in above]
+            if above:
+                back[rng.choice(sorted(above))] = (j, rng.choice(("CASCADE", "CASCADE", "NO ACTION")))
         ids = {i: list(range(1, rng.randint(4, 12))) for i in range(k)}
         data = {}
         for i in range(k):
@@ -504,12 +527,15 @@ def fuzz(conn, cases, seed):
                     refs = [rng.choice(ids[j]) if rng.random() < 0.75 else None for j in parents.get(i, [])]
                     if i in selfref:
                         refs.append(rng.randrange(1, id_) if id_ > 1 and rng.random() < 0.8 else None)
+                    if i in back:
+                        refs.append(rng.choice(ids[back[i][0]]) if rng.random() < 0.5 else None)
                     data[i].append((tenant, id_, *refs))
         for copy in ('n', 'x', 'l'):
             s = f"fz{case}_{copy}"
             cur.execute(f"CREATE SCHEMA {s}")
             for i in range(k):
-                cols = ''.join(f", p{j} int" for j in parents.get(i, [])) + (", up int" if i in selfref else "")
+                cols = ''.join(f", p{j} int" for j in parents.get(i, [])) + (", up int" if i in selfref else "") + (
+                    ", later int" if i in back else "")
                 fks = ''.join(f", FOREIGN KEY (tenant, p{j}) REFERENCES {s}.t{j} ON DELETE {action[(i, j)]}"
                               for j in parents.get(i, []))
                 if i in selfref:
@@ -520,10 +546,13 @@ def fuzz(conn, cases, seed):
                                 f"{repr(s + '.t0') if i else repr('none')})")
                 cur.executemany(f"INSERT INTO {s}.t{i} VALUES ({', '.join(['%s'] * len(data[i][0]))})", data[i])
                 conn.commit()  # Citus: no schema command after parallel writes in one transaction
+            for i, (j, act) in back.items():
+                cur.execute(f"ALTER TABLE {s}.t{i} ADD FOREIGN KEY (tenant, later) REFERENCES {s}.t{j} ON DELETE {act}")
+                conn.commit()
         root = rng.choice([0, 0, rng.randrange(k)])
-        # one tenant when a self-reference is followed (else refused: a
-        # recursive query runs within one tenant), often otherwise too
-        tenants = [rng.choice((1, 2, 3))] if selfref or rng.random() < 0.5 else [1, 2, 3]
+        # one tenant when a cycle is followed (else refused: a recursive query
+        # runs within one tenant), often otherwise too
+        tenants = [rng.choice((1, 2, 3))] if selfref or back or rng.random() < 0.5 else [1, 2, 3]
         keys = rng.sample([[t, i] for t in tenants for i in ids[root]], min(len(ids[root]), rng.randint(1, 3)))
 
         def state(copy):
@@ -563,11 +592,12 @@ def fuzz(conn, cases, seed):
         ok = as_plain and (report is None or report['total'] == gone) and (
             documented or (code_x == code_n and after_x == after_n))
         equal += ok
+        cycles += bool(back) and code_x is None
         deleted += code_x is None
         differs += ok and documented
         if not ok:
             T.check(False, f"fuzz case {case} (seed {seed}): {k} tables, keys {parents}, actions {action}, "
-                           f"self-references {selfref}, "
+                           f"self-references {selfref}, keys to later tables {back}, "
                            f"root t{root} {keys}: cascade_delete {code_x or report} ({(msg_x or '')[:200]}), "
                            f"native {code_n}, tables equal: {after_x == after_n}; on plain tables {code_l or report_l}, "
                            f"tables equal: {after_x == after_l}")
@@ -582,8 +612,8 @@ def fuzz(conn, cases, seed):
     T.check(equal == cases and 0 < deleted < cases,
             f"fuzz (seed {seed}): {equal} of {cases} random co-located schemas with the outcome, tables and report "
             f"of cascade_delete on plain tables and the outcome and tables of Citus's own actions ({deleted} "
-            f"deleted, {cases - deleted} refused with 23503; {differs} where Citus's own actions refuse a NO ACTION "
-            f"key the cascade empties)")
+            f"deleted, {cycles} of them through a cycle of several tables, {cases - deleted} refused with 23503; "
+            f"{differs} where Citus's own actions refuse a NO ACTION key the cascade empties)")
 
 
 def main():
@@ -601,7 +631,10 @@ def main():
         cur = conn.cursor()
         for s in ('n', 'x'):
             cur.execute(SCHEMA.format(s=s))
-        conn.commit()
+            conn.commit()  # Citus: no schema command after parallel writes in one transaction
+            cur.execute(f"ALTER TABLE {s}.ring1 ADD FOREIGN KEY (tenant, ring2_id) REFERENCES {s}.ring2 "
+                        f"ON DELETE CASCADE")
+            conn.commit()
         for part in (differential, routing, semantics, atomicity, refusals):
             part(conn)
             conn.commit()
