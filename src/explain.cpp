@@ -308,20 +308,27 @@ std::string Cascade::deleted_rows(int t, Params *p, std::vector<std::string> *co
 // The keys of the rows each table would lose, tables in deletion order.
 std::vector<DeletedKey> Cascade::deleted_keys(const std::vector<unsigned> *tables) {
     setup();
-    if (on_citus())
-        refuse_on_citus("cascade_delete_keys()");
     check_inheritance_children();
-    collect_keys();
-    check_blockers(); // raises as the delete would (refuse_blocked)
+    if (on_citus())
+        (void)citus_phases(); // checks, raising as the delete would (refuse_blocked), and counts
+    else {
+        collect_keys();
+        check_blockers(); // raises as the delete would (refuse_blocked)
+    }
     std::vector<DeletedKey> out;
     for (auto ci = plan_->components.size(); ci-- > 0;)
         for (int t : plan_->components[ci]) {
             if (!deletes_from(t) ||
                 (tables && std::find(tables->begin(), tables->end(), T(t).oid) == tables->end()))
                 continue;
-            Params p;
+            // On Citus, the rows by their predicate: the keys come to the
+            // coordinator because the caller asked for them.
+            Params p = citus_ ? citus_keys_ : Params();
             std::vector<std::string> cols;
-            std::string query = deleted_rows(t, &p, &cols);
+            std::string query = citus_ ? " FROM " + T(t).from() + " t WHERE " + citus_member(t, sql::kRow, 1)
+                                       : deleted_rows(t, &p, &cols);
+            if (citus_)
+                cols = sql::identity_cols(T(t), sql::kRow);
             uint64 n = exec_once(sql::select_keys_as_text(cols, query), SPI_OK_SELECT, p);
             for (uint64 r = 0; r < n; ++r)
                 out.push_back({T(t).oid, pg_guard(pg::value, r, 1), delete_rank_[t]});

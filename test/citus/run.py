@@ -569,10 +569,15 @@ def fuzz(conn, cases, seed):
             code, msg = error_of(cur, f"SELECT pg_catalog.array_agg(tree ORDER BY path) FROM "
                                       f"cascade_delete_explain_many('fz{case}_{copy}.t{root}', %s::int[])", (keys,), result)
             explains[copy] = (code, msg) if code else [t.replace(f"fz{case}_{copy}.", "") for t in result[0]]
+            result = []
+            code, _ = error_of(cur, f"SELECT pg_catalog.array_agg(ROW(pg_catalog.replace(table_name::text, "
+                                    f"'fz{case}_{copy}.', ''), key, delete_order)::text ORDER BY delete_order, key) "
+                                    f"FROM cascade_delete_keys_many('fz{case}_{copy}.t{root}', %s::int[])", (keys,), result)
+            explains[copy] = (explains[copy], code or result[0])
         conn.commit()
         if explains['x'] != explains['l']:
-            T.check(False, f"fuzz case {case} (seed {seed}): the explain on Citus {explains['x']} differs from the "
-                           f"one on plain tables {explains['l']}")
+            T.check(False, f"fuzz case {case} (seed {seed}): the explain and keys on Citus {explains['x']} differ "
+                           f"from theirs on plain tables {explains['l']}")
         explained += explains['x'] == explains['l']
         result = []
         code_x, msg_x = error_of(cur, f"SELECT cascade_delete_many('fz{case}_x.t{root}', %s::int[])", (keys,), result)
@@ -607,8 +612,9 @@ def fuzz(conn, cases, seed):
             conn.commit()
     cur.execute("RESET citus.shard_count")
     conn.commit()
-    T.check(explained == cases, f"fuzz (seed {seed}): the explain of {explained} of {cases} cases on Citus equals "
-                                f"the one on plain tables, tree, counts and sample keys")
+    T.check(explained == cases, f"fuzz (seed {seed}): the explain and cascade_delete_keys of {explained} of {cases} "
+                                f"cases on Citus equal theirs on plain tables: tree, counts, sample keys; keys and "
+                                f"order (or the same refusal)")
     T.check(equal == cases and 0 < deleted < cases,
             f"fuzz (seed {seed}): {equal} of {cases} random co-located schemas with the outcome, tables and report "
             f"of cascade_delete on plain tables and the outcome and tables of Citus's own actions ({deleted} "
