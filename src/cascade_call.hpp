@@ -155,6 +155,7 @@ class Cascade {
     bool citus_recursive(int t) const;
     bool citus_cycle() const;
     void find_citus_tenant();
+    void citus_root_keys();
     std::string citus_roots(const std::string &a) const;
     std::string citus_reached_through(const std::vector<int> &path, const std::string &a) const;
     Datum run_on_citus(MemoryContext result_cxt);

@@ -113,9 +113,6 @@ void Cascade::refuse_on_citus(const char *what) const {
     if (what != nullptr)
         throw not_on_citus(std::string(what) + " is not supported on tables Citus manages yet",
                            "The cascade from " + T(root_).display + " reaches tables Citus distributes.");
-    if (req_.where)
-        throw not_on_citus("cascade_delete_where() is not supported yet",
-                           "Name the rows by their keys with cascade_delete() or cascade_delete_many().");
     for (const auto &op : T(root_).id_eqops)
         if (op != T(root_).id_eqops[0])
             throw not_on_citus("the primary key of " + T(root_).display + " compares its columns with different "
@@ -222,6 +219,38 @@ std::string row_of(const std::string &a, const std::vector<std::string> &cols) {
     return cols.size() == 1 ? cols_of(a, cols) : "(" + cols_of(a, cols) + ")";
 }
 } // namespace
+
+// The roots' keys as $1..$n of every statement: the caller's; for
+// cascade_delete_where, read first. A condition evaluated again by each
+// statement could match other rows each time (a concurrent update, a volatile
+// function), and a table's rows would then be found under roots that are
+// never deleted, or the other way round: here the roots are fixed once. Only
+// the roots' keys come to the coordinator.
+void Cascade::citus_root_keys() {
+    if (!req_.where) {
+        add_root_keys(&citus_keys_);
+        return;
+    }
+    const Table &r = T(root_);
+    std::vector<std::string> cols, arrays;
+    for (size_t i = 0; i < r.id_cols.size(); ++i) {
+        cols.push_back(r.sql() + "." + sql::ident(r.id_cols[i]) + " AS k" + std::to_string(i));
+        arrays.push_back("COALESCE(pg_catalog.array_agg(k" + std::to_string(i) + "), '{}')");
+    }
+    // The condition sees the table under its own name, as in DELETE ... WHERE.
+    // MATERIALIZED: the rows come to the coordinator first and each array is
+    // built from the one stream of them, so that their positions match.
+    exec_once("WITH roots AS MATERIALIZED (SELECT " + sql::join(cols, ", ") + " FROM " + r.from() + " WHERE (" +
+                  req_.condition + ")) SELECT " + sql::join(arrays, ", ") + " FROM roots",
+              SPI_OK_SELECT);
+    size_t n = r.id_cols.size();
+    std::vector<Datum> values(n);
+    std::vector<Oid> types(n);
+    uint64 count = 0;
+    pg_guard(pg::copy_result_arrays, 1, static_cast<int>(n), values.data(), types.data(), &count);
+    for (size_t i = 0; i < n; ++i)
+        citus_keys_.add(values[i], false, types[i]);
+}
 
 // The root's rows the caller names, as a condition on alias a: by the keys
 // $1..$n.
@@ -391,9 +420,10 @@ void Cascade::find_citus_tenant() {
     std::string param = "$" + std::to_string(col + 1);
     exec_once("SELECT pg_catalog.count(DISTINCT k), (pg_catalog.array_agg(k))[1] FROM pg_catalog.unnest(" + param + ") k",
               SPI_OK_SELECT, citus_keys_);
-    if (std::stoull(pg_guard(pg::value, 0, 1)) == 1) {
-        Datum one = pg_guard(pg::copied_datum, 0, 2);
-        citus_tenant_ = r.id_eqops[col] + " " + citus_keys_.add(one, false, r.id_types[col]);
+    uint64 tenants = std::stoull(pg_guard(pg::value, 0, 1));
+    if (tenants <= 1) { // no roots at all: NULL, which no row matches
+        Datum one = tenants == 1 ? pg_guard(pg::copied_datum, 0, 2) : Datum(0);
+        citus_tenant_ = r.id_eqops[col] + " " + citus_keys_.add(one, tenants == 0, r.id_types[col]);
         return;
     }
     if (citus_cycle())
@@ -442,7 +472,7 @@ bool Cascade::citus_phases() {
     deleted_.assign(n, 0);
     updated_.assign(n, 0);
     citus_ = true;
-    add_root_keys(&citus_keys_); // $1..$n in every statement
+    citus_root_keys(); // $1..$n in every statement
     find_citus_tenant();
     // Every table's predicate once before anything runs: the depth and size
     // refusals come up front.

@@ -125,6 +125,12 @@ def differential(conn):
         ("a reference table's row, cascading into a distributed table on every worker and into "
          "coordinator-local tables (a SET NULL among them)",
          "SELECT cascade_delete('x.kind', 2)", "DELETE FROM n.kind WHERE id = 2"),
+        ("cascade_delete_where over two tenants", "SELECT cascade_delete_where('x.a', 'tenant IN (3, 4) AND id = 10')",
+         "DELETE FROM n.a WHERE tenant IN (3, 4) AND id = 10"),
+        ("cascade_delete_where into a self-referencing tree",
+         "SELECT cascade_delete_where('x.forest', 'forest.tenant = 4 AND id >= 2')",
+         "DELETE FROM n.forest WHERE tenant = 4 AND id >= 2"),
+        ("cascade_delete_where matching no row", "SELECT cascade_delete_where('x.a', 'false')", "SELECT 1"),
         ("a cycle through two tables within a tenant (ring1 -> ring2 -> ring1 ...)",
          "SELECT cascade_delete('x.ring1', ARRAY[2, 7])", "DELETE FROM n.ring1 WHERE tenant = 2 AND id = 7"),
         ("a coordinator-local table's rows", "SELECT cascade_delete_many('x.shelf', ARRAY[3, 4])",
@@ -460,7 +466,6 @@ def refusals(conn):
          "SELECT cascade_delete_set_policy('x.cyc', '{tenant,a_id}', 'CASCADE', parent => 'x.a');"
          "SELECT cascade_delete_set_policy('x.a', '{tenant,cyc_id}', 'CASCADE', parent => 'x.cyc')",
          "SELECT cascade_delete_many('x.a', ARRAY[[1, 1], [2, 1]])", "more than one tenant", "x.cyc x.a"),
-        ("a condition", "SELECT 1", "SELECT cascade_delete_where('x.a', 'tenant = 1')", "where", None),
         ("a chunked job", "SELECT 1", "SELECT cascade_delete_start('x.a', ARRAY[1, 1])", "chunked job", None),
     ]
     # a chain deeper than the predicates may nest (limits::kCitusMaxDepth)
@@ -486,7 +491,8 @@ def fuzz(conn, cases, seed):
     """Random co-located schemas (2 to 6 tables, each key to one or two earlier
     tables, ON DELETE CASCADE or NO ACTION, self-references, sometimes a key to
     a later table (a cycle through several tables), diamonds and NULL keys),
-    the same data in three copies: cascade_delete_many() on the
+    the same data in three copies: cascade_delete_many() (or, in about a third
+    of the cases, cascade_delete_where() with the same roots) on the
     distributed tables (x), Citus's own DELETE (n), and cascade_delete_many()
     on plain tables of the coordinator (l: cascade_delete's semantics on one
     node). x must equal l in outcome, tables and report, and n unless n fails
@@ -580,14 +586,21 @@ def fuzz(conn, cases, seed):
                            f"from theirs on plain tables {explains['l']}")
         explained += explains['x'] == explains['l']
         result = []
-        code_x, msg_x = error_of(cur, f"SELECT cascade_delete_many('fz{case}_x.t{root}', %s::int[])", (keys,), result)
+        # the roots by their keys, or now and then by a condition
+        values = ', '.join(f"({t}, {i})" for t, i in keys)
+        by_where = rng.random() < 0.3
+
+        def call(copy):
+            if by_where:
+                return f"SELECT cascade_delete_where('fz{case}_{copy}.t{root}', '(tenant, id) IN ({values})')", None
+            return f"SELECT cascade_delete_many('fz{case}_{copy}.t{root}', %s::int[])", (keys,)
+        code_x, msg_x = error_of(cur, *call('x'), result)
         report = result[0] if result else None
         conn.commit()
         result = []
-        code_l, _ = error_of(cur, f"SELECT cascade_delete_many('fz{case}_l.t{root}', %s::int[])", (keys,), result)
+        code_l, _ = error_of(cur, *call('l'), result)
         report_l = result[0] if result else None
         conn.commit()
-        values = ', '.join(f"({t}, {i})" for t, i in keys)
         code_n, _ = error_of(cur, f"DELETE FROM fz{case}_n.t{root} WHERE (tenant, id) IN ({values})")
         conn.commit()
         after_x, after_n, after_l = state('x'), state('n'), state('l')
