@@ -452,8 +452,14 @@ void load_table(Model &m, int t) {
     if (OidIsValid(pg_guard(get_extension_oid, "citus", true)) &&
         pg_guard(pg::exec_with_oid, CITUS_TABLE_SQL, oid) == 1) {
         std::string method = pg_guard(pg::value, 0, 1), model = pg_guard(pg::value, 0, 2);
-        tab.citus = method == "h" ? 'h' : method != "n" ? 'o' : model == "t" ? 'r' : 'l';
         tab.citus_group = static_cast<unsigned>(std::stoul(pg_guard(pg::value, 0, 3)));
+        // 'n' with statement replication: coordinator-local (group 0), or a
+        // single-shard table of schema-based sharding
+        tab.citus = method == "h"   ? 'h'
+                    : method != "n" ? 'o'
+                    : model == "t"  ? 'r'
+                    : tab.citus_group == 0 ? 'l'
+                                           : 's';
         const char *column = pg_guard(pg::value, 0, 4);
         tab.citus_column = column ? column : "";
     }

@@ -66,6 +66,7 @@ std::string citus_kind(char citus) {
     case 'h': return "a distributed table";
     case 'r': return "a reference table";
     case 'l': return "a coordinator-local table in Citus's metadata";
+    case 's': return "a single-shard table (schema-based sharding)";
     case 'o': return "a table Citus distributes by range or append";
     default: return "a table Citus does not manage";
     }

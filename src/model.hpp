@@ -30,8 +30,9 @@ struct Table {
     std::vector<unsigned> partition_ancestors; // of a partition: its partitioned ancestors
     // Citus (distributed PostgreSQL; see distributed.cpp): 'h' a table
     // distributed by hash, 'r' a reference table, 'l' a coordinator-local
-    // table in Citus's metadata, 'o' another kind; 0 for a table Citus does
-    // not manage.
+    // table in Citus's metadata, 's' a single-shard table (schema-based
+    // sharding), 'o' one distributed by range or append; 0 for a table Citus
+    // does not manage.
     char citus = 0;
     std::string citus_column;  // a distributed table's distribution column
     unsigned citus_group = 0;  // its co-location group

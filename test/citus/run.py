@@ -443,6 +443,9 @@ def refusals(conn):
         SELECT create_distributed_table('x.setdist', 'tenant', colocate_with => 'x.a');
         CREATE TABLE x.onshelf (tenant int, id int, shelf_id int, PRIMARY KEY (tenant, id));
         SELECT create_distributed_table('x.onshelf', 'tenant', colocate_with => 'x.a');
+        CREATE TABLE x.single (id int PRIMARY KEY);
+        SELECT create_distributed_table('x.single', NULL);
+        INSERT INTO x.single VALUES (1);
     """)
     cases = [
         ("a policy to a table in another co-location group",
@@ -460,6 +463,8 @@ def refusals(conn):
         ("a policy from a distributed table to a coordinator-local table",
          "SELECT cascade_delete_set_policy('x.onshelf', '{shelf_id}', 'CASCADE', parent => 'x.shelf')",
          "SELECT cascade_delete('x.shelf', 1)", "coordinator-local", "x.onshelf"),
+        ("a single-shard table (schema-based sharding)", "SELECT 1", "SELECT cascade_delete('x.single', 1)",
+         "single-shard", None),
         ("roots of two tenants with a self-reference", "SELECT 1",
          "SELECT cascade_delete_many('x.forest', ARRAY[[1, 1], [3, 1]])", "more than one tenant", None),
         ("roots of two tenants with a cycle through two tables",
