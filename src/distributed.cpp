@@ -40,9 +40,9 @@
 // or policy between a distributed and a coordinator-local table; a key from
 // a distributed table to a reference table's rows cascading the other way
 // (Citus allows no such key; a policy could say it); a cycle reached from
-// roots in several tenants or from a reference or local table; partitions;
-// casts between key types; generic relations; _where calls; cascade_delete_keys
-// and chunked jobs.
+// roots in several tenants or from a reference or local table; partitions
+// reached one by one (a partitioned table is deleted from as a whole);
+// casts between key types; generic relations; chunked jobs.
 //
 // The fast path does not reach the workers: the foreign keys' own RI
 // triggers on the shards run, and find the rows already gone. So, as with
@@ -127,9 +127,6 @@ void Cascade::refuse_on_citus(const char *what) const {
                                "A cascade over tables Citus manages can reach only tables distributed by "
                                "hash, reference tables and coordinator-local tables in Citus's metadata: a "
                                "query joining other tables cannot be pushed down to the workers in one piece.");
-        if (tab.relkind == 'p' || !tab.partition_ancestors.empty())
-            throw not_on_citus("table " + tab.display + " is partitioned or a partition",
-                               "Partition trees are not supported on Citus yet.");
         if (tab.citus == 'h') {
             if (group != 0 && tab.citus_group != group)
                 throw not_on_citus("table " + tab.display + " is not co-located with the other distributed "
@@ -152,9 +149,18 @@ void Cascade::refuse_on_citus(const char *what) const {
             if (!cast.empty())
                 throw not_on_citus(key + " compares columns of different types",
                                    "Casts between key types are not supported on Citus yet.");
-        if (!e.filter_col.empty() || e.parent_link || e.partition)
-            throw not_on_citus(key + " is a generic relation, a parent link or a partition-tree edge",
+        if (!e.filter_col.empty() || e.parent_link)
+            throw not_on_citus(key + " is a generic relation or a parent link",
                                "Only foreign keys and plain column policies are supported on Citus yet.");
+        // A partitioned table is deleted from as a whole (its shards are
+        // partitioned on the workers); its partitions joining the cascade
+        // one by one (a key to a partition, or a partition as the root)
+        // would need the partition tree's edges.
+        if (e.partition)
+            throw not_on_citus("the cascade goes between the levels of a partition tree (" + p.display + ", " +
+                                   c.display + ")",
+                               "A key or policy that references a partition, or a partition as the root, is not "
+                               "supported on Citus yet; keys to the partitioned table are.");
         for (const auto &op : e.eqops)
             if (op != e.eqops[0])
                 throw not_on_citus(key + " compares its columns with different operators",

@@ -30,7 +30,8 @@ from tally import Tally  # noqa: E402
 
 T = Tally('citus')
 
-# Tenants 1..4, each: 10 a, 50 b, 200 c; kind is a reference table referenced
+# Tenants 1..4, each: 10 a, 50 b, 200 c, 60 ev (partitioned by day, two
+# partitions) and 20 evnote under ev; kind is a reference table referenced
 # by item (distributed) and shelf, a plain table that the foreign key to a
 # reference table makes a coordinator-local table in Citus's metadata, as it
 # does book, which references shelf. (Citus allows no SET NULL / SET DEFAULT
@@ -52,6 +53,12 @@ CREATE TABLE {s}.leaf (tenant int, id int, tree_id int, PRIMARY KEY (tenant, id)
 CREATE TABLE {s}.kind (id int PRIMARY KEY, name text);
 CREATE TABLE {s}.item (tenant int, id int, kind_id int REFERENCES {s}.kind ON DELETE CASCADE,
                        PRIMARY KEY (tenant, id));
+CREATE TABLE {s}.ev (tenant int, id int, a_id int, day date, PRIMARY KEY (tenant, id, day),
+                     FOREIGN KEY (tenant, a_id) REFERENCES {s}.a ON DELETE CASCADE) PARTITION BY RANGE (day);
+CREATE TABLE {s}.ev1 PARTITION OF {s}.ev FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+CREATE TABLE {s}.ev2 PARTITION OF {s}.ev FOR VALUES FROM ('2026-02-01') TO ('2027-01-01');
+CREATE TABLE {s}.evnote (tenant int, id int, ev_id int, ev_day date, PRIMARY KEY (tenant, id),
+                       FOREIGN KEY (tenant, ev_id, ev_day) REFERENCES {s}.ev ON DELETE CASCADE);
 CREATE TABLE {s}.ring1 (tenant int, id int, ring2_id int, PRIMARY KEY (tenant, id));
 CREATE TABLE {s}.ring2 (tenant int, id int, ring1_id int, PRIMARY KEY (tenant, id),
                         FOREIGN KEY (tenant, ring1_id) REFERENCES {s}.ring1 ON DELETE CASCADE);
@@ -65,6 +72,8 @@ SELECT create_distributed_table('{s}.item', 'tenant', colocate_with => '{s}.a');
 SELECT create_distributed_table('{s}.forest', 'tenant', colocate_with => '{s}.a');
 SELECT create_distributed_table('{s}.tree', 'tenant', colocate_with => '{s}.a');
 SELECT create_distributed_table('{s}.leaf', 'tenant', colocate_with => '{s}.a');
+SELECT create_distributed_table('{s}.ev', 'tenant', colocate_with => '{s}.a');
+SELECT create_distributed_table('{s}.evnote', 'tenant', colocate_with => '{s}.a');
 SELECT create_distributed_table('{s}.ring1', 'tenant', colocate_with => '{s}.a');
 SELECT create_distributed_table('{s}.ring2', 'tenant', colocate_with => '{s}.a');
 INSERT INTO {s}.a SELECT t, g, 'a' || g FROM generate_series(1, 4) t, generate_series(1, 10) g;
@@ -76,12 +85,14 @@ INSERT INTO {s}.tree SELECT t, g, g - 6, NULL FROM generate_series(1, 4) t, gene
 INSERT INTO {s}.leaf SELECT t, g, 1 + g % 40 FROM generate_series(1, 4) t, generate_series(1, 80) g;
 INSERT INTO {s}.kind SELECT g, 'k' || g FROM generate_series(1, 5) g;
 INSERT INTO {s}.item SELECT t, g, 1 + g % 5 FROM generate_series(1, 4) t, generate_series(1, 40) g;
+INSERT INTO {s}.ev SELECT t, g, 1 + g % 10, DATE '2026-01-01' + g FROM generate_series(1, 4) t, generate_series(1, 60) g;
+INSERT INTO {s}.evnote SELECT t, g, g, DATE '2026-01-01' + g FROM generate_series(1, 4) t, generate_series(1, 60, 3) g;
 INSERT INTO {s}.ring1 SELECT t, g, CASE WHEN g > 1 THEN g - 1 END FROM generate_series(1, 4) t, generate_series(1, 12) g;
 INSERT INTO {s}.ring2 SELECT t, g, g FROM generate_series(1, 4) t, generate_series(1, 12) g;
 INSERT INTO {s}.shelf SELECT g, 1 + g % 5 FROM generate_series(1, 20) g;
 INSERT INTO {s}.book SELECT g, 1 + g % 20 FROM generate_series(1, 60) g;
 """
-TABLES = ('a', 'b', 'c', 'forest', 'tree', 'leaf', 'kind', 'item', 'shelf', 'book', 'ring1', 'ring2')
+TABLES = ('a', 'b', 'c', 'ev', 'evnote', 'forest', 'tree', 'leaf', 'kind', 'item', 'shelf', 'book', 'ring1', 'ring2')
 
 
 def rows(cur, schema):
@@ -168,7 +179,7 @@ def routing(conn):
         cur.execute("RESET citus.log_remote_commands; RESET client_min_messages")
         deletes = [n for n in conn.notices if 'issuing DELETE' in n]
         shards = {n.split('DELETE FROM ')[1].replace('ONLY ', '').split(' ')[0] for n in deletes}
-        T.check(len(deletes) == 3 * tenants and len(shards) == 3 * tenants,
+        T.check(len(deletes) == 5 * tenants and len(shards) == 5 * tenants,  # a, b, c, ev, evnote
                 f"roots of {tenants} tenant(s): each table's DELETE sent to {tenants} shard(s) "
                 f"({len(deletes)} remote deletes, shards {sorted(shards)})")
 
@@ -463,6 +474,8 @@ def refusals(conn):
         ("a policy from a distributed table to a coordinator-local table",
          "SELECT cascade_delete_set_policy('x.onshelf', '{shelf_id}', 'CASCADE', parent => 'x.shelf')",
          "SELECT cascade_delete('x.shelf', 1)", "coordinator-local", "x.onshelf"),
+        ("a partition as the root", "SELECT 1", "SELECT cascade_delete('x.ev1', ARRAY[1, 1, 20260102])",
+         "partition tree", None),
         ("a single-shard table (schema-based sharding)", "SELECT 1", "SELECT cascade_delete('x.single', 1)",
          "single-shard", None),
         ("roots of two tenants with a self-reference", "SELECT 1",
