@@ -163,6 +163,12 @@ class Cascade {
     bool citus_ = false;  // this call runs on Citus: the checks use its predicates
     Params citus_keys_;   // the roots' keys, $1..$n of every statement on Citus
     std::string citus_tenant_; // "OP $m": the one distribution value of the roots, if one
+    // Roots in several tenants with a cycle: each statement runs once per
+    // tenant, its value as $m (for_each_tenant).
+    std::vector<Datum> citus_tenants_;
+    int citus_tenant_param_ = -1; // m - 1
+    void for_each_tenant(const Params &p, const std::function<void(const Params &)> &f) const;
+    uint64 citus_exec(const std::string &sql, int rc, const Params &p) const;
     void lock_policy_children();
     uint64 changed_rows(int t);
     std::vector<int> bypassed_; // edges whose RI triggers the deletes left out

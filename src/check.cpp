@@ -23,9 +23,11 @@ Blocker Cascade::find_blocker(int ei, const std::string &where, const Params &p,
         return b;
     std::string sample = sql::select_keys_as_text(sql::identity_cols(c, sql::kRow), where) + " LIMIT " +
                          std::to_string(limits::kBlockerSampleKeys);
-    uint64 n = once ? exec_once(sample, SPI_OK_SELECT, p) : exec(sample, SPI_OK_SELECT, p);
-    for (uint64 r = 0; r < n; ++r)
-        b.keys.push_back(pg_guard(pg::value, r, 1));
+    for_each_tenant(p, [&](const Params &q) {
+        uint64 n = once ? exec_once(sample, SPI_OK_SELECT, q) : exec(sample, SPI_OK_SELECT, q);
+        for (uint64 r = 0; r < n && b.keys.size() < limits::kBlockerSampleKeys; ++r)
+            b.keys.push_back(pg_guard(pg::value, r, 1));
+    });
     return b;
 }
 
@@ -60,11 +62,15 @@ void Cascade::check_blockers() {
 
 uint64 Cascade::count_rows(const std::string &from_where, const Params &p, bool once) {
     std::string count = "SELECT pg_catalog.count(*)" + from_where;
-    if (once)
-        exec_once(count, SPI_OK_SELECT, p);
-    else
-        exec(count, SPI_OK_SELECT, p);
-    return std::stoull(pg_guard(pg::value, 0, 1));
+    uint64 total = 0;
+    for_each_tenant(p, [&](const Params &q) {
+        if (once)
+            exec_once(count, SPI_OK_SELECT, q);
+        else
+            exec(count, SPI_OK_SELECT, q);
+        total += std::stoull(pg_guard(pg::value, 0, 1));
+    });
+    return total;
 }
 
 // A blocker found (b.count > 0): the delete's error (23503), or in a dry run

@@ -24,8 +24,10 @@
 // A cycle (a table's self-reference, or tables referencing each other
 // round) is followed by one recursive query over its tables
 // (citus_component), and a cycle through several tables is deleted from in
-// one statement; Citus runs both only as router queries: the roots must share
-// one tenant, and every statement then names it ("= $m", find_citus_tenant).
+// one statement; Citus runs both only as router queries: every statement
+// names one tenant ("= $m", find_citus_tenant), and with roots in several
+// tenants runs once per tenant (for_each_tenant), each phase for all of them
+// before the next.
 //
 // Coordinator-local tables in Citus's metadata (a plain table with a foreign
 // key to a reference table becomes one) take part with reference tables;
@@ -40,7 +42,7 @@
 // or policy between a distributed and a coordinator-local table; a key from
 // a distributed table to a reference table's rows cascading the other way
 // (Citus allows no such key; a policy could say it); a cycle reached from
-// roots in several tenants or from a reference or local table; partitions
+// roots in over 1,000 tenants or from a reference or local table; partitions
 // reached one by one (a partitioned table is deleted from as a whole);
 // casts between key types; generic relations; chunked jobs.
 //
@@ -413,8 +415,10 @@ std::string Cascade::citus_referencing(const Edge &e, const std::string &c, int 
 
 // When the roots share one distribution value: "= $m" with that value as
 // parameter $m, which makes each statement a router query (one shard group,
-// planned whole on its worker: a self-reference's recursive query needs
-// it). Roots of several tenants with a self-reference are refused.
+// planned whole on its worker: a cycle's recursive query needs it). Roots of
+// several tenants with a cycle: the same, each statement then run once per
+// tenant (citus_tenants_, for_each_tenant). Else the statements carry
+// "= ANY" of the roots' values (citus_shards).
 void Cascade::find_citus_tenant() {
     const Table &r = T(root_);
     if (r.citus != 'h')
@@ -425,19 +429,48 @@ void Cascade::find_citus_tenant() {
     if (col == r.id_cols.size())
         return;
     std::string param = "$" + std::to_string(col + 1);
-    exec_once("SELECT pg_catalog.count(DISTINCT k), (pg_catalog.array_agg(k))[1] FROM pg_catalog.unnest(" + param + ") k",
-              SPI_OK_SELECT, citus_keys_);
-    uint64 tenants = std::stoull(pg_guard(pg::value, 0, 1));
-    if (tenants <= 1) { // no roots at all: NULL, which no row matches
-        Datum one = tenants == 1 ? pg_guard(pg::copied_datum, 0, 2) : Datum(0);
-        citus_tenant_ = r.id_eqops[col] + " " + citus_keys_.add(one, tenants == 0, r.id_types[col]);
+    uint64 tenants = exec_once("SELECT DISTINCT k FROM pg_catalog.unnest(" + param + ") k WHERE k IS NOT NULL "
+                               "LIMIT " + std::to_string(limits::kCitusMaxTenantsPerCall + 1),
+                               SPI_OK_SELECT, citus_keys_);
+    if (tenants > 1 && !citus_cycle())
+        return;
+    if (tenants > limits::kCitusMaxTenantsPerCall)
+        throw not_on_citus("the roots are in more than " + std::to_string(limits::kCitusMaxTenantsPerCall) +
+                               " tenants and the cascade has a cycle",
+                           "A cycle's rows are found by a recursive query, which Citus runs only within one "
+                           "tenant's shards: such a call runs its statements once per tenant. Delete fewer "
+                           "tenants' rows per call.");
+    // One tenant; several, each statement then run once per tenant (a
+    // cycle); none: NULL, which no row matches.
+    for (uint64 i = 0; i < tenants; ++i)
+        citus_tenants_.push_back(pg_guard(pg::copied_datum, i, 1));
+    citus_tenant_param_ = static_cast<int>(citus_keys_.values.size());
+    citus_tenant_ = r.id_eqops[col] + " " +
+                    citus_keys_.add(tenants ? citus_tenants_[0] : Datum(0), tenants == 0, r.id_types[col]);
+    if (tenants < 2)
+        citus_tenants_.clear();
+}
+
+// f(p) once; with roots in several tenants and a cycle, once per tenant with
+// $m set to it (find_citus_tenant).
+void Cascade::for_each_tenant(const Params &p, const std::function<void(const Params &)> &f) const {
+    if (citus_tenants_.empty()) {
+        f(p);
         return;
     }
-    if (citus_cycle())
-        throw not_on_citus("the roots are in more than one tenant and the cascade has a cycle",
-                           "A cycle's rows are found by a recursive query, and deleted from its tables in one "
-                           "statement, which Citus runs only within one tenant's shards. Delete one tenant's "
-                           "rows per call.");
+    Params q = p;
+    for (Datum tenant : citus_tenants_) {
+        q.values[citus_tenant_param_] = tenant;
+        f(q);
+    }
+}
+
+// A statement on Citus (its plan not kept: Citus plans it with its
+// parameters' values), once per tenant when it must be; the rows processed.
+uint64 Cascade::citus_exec(const std::string &sql, int rc, const Params &p) const {
+    uint64 rows = 0;
+    for_each_tenant(p, [&](const Params &q) { rows += exec_once(sql, rc, q); });
+    return rows;
 }
 
 // Whether table t's rows are found by citus_component: its component of the
@@ -554,7 +587,7 @@ bool Cascade::citus_phases() {
                            : e.action == Action::SetDefault ? std::string("DEFAULT")
                                                             : value));
         updated_[e.child] +=
-            exec_once("UPDATE " + c.from() + " t SET " + sql::join(set, ", ") + where, SPI_OK_UPDATE, p);
+            citus_exec("UPDATE " + c.from() + " t SET " + sql::join(set, ", ") + where, SPI_OK_UPDATE, p);
     }
     // Deletes, referencing tables first.
     if (req_.dry_run)
@@ -563,9 +596,9 @@ bool Cascade::citus_phases() {
         for (auto ci = plan_->components.size(); ci-- > 0;) {
             const auto &comp = plan_->components[ci];
             if (comp.size() == 1) {
-                deleted_[comp[0]] = exec_once("DELETE FROM " + T(comp[0]).from() + " t WHERE " +
-                                                  citus_member(comp[0], sql::kRow, 1),
-                                              SPI_OK_DELETE, keys);
+                deleted_[comp[0]] = citus_exec("DELETE FROM " + T(comp[0]).from() + " t WHERE " +
+                                                   citus_member(comp[0], sql::kRow, 1),
+                                               SPI_OK_DELETE, keys);
                 continue;
             }
             // A cycle through several tables: one statement, so that every
@@ -577,10 +610,12 @@ bool Cascade::citus_phases() {
                                   citus_member(comp[i], sql::kRow, 1) + " RETURNING 1)");
                 counts.push_back("(SELECT pg_catalog.count(*) FROM " + d + ")");
             }
-            exec_once("WITH " + sql::join(deletes, ", ") + " SELECT " + sql::join(counts, ", "), SPI_OK_SELECT,
-                      keys);
-            for (size_t i = 0; i < comp.size(); ++i)
-                deleted_[comp[i]] = std::stoull(pg_guard(pg::value, 0, static_cast<int>(i) + 1));
+            for_each_tenant(keys, [&](const Params &q) {
+                exec_once("WITH " + sql::join(deletes, ", ") + " SELECT " + sql::join(counts, ", "),
+                          SPI_OK_SELECT, q);
+                for (size_t i = 0; i < comp.size(); ++i)
+                    deleted_[comp[i]] += std::stoull(pg_guard(pg::value, 0, static_cast<int>(i) + 1));
+            });
         }
     if (nest >= 0)
         pg_guard(pg::restore_settings, nest);

@@ -125,9 +125,11 @@ void Cascade::count_path(PathNode *n, int samples) {
 std::vector<ExplainRow> Cascade::explain(const ExplainOptions &options) {
     setup();
     check_inheritance_children();
-    if (on_citus())
+    if (on_citus()) {
         (void)citus_phases(); // the dry run, by predicates (distributed.cpp)
-    else {
+        if (!citus_tenants_.empty()) // samples in key order would need them merged across tenants
+            refuse_on_citus("cascade_delete_explain() of roots in several tenants with a cycle");
+    } else {
         collect_keys();
         check_blockers(); // a dry run records blockers instead of raising them
         run_updates();    // counts only
@@ -309,9 +311,11 @@ std::string Cascade::deleted_rows(int t, Params *p, std::vector<std::string> *co
 std::vector<DeletedKey> Cascade::deleted_keys(const std::vector<unsigned> *tables) {
     setup();
     check_inheritance_children();
-    if (on_citus())
+    if (on_citus()) {
         (void)citus_phases(); // checks, raising as the delete would (refuse_blocked), and counts
-    else {
+        if (!citus_tenants_.empty()) // keys in key order would need them merged across tenants
+            refuse_on_citus("cascade_delete_keys() of roots in several tenants with a cycle");
+    } else {
         collect_keys();
         check_blockers(); // raises as the delete would (refuse_blocked)
     }

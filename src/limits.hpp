@@ -41,6 +41,9 @@ inline constexpr int kExplainMaxDepth = 50;
 // stack depth limit, or a statement of gigabytes, halfway.
 inline constexpr int kCitusMaxDepth = 50;
 inline constexpr std::size_t kCitusMaxPredicateBytes = 1 << 20;
+// A cascade with a cycle runs its statements once per tenant of the roots
+// (router queries): more tenants than this in one call are refused.
+inline constexpr std::uint64_t kCitusMaxTenantsPerCall = 1000;
 
 // Columns memory mode's collecting statement may return (every table's key
 // columns, xmin and ctid, in one row): PostgreSQL allows 1,664 entries in a
