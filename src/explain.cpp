@@ -288,8 +288,16 @@ std::vector<ExplainRow> Cascade::explain(const ExplainOptions &options) {
 // The rows table t would lose, as " FROM ... WHERE ..." over its identity
 // columns (cols): its own key set, or for a table without one, its rows
 // matching its parent's keys; without rows an earlier table of its partition
-// tree takes. Shared by cascade_delete_keys and a job's plan (job_plan.cpp).
+// tree takes. On Citus, its rows by their predicate (p, empty when given,
+// then holds the roots' keys first); these keys come to the coordinator
+// because the caller asked for them, or a job saves them. Shared by
+// cascade_delete_keys and a job's plan (job_plan.cpp).
 std::string Cascade::deleted_rows(int t, Params *p, std::vector<std::string> *cols) const {
+    if (citus_) {
+        *p = citus_keys_;
+        *cols = sql::identity_cols(T(t), sql::kRow);
+        return " FROM " + T(t).from() + " t WHERE " + citus_member(t, sql::kRow, 1);
+    }
     if (has_key_set(t)) {
         for (size_t i = 0; i < T(t).id_cols.size(); ++i)
             cols->push_back(std::string(sql::kKeys) + "." + sql::key_col(i));
@@ -325,14 +333,9 @@ std::vector<DeletedKey> Cascade::deleted_keys(const std::vector<unsigned> *table
             if (!deletes_from(t) ||
                 (tables && std::find(tables->begin(), tables->end(), T(t).oid) == tables->end()))
                 continue;
-            // On Citus, the rows by their predicate: the keys come to the
-            // coordinator because the caller asked for them.
-            Params p = citus_ ? citus_keys_ : Params();
+            Params p;
             std::vector<std::string> cols;
-            std::string query = citus_ ? " FROM " + T(t).from() + " t WHERE " + citus_member(t, sql::kRow, 1)
-                                       : deleted_rows(t, &p, &cols);
-            if (citus_)
-                cols = sql::identity_cols(T(t), sql::kRow);
+            std::string query = deleted_rows(t, &p, &cols);
             uint64 n = exec_once(sql::select_keys_as_text(cols, query), SPI_OK_SELECT, p);
             for (uint64 r = 0; r < n; ++r)
                 out.push_back({T(t).oid, pg_guard(pg::value, r, 1), delete_rank_[t]});

@@ -22,13 +22,20 @@ namespace cd {
 
 Datum Cascade::plan_job(int64 job, MemoryContext result_cxt) {
     setup();
-    if (on_citus())
-        refuse_on_citus("a chunked job");
     check_inheritance_children();
-    collect_keys();
-    check_blockers(); // raises as the delete would (refuse_blocked)
-    run_updates();    // counts only: the plan's figures
-    run_deletes();
+    if (on_citus()) {
+        // The same checks and counts by the Citus way's predicates; the
+        // saved keys are read from the workers (distributed.cpp says why).
+        (void)citus_phases();
+        if (!citus_tenants_.empty())
+            refuse_on_citus("a chunked job of roots in several tenants with a cycle");
+        find_virtual_tables(); // which tables' rows go with their parent's chunks
+    } else {
+        collect_keys();
+        check_blockers(); // raises as the delete would (refuse_blocked)
+        run_updates();    // counts only: the plan's figures
+        run_deletes();
+    }
     // Saved: the keys of every table with keys of its own, so that chunks
     // delete tables in the one-transaction call's order (a SET_* child goes
     // before the rows it points at, not updated and deleted later). Tables
@@ -76,10 +83,16 @@ Datum Cascade::plan_job(int64 job, MemoryContext result_cxt) {
             // first, each level after its parents: row_number() without
             // ORDER BY numbers rows as they come), the order the runner
             // reverses so that a self-reference's leaves go first.
-            exec_once("INSERT INTO " + schema + ".cascade_delete_job_key (job, table_name, delete_order, keys) SELECT " +
-                          job_param + ", " + table_param + ", " + std::to_string(delete_rank_[t]) +
-                          ", pg_catalog.array_agg(s.k ORDER BY s.n) FROM (SELECT " + key +
-                          " AS k, pg_catalog.row_number() OVER () AS n" + rows + ") s GROUP BY (s.n - 1) / " +
+            // On Citus the keys are read first, as a query of their own
+            // (MATERIALIZED): Citus plans it as the call's statements,
+            // routed to the roots' tenants, which it would not as part of
+            // this INSERT's window function.
+            std::string with = citus_ ? "WITH keyed AS MATERIALIZED (SELECT " + key + " AS k" + rows + ") " : "";
+            std::string keyed = citus_ ? "SELECT k, pg_catalog.row_number() OVER () AS n FROM keyed"
+                                       : "SELECT " + key + " AS k, pg_catalog.row_number() OVER () AS n" + rows;
+            exec_once(with + "INSERT INTO " + schema + ".cascade_delete_job_key (job, table_name, delete_order, keys) "
+                          "SELECT " + job_param + ", " + table_param + ", " + std::to_string(delete_rank_[t]) +
+                          ", pg_catalog.array_agg(s.k ORDER BY s.n) FROM (" + keyed + ") s GROUP BY (s.n - 1) / " +
                           schema + ".cascade_delete_job_page_size() ORDER BY pg_catalog.min(s.n)",
                       SPI_OK_INSERT, p);
         }

@@ -403,6 +403,103 @@ def worker_killed(conn, nodes):
     conn.commit()
 
 
+def jobs(conn):
+    """Chunked jobs on Citus: planned by the Citus way, run chunk by chunk
+    (each chunk a cascade_delete_many() over saved keys, committed), the end
+    state Citus's own cascade's on the other copy, the counters the rows
+    gone; roots in several tenants with a cycle refused."""
+    cur = conn.cursor()
+    conn.commit()
+    cases = [
+        ("roots in two tenants, a -> b -> c, a partitioned table",
+         "SELECT cascade_delete_start_many('x.a', ARRAY[[1, 2], [4, 3]], chunk_rows => 7)",
+         "DELETE FROM n.a WHERE (tenant, id) IN ((1, 2), (4, 3))"),
+        ("one tenant's forest row: a self-referencing tree below it",
+         "SELECT cascade_delete_start('x.forest', ARRAY[4, 1], chunk_rows => 5)",
+         "DELETE FROM n.forest WHERE tenant = 4 AND id = 1"),
+    ]
+    for name, start, native in cases:
+        before, before_n = rows(cur, 'x'), rows(cur, 'n')  # the copies differ by now: compare what goes
+        cur.execute(start)
+        job = cur.fetchone()[0]
+        conn.commit()
+        conn.autocommit = True  # CALL commits chunk by chunk
+        cur.execute("CALL cascade_delete_run(%s)", (job,))
+        conn.autocommit = False
+        cur.execute(native)
+        conn.commit()
+        after_x, after_n = rows(cur, 'x'), rows(cur, 'n')
+        cur.execute("SELECT state, chunks FROM cascade_delete_jobs WHERE job = %s", (job,))
+        state, chunks = cur.fetchone()
+        cur.execute("SELECT pg_catalog.split_part(table_name::text, '.', 2), deleted, planned_deleted "
+                    "FROM cascade_delete_job_tables WHERE job = %s", (job,))
+        counted = {t: (d, p) for t, d, p in cur.fetchall()}
+        gone = {t: len(before[t]) - len(after_x[t]) for t in TABLES if len(before[t]) != len(after_x[t])}
+        conn.commit()
+        def gone_keys(b, a):  # the rows' first two columns: x.a has a column more by now
+            return {r[:2] for r in b} - {r[:2] for r in a}
+        same = all(gone_keys(before[t], after_x[t]) == gone_keys(before_n[t], after_n[t]) and
+                   set(after_x[t]) <= set(before[t]) for t in TABLES)
+        T.check(state == 'finished' and chunks > 1 and same and
+                {t: d for t, (d, _) in counted.items() if d} == gone and all(d == p for d, p in counted.values()),
+                f"a chunked job on Citus, {name}: {state} in {chunks} chunks, the rows Citus's own cascade "
+                f"deleted and no other, done = planned = rows gone {gone}")
+    # the runner's backend killed between chunks, then the job run again
+    before, before_n = rows(cur, 'x'), rows(cur, 'n')
+    cur.execute("SELECT cascade_delete_start('x.a', ARRAY[2, 5], chunk_rows => 3, pause => '300ms')")
+    job = cur.fetchone()[0]
+    conn.commit()
+    runner = psycopg2.connect(host=conn.info.host, port=conn.info.port, user=conn.info.user, dbname='app')
+    runner.autocommit = True
+    rc = runner.cursor()
+    rc.execute("SELECT pg_backend_pid()")
+    pid = rc.fetchone()[0]
+    outcome = {}
+
+    def run():
+        try:
+            rc.execute("CALL cascade_delete_run(%s)", (job,))
+        except psycopg2.Error as e:
+            outcome['error'] = e.pgcode or 'connection lost'
+    thread = threading.Thread(target=run)
+    thread.start()
+    chunks = 0
+    for _ in range(200):
+        cur.execute("SELECT chunks FROM cascade_delete_jobs WHERE job = %s", (job,))
+        chunks = cur.fetchone()[0]
+        conn.commit()
+        if chunks >= 2:
+            break
+        time.sleep(0.05)
+    cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    conn.commit()
+    thread.join(30)
+    runner.close()
+    cur.execute("SELECT state, chunks, runner_alive FROM cascade_delete_jobs WHERE job = %s", (job,))
+    killed_state = cur.fetchone()
+    conn.commit()
+    conn.autocommit = True
+    cur.execute("CALL cascade_delete_run(%s)", (job,))
+    conn.autocommit = False
+    cur.execute("DELETE FROM n.a WHERE tenant = 2 AND id = 5")
+    conn.commit()
+    after_x, after_n = rows(cur, 'x'), rows(cur, 'n')
+    cur.execute("SELECT state FROM cascade_delete_jobs WHERE job = %s", (job,))
+    state = cur.fetchone()[0]
+    conn.commit()
+    same = all({r[:2] for r in before[t]} - {r[:2] for r in after_x[t]} ==
+               {r[:2] for r in before_n[t]} - {r[:2] for r in after_n[t]} for t in TABLES)
+    T.check(outcome.get('error') and killed_state[0] != 'finished' and not killed_state[2] and state == 'finished'
+            and same,
+            f"a job's runner killed after {chunks} chunks on Citus ({outcome.get('error')}; the job {killed_state[0]}, "
+            f"{killed_state[1]} chunks committed, no runner alive), run again: finished, the rows Citus's own cascade "
+            f"deleted and no other")
+    code, msg = error_of(cur, "SELECT cascade_delete_start_many('x.forest', ARRAY[[1, 2], [3, 2]])")
+    conn.rollback()
+    T.check(code == '0A000' and 'several tenants' in msg,
+            f"a job of roots in several tenants with a cycle: refused with 0A000 ({code})")
+
+
 def policy_locks(conn, coordinator):
     """cascade_delete.lock_policy_tables on Citus: a writer of a policy-only
     key's table waits for the deleting transaction (LOCK TABLE reaches the
@@ -488,7 +585,6 @@ def refusals(conn):
          "SELECT * FROM cascade_delete_explain_many('x.forest', ARRAY[[1, 1], [3, 1]])", "several tenants", None),
         ("the keys of roots in two tenants with a self-reference", "SELECT 1",
          "SELECT * FROM cascade_delete_keys_many('x.forest', ARRAY[[1, 1], [3, 1]])", "several tenants", None),
-        ("a chunked job", "SELECT 1", "SELECT cascade_delete_start('x.a', ARRAY[1, 1])", "chunked job", None),
     ]
     # a chain deeper than the predicates may nest (limits::kCitusMaxDepth)
     cur.execute("SET citus.shard_count = 2; CREATE TABLE x.l0 (tenant int, id int, PRIMARY KEY (tenant, id));"
@@ -685,6 +781,7 @@ def main():
             conn.commit()
         more(conn, nodes[0])
         conn.commit()
+        jobs(conn)
         policy_locks(conn, nodes[0])
         worker_killed(conn, nodes)
         conn.commit()
