@@ -608,7 +608,8 @@ def refusals(conn):
 def fuzz(conn, cases, seed):
     """Random co-located schemas (2 to 6 tables, each key to one or two earlier
     tables, ON DELETE CASCADE or NO ACTION, self-references, sometimes a key to
-    a later table (a cycle through several tables), diamonds and NULL keys),
+    a later table (a cycle through several tables) or a policy-only key with
+    one of Django's actions, diamonds and NULL keys),
     the same data in three copies: cascade_delete_many() (or, in about a third
     of the cases, cascade_delete_where() with the same roots) on the
     distributed tables (x), Citus's own DELETE (n), and cascade_delete_many()
@@ -622,7 +623,7 @@ def fuzz(conn, cases, seed):
     conn.autocommit = True
     cur.execute("SET citus.shard_count = 4")
     conn.autocommit = False
-    equal = deleted = differs = explained = cycles = explain_refused = 0
+    equal = deleted = differs = explained = cycles = explain_refused = with_policy = 0
     for case in range(cases):
         rng = random.Random(seed * 1000 + case)
         k = rng.randint(2, 6)
@@ -642,6 +643,13 @@ def fuzz(conn, cases, seed):
                 up += [q for q in parents.get(t, []) if q not in above]
             if above:
                 back[rng.choice(sorted(above))] = (j, rng.choice(("CASCADE", "CASCADE", "NO ACTION")))
+        # a policy-only key from a table to an earlier one, with Django's
+        # actions (x and l only: n is compared without). No SET_*: between
+        # co-located tables it would set the distribution column (refused).
+        policy = {}
+        if k > 1 and rng.random() < 0.35:
+            i = rng.randrange(1, k)
+            policy[i] = (rng.randrange(i), rng.choice(("PROTECT", "RESTRICT", "DO_NOTHING", "CASCADE")))
         ids = {i: list(range(1, rng.randint(4, 12))) for i in range(k)}
         data = {}
         for i in range(k):
@@ -653,13 +661,15 @@ def fuzz(conn, cases, seed):
                         refs.append(rng.randrange(1, id_) if id_ > 1 and rng.random() < 0.8 else None)
                     if i in back:
                         refs.append(rng.choice(ids[back[i][0]]) if rng.random() < 0.5 else None)
+                    if i in policy:
+                        refs.append(rng.choice(ids[policy[i][0]]) if rng.random() < 0.6 else None)
                     data[i].append((tenant, id_, *refs))
         for copy in ('n', 'x', 'l'):
             s = f"fz{case}_{copy}"
             cur.execute(f"CREATE SCHEMA {s}")
             for i in range(k):
                 cols = ''.join(f", p{j} int" for j in parents.get(i, [])) + (", up int" if i in selfref else "") + (
-                    ", later int" if i in back else "")
+                    ", later int" if i in back else "") + (", pol int" if i in policy else "")
                 fks = ''.join(f", FOREIGN KEY (tenant, p{j}) REFERENCES {s}.t{j} ON DELETE {action[(i, j)]}"
                               for j in parents.get(i, []))
                 if i in selfref:
@@ -673,6 +683,11 @@ def fuzz(conn, cases, seed):
             for i, (j, act) in back.items():
                 cur.execute(f"ALTER TABLE {s}.t{i} ADD FOREIGN KEY (tenant, later) REFERENCES {s}.t{j} ON DELETE {act}")
                 conn.commit()
+            for i, (j, act) in policy.items():
+                if copy != 'n':
+                    cur.execute(f"SELECT cascade_delete_set_policy('{s}.t{i}', '{{tenant,pol}}', '{act}', "
+                                f"parent => '{s}.t{j}')")
+                    conn.commit()
         root = rng.choice([0, 0, rng.randrange(k)])
         # one tenant or three (with a cycle, statements then run per tenant)
         tenants = [rng.choice((1, 2, 3))] if rng.random() < 0.5 else [1, 2, 3]
@@ -729,14 +744,15 @@ def fuzz(conn, cases, seed):
         as_plain = code_x == code_l and after_x == after_l and (report or {}).get('total') == (report_l or {}).get('total')
         documented = code_n == '23503' and code_x is None and code_l is None
         ok = as_plain and (report is None or report['total'] == gone) and (
-            documented or (code_x == code_n and after_x == after_n))
+            documented or bool(policy) or (code_x == code_n and after_x == after_n))
         equal += ok
         cycles += bool(back) and code_x is None
+        with_policy += bool(policy)
         deleted += code_x is None
         differs += ok and documented
         if not ok:
             T.check(False, f"fuzz case {case} (seed {seed}): {k} tables, keys {parents}, actions {action}, "
-                           f"self-references {selfref}, keys to later tables {back}, "
+                           f"self-references {selfref}, keys to later tables {back}, policies {policy}, "
                            f"root t{root} {keys}: cascade_delete {code_x or report} ({(msg_x or '')[:200]}), "
                            f"native {code_n}, tables equal: {after_x == after_n}; on plain tables {code_l or report_l}, "
                            f"tables equal: {after_x == after_l}")
@@ -754,6 +770,8 @@ def fuzz(conn, cases, seed):
             f"fuzz (seed {seed}): {equal} of {cases} random co-located schemas with the outcome, tables and report "
             f"of cascade_delete on plain tables and the outcome and tables of Citus's own actions ({deleted} "
             f"deleted, {cycles} of them through a cycle of several tables, {cases - deleted} refused with 23503; "
+            f"{with_policy} with a policy-only key (PROTECT, RESTRICT, DO_NOTHING or CASCADE: Citus's own actions "
+            f"not compared there); "
             f"{differs} where Citus's own actions refuse a NO ACTION key the cascade empties)")
 
 
