@@ -36,7 +36,8 @@
 // locks policy-only keys' tables (LOCK TABLE reaches the shards).
 //
 // What this way does not do (each refused up front, see refuse_on_citus): a
-// table Citus does not manage, or one it distributes by range or append;
+// table Citus does not manage, or one it distributes by range or append, or
+// a single-shard table;
 // distributed tables of different co-location groups; a key between
 // distributed tables without the distribution column on both sides; a key
 // or policy between a distributed and a coordinator-local table; a key from
@@ -44,7 +45,10 @@
 // (Citus allows no such key; a policy could say it); a cycle reached from
 // roots in over 1,000 tenants or from a reference or local table; partitions
 // reached one by one (a partitioned table is deleted from as a whole);
-// casts between key types; generic relations; chunked jobs.
+// casts between key types; generic relations; the explain and keys of roots
+// in several tenants with a cycle where a key does not start with the
+// distribution column (citus_keys_in_order). A chunked job's plan saves its
+// keys on the coordinator (job_plan.cpp); each chunk is a call here.
 //
 // The fast path does not reach the workers: the foreign keys' own RI
 // triggers on the shards run, and find the rows already gone. So, as with
@@ -429,8 +433,10 @@ void Cascade::find_citus_tenant() {
     if (col == r.id_cols.size())
         return;
     std::string param = "$" + std::to_string(col + 1);
+    // In the type's order: statements per tenant then return keys in key
+    // order where the distribution column comes first (citus_keys_in_order).
     uint64 tenants = exec_once("SELECT DISTINCT k FROM pg_catalog.unnest(" + param + ") k WHERE k IS NOT NULL "
-                               "LIMIT " + std::to_string(limits::kCitusMaxTenantsPerCall + 1),
+                               "ORDER BY k LIMIT " + std::to_string(limits::kCitusMaxTenantsPerCall + 1),
                                SPI_OK_SELECT, citus_keys_);
     if (tenants > 1 && !citus_cycle())
         return;
@@ -451,6 +457,18 @@ void Cascade::find_citus_tenant() {
         citus_tenants_.clear();
 }
 
+// Whether keys read tenant after tenant come out in key order, as the
+// explain's samples and cascade_delete_keys() give them: statements run
+// once, or every distributed table's key starts with its distribution column.
+bool Cascade::citus_keys_in_order() const {
+    if (citus_tenants_.empty())
+        return true;
+    for (size_t t = 0; t < m_.tables.size(); ++t)
+        if (plan_->in_set[t] && T(t).citus == 'h' && T(t).id_cols[0] != T(t).citus_column)
+            return false;
+    return true;
+}
+
 // f(p) once; with roots in several tenants and a cycle, once per tenant with
 // $m set to it (find_citus_tenant).
 void Cascade::for_each_tenant(const Params &p, const std::function<void(const Params &)> &f) const {
@@ -465,9 +483,10 @@ void Cascade::for_each_tenant(const Params &p, const std::function<void(const Pa
     }
 }
 
-// A statement on Citus (its plan not kept: Citus plans it with its
-// parameters' values), once per tenant when it must be; the rows processed.
-uint64 Cascade::citus_exec(const std::string &sql, int rc, const Params &p) const {
+// A statement run once (its plan not kept: Citus plans it with its
+// parameters' values), or on Citus once per tenant when it must be
+// (for_each_tenant); the rows processed.
+uint64 Cascade::exec_each_tenant(const std::string &sql, int rc, const Params &p) const {
     uint64 rows = 0;
     for_each_tenant(p, [&](const Params &q) { rows += exec_once(sql, rc, q); });
     return rows;
@@ -587,7 +606,7 @@ bool Cascade::citus_phases() {
                            : e.action == Action::SetDefault ? std::string("DEFAULT")
                                                             : value));
         updated_[e.child] +=
-            citus_exec("UPDATE " + c.from() + " t SET " + sql::join(set, ", ") + where, SPI_OK_UPDATE, p);
+            exec_each_tenant("UPDATE " + c.from() + " t SET " + sql::join(set, ", ") + where, SPI_OK_UPDATE, p);
     }
     // Deletes, referencing tables first.
     if (req_.dry_run)
@@ -596,7 +615,7 @@ bool Cascade::citus_phases() {
         for (auto ci = plan_->components.size(); ci-- > 0;) {
             const auto &comp = plan_->components[ci];
             if (comp.size() == 1) {
-                deleted_[comp[0]] = citus_exec("DELETE FROM " + T(comp[0]).from() + " t WHERE " +
+                deleted_[comp[0]] = exec_each_tenant("DELETE FROM " + T(comp[0]).from() + " t WHERE " +
                                                    citus_member(comp[0], sql::kRow, 1),
                                                SPI_OK_DELETE, keys);
                 continue;

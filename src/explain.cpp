@@ -110,16 +110,19 @@ void Cascade::count_path(PathNode *n, int samples) {
         if (a != Action::Cascade && a != Action::Protect)
             where += not_deleted(n->table, sql::kRow, &p);
     }
-    // Run once, not kept: every path is a statement of its own.
-    auto run = [&](const std::string &query) { return exec_once(query, SPI_OK_SELECT, p); };
-    run("SELECT pg_catalog.count(*)" + where);
-    n->rows = std::stoull(pg_guard(pg::value, 0, 1));
+    // Run once, not kept: every path is a statement of its own. On Citus
+    // with statements per tenant, tenant after tenant (in key order:
+    // citus_keys_in_order).
+    n->rows = count_rows(where, p, true);
     if (n->rows == 0 || samples == 0)
         return;
-    uint64 got = run(sql::select_keys_as_text(sql::identity_cols(t, sql::kRow), where) + " LIMIT " +
-                     std::to_string(samples));
-    for (uint64 r = 0; r < got; ++r)
-        n->samples.push_back(pg_guard(pg::value, r, 1));
+    std::string sample = sql::select_keys_as_text(sql::identity_cols(t, sql::kRow), where) + " LIMIT " +
+                         std::to_string(samples);
+    for_each_tenant(p, [&](const Params &q) {
+        uint64 got = exec_once(sample, SPI_OK_SELECT, q);
+        for (uint64 r = 0; r < got && n->samples.size() < static_cast<size_t>(samples); ++r)
+            n->samples.push_back(pg_guard(pg::value, r, 1));
+    });
 }
 
 std::vector<ExplainRow> Cascade::explain(const ExplainOptions &options) {
@@ -127,8 +130,9 @@ std::vector<ExplainRow> Cascade::explain(const ExplainOptions &options) {
     check_inheritance_children();
     if (on_citus()) {
         (void)citus_phases(); // the dry run, by predicates (distributed.cpp)
-        if (!citus_tenants_.empty()) // samples in key order would need them merged across tenants
-            refuse_on_citus("cascade_delete_explain() of roots in several tenants with a cycle");
+        if (!citus_keys_in_order())
+            refuse_on_citus("cascade_delete_explain() of roots in several tenants with a cycle, where a "
+                            "table's first key column is not its distribution column,");
     } else {
         collect_keys();
         check_blockers(); // a dry run records blockers instead of raising them
@@ -321,8 +325,9 @@ std::vector<DeletedKey> Cascade::deleted_keys(const std::vector<unsigned> *table
     check_inheritance_children();
     if (on_citus()) {
         (void)citus_phases(); // checks, raising as the delete would (refuse_blocked), and counts
-        if (!citus_tenants_.empty()) // keys in key order would need them merged across tenants
-            refuse_on_citus("cascade_delete_keys() of roots in several tenants with a cycle");
+        if (!citus_keys_in_order())
+            refuse_on_citus("cascade_delete_keys() of roots in several tenants with a cycle, where a "
+                            "table's first key column is not its distribution column,");
     } else {
         collect_keys();
         check_blockers(); // raises as the delete would (refuse_blocked)
@@ -336,9 +341,11 @@ std::vector<DeletedKey> Cascade::deleted_keys(const std::vector<unsigned> *table
             Params p;
             std::vector<std::string> cols;
             std::string query = deleted_rows(t, &p, &cols);
-            uint64 n = exec_once(sql::select_keys_as_text(cols, query), SPI_OK_SELECT, p);
-            for (uint64 r = 0; r < n; ++r)
-                out.push_back({T(t).oid, pg_guard(pg::value, r, 1), delete_rank_[t]});
+            for_each_tenant(p, [&](const Params &q) { // on Citus, tenant after tenant
+                uint64 n = exec_once(sql::select_keys_as_text(cols, query), SPI_OK_SELECT, q);
+                for (uint64 r = 0; r < n; ++r)
+                    out.push_back({T(t).oid, pg_guard(pg::value, r, 1), delete_rank_[t]});
+            });
         }
     release_key_sets();
     return out;

@@ -27,8 +27,6 @@ Datum Cascade::plan_job(int64 job, MemoryContext result_cxt) {
         // The same checks and counts by the Citus way's predicates; the
         // saved keys are read from the workers (distributed.cpp says why).
         (void)citus_phases();
-        if (!citus_tenants_.empty())
-            refuse_on_citus("a chunked job of roots in several tenants with a cycle");
         find_virtual_tables(); // which tables' rows go with their parent's chunks
     } else {
         collect_keys();
@@ -90,7 +88,7 @@ Datum Cascade::plan_job(int64 job, MemoryContext result_cxt) {
             std::string with = citus_ ? "WITH keyed AS MATERIALIZED (SELECT " + key + " AS k" + rows + ") " : "";
             std::string keyed = citus_ ? "SELECT k, pg_catalog.row_number() OVER () AS n FROM keyed"
                                        : "SELECT " + key + " AS k, pg_catalog.row_number() OVER () AS n" + rows;
-            exec_once(with + "INSERT INTO " + schema + ".cascade_delete_job_key (job, table_name, delete_order, keys) "
+            exec_each_tenant(with + "INSERT INTO " + schema + ".cascade_delete_job_key (job, table_name, delete_order, keys) "
                           "SELECT " + job_param + ", " + table_param + ", " + std::to_string(delete_rank_[t]) +
                           ", pg_catalog.array_agg(s.k ORDER BY s.n) FROM (" + keyed + ") s GROUP BY (s.n - 1) / " +
                           schema + ".cascade_delete_job_page_size() ORDER BY pg_catalog.min(s.n)",
