@@ -117,6 +117,8 @@ class Cascade {
     void check_blockers();
     Blocker find_blocker(int ei, const std::string &where, const Params &p, bool once = false);
     uint64 count_rows(const std::string &from_where, const Params &p, bool once);
+    std::vector<std::string> sample_keys(const Table &t, const std::string &from_where, const Params &p,
+                                         size_t limit, bool once) const;
     void refuse_or_record(Blocker b, bool protect);
     void predict_update_refusals();
     void check_max_rows(bool *exceeded);
@@ -150,9 +152,12 @@ class Cascade {
     std::string citus_shards(int t, const std::string &a) const;
     std::string citus_member(int t, const std::string &a, int depth) const;
     std::string citus_referencing(const Edge &e, const std::string &c, int depth) const;
+    std::string citus_referencing_rows(const Edge &e, const std::string &c) const;
     std::vector<std::string> citus_entries(int t, const std::string &a, int depth) const;
     std::string citus_component(int t, const std::string &a, int depth) const;
     bool citus_recursive(int t) const;
+    void find_citus_inner_edges();
+    std::vector<std::vector<int>> citus_inner_; // per component: its CASCADE edges within it
     bool citus_cycle() const;
     void find_citus_tenant();
     void citus_root_keys();

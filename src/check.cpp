@@ -21,14 +21,23 @@ Blocker Cascade::find_blocker(int ei, const std::string &where, const Params &p,
     Blocker b{ei, count_rows(where, p, once), {}};
     if (b.count == 0)
         return b;
-    std::string sample = sql::select_keys_as_text(sql::identity_cols(c, sql::kRow), where) + " LIMIT " +
-                         std::to_string(limits::kBlockerSampleKeys);
+    b.keys = sample_keys(c, where, p, limits::kBlockerSampleKeys, once);
+    return b;
+}
+
+// Up to limit keys of table t's rows that from_where names, in key order (on
+// Citus with statements per tenant, tenant after tenant: citus_keys_in_order).
+std::vector<std::string> Cascade::sample_keys(const Table &t, const std::string &from_where, const Params &p,
+                                              size_t limit, bool once) const {
+    std::string sample = sql::select_keys_as_text(sql::identity_cols(t, sql::kRow), from_where) + " LIMIT " +
+                         std::to_string(limit);
+    std::vector<std::string> keys;
     for_each_tenant(p, [&](const Params &q) {
         uint64 n = once ? exec_once(sample, SPI_OK_SELECT, q) : exec(sample, SPI_OK_SELECT, q);
-        for (uint64 r = 0; r < n && b.keys.size() < limits::kBlockerSampleKeys; ++r)
-            b.keys.push_back(pg_guard(pg::value, r, 1));
+        for (uint64 r = 0; r < n && keys.size() < limit; ++r)
+            keys.push_back(pg_guard(pg::value, r, 1));
     });
-    return b;
+    return keys;
 }
 
 // The edges whose referencing rows block, in the order they are checked:
@@ -142,7 +151,7 @@ void Cascade::predict_update_refusals() {
                    " q WHERE " + found + not_deleted(e.parent, "q", p) + ")";
         };
         auto changed_rows_where = [&](const std::string &condition, Params *p) {
-            std::string referencing = citus_ ? citus_referencing(e, "t", 1) + citus_shards(e.child, "t")
+            std::string referencing = citus_ ? citus_referencing_rows(e, "t")
                                              : "EXISTS (SELECT 1 FROM " + keys(e.parent, "p", p) + " WHERE " +
                                                    parent_match(e, "p", "t") + ")";
             return " FROM " + c.from() + " t WHERE " + referencing + not_deleted(e.child, "t", p) + " AND (" +

@@ -348,34 +348,32 @@ std::string Cascade::citus_component(int t, const std::string &a, int depth) con
     // The columns each table contributes: its identity, then what the edges
     // within the component reference.
     std::vector<std::vector<std::string>> cols(comp.size());
-    std::vector<int> inner; // CASCADE edges within the component
+    const std::vector<int> &inner = citus_inner_[component_[t]];
     auto index = [&](int table) { return static_cast<size_t>(std::find(comp.begin(), comp.end(), table) - comp.begin()); };
     for (size_t i = 0; i < comp.size(); ++i)
         cols[i] = T(comp[i]).id_cols;
-    for (int ei : relevant_) {
-        const Edge &e = m_.edges[ei];
-        if (e.action != Action::Cascade || component_[e.parent] != component_[t] || component_[e.child] != component_[t])
-            continue;
-        inner.push_back(ei);
-        auto &pc = cols[index(e.parent)];
-        for (const auto &c : e.refcols)
+    for (int ei : inner) {
+        auto &pc = cols[index(m_.edges[ei].parent)];
+        for (const auto &c : m_.edges[ei].refcols)
             if (std::find(pc.begin(), pc.end(), c) == pc.end())
                 pc.push_back(c);
     }
     auto name = [&](size_t i, size_t j) { return "c" + std::to_string(i) + "_" + std::to_string(j); };
     std::vector<std::string> names{"tno"};
+    std::vector<std::vector<std::string>> nulls(comp.size()); // "NULL::type" of each column, for other tables' rows
     for (size_t i = 0; i < comp.size(); ++i)
-        for (size_t j = 0; j < cols[i].size(); ++j)
+        for (size_t j = 0; j < cols[i].size(); ++j) {
             names.push_back(name(i, j));
+            nulls[i].push_back(std::string("NULL::") +
+                               pg_guard(pg::type_name, pg_guard(pg::column_type, T(comp[i]).oid, cols[i][j].c_str())));
+        }
     // A row of table comp[i] under alias s: its number, its columns, typed
     // NULLs for the other tables' (UNION needs the types).
     auto row = [&](size_t i, const std::string &s) {
         std::vector<std::string> out{std::to_string(i)};
         for (size_t k = 0; k < comp.size(); ++k)
-            for (const auto &c : cols[k])
-                out.push_back(k == i ? s + "." + sql::ident(c)
-                                     : std::string("NULL::") +
-                                           pg_guard(pg::type_name, pg_guard(pg::column_type, T(comp[k]).oid, c.c_str())));
+            for (size_t j = 0; j < cols[k].size(); ++j)
+                out.push_back(k == i ? s + "." + sql::ident(cols[k][j]) : nulls[k][j]);
         return sql::join(out, ", ");
     };
     std::vector<std::string> entries;
@@ -408,6 +406,12 @@ std::string Cascade::citus_component(int t, const std::string &a, int depth) con
            sql::join(names, ", ") + ") AS (" + sql::join(entries, " UNION ") + " UNION SELECT n.* FROM " + r +
            " CROSS JOIN LATERAL (" + sql::join(steps, " UNION ALL ") + ") n) SELECT " + sql::join(mine, ", ") +
            " FROM " + r + " WHERE " + r + ".tno = " + std::to_string(it) + ")" + citus_shards(t, a) + ")";
+}
+
+// Edge e's child rows (alias c, the table a statement reads) that reference
+// rows the cascade deletes, pruned to the roots' shards.
+std::string Cascade::citus_referencing_rows(const Edge &e, const std::string &c) const {
+    return citus_referencing(e, c, 1) + citus_shards(e.child, c);
 }
 
 // Edge e's child rows (alias c) that reference rows the cascade deletes.
@@ -492,19 +496,21 @@ uint64 Cascade::exec_each_tenant(const std::string &sql, int rc, const Params &p
     return rows;
 }
 
+// Each component's CASCADE edges within it (citus_inner_), once per call.
+void Cascade::find_citus_inner_edges() {
+    citus_inner_.assign(plan_->components.size(), {});
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (e.action == Action::Cascade && component_[e.parent] >= 0 && component_[e.parent] == component_[e.child])
+            citus_inner_[component_[e.parent]].push_back(ei);
+    }
+}
+
 // Whether table t's rows are found by citus_component: its component of the
 // plan has a CASCADE edge within it (a self-reference that only restricts is
 // no recursion).
 bool Cascade::citus_recursive(int t) const {
-    if (!in_cycle(t))
-        return false;
-    for (int ei : relevant_) {
-        const Edge &e = m_.edges[ei];
-        if (e.action == Action::Cascade && component_[e.parent] == component_[t] &&
-            component_[e.child] == component_[t])
-            return true;
-    }
-    return false;
+    return component_[t] >= 0 && !citus_inner_[component_[t]].empty();
 }
 
 // Whether the cascade has a cycle that needs a router query: a recursive
@@ -525,6 +531,7 @@ Datum Cascade::run_on_citus(MemoryContext result_cxt) {
 // Every phase of the call on Citus; a dry run (and the explain) only counts.
 // Whether cascade_delete.max_rows was exceeded (in a dry run).
 bool Cascade::citus_phases() {
+    find_citus_inner_edges();
     refuse_on_citus(nullptr);
     size_t n = m_.tables.size();
     collected_.assign(n, 0);
@@ -566,8 +573,7 @@ bool Cascade::citus_phases() {
     // Checks: PROTECT, then rows that would survive a RESTRICT / NO ACTION.
     for_each_blocking_edge([&](int ei, bool protect) {
         const Edge &e = m_.edges[ei];
-        std::string where = " FROM " + T(e.child).from() + " t WHERE " + citus_referencing(e, sql::kRow, 1) +
-                            citus_shards(e.child, sql::kRow) +
+        std::string where = " FROM " + T(e.child).from() + " t WHERE " + citus_referencing_rows(e, sql::kRow) +
                             (protect ? "" : not_deleted(e.child, sql::kRow, nullptr));
         refuse_or_record(find_blocker(ei, where, keys, true), protect);
     });
@@ -589,8 +595,7 @@ bool Cascade::citus_phases() {
             continue;
         const Table &c = T(e.child);
         Params p = keys; // and SET(value)'s value
-        std::string where = " WHERE " + citus_referencing(e, sql::kRow, 1) + citus_shards(e.child, sql::kRow) +
-                            not_deleted(e.child, sql::kRow, nullptr);
+        std::string where = " WHERE " + citus_referencing_rows(e, sql::kRow) + not_deleted(e.child, sql::kRow, nullptr);
         if (req_.dry_run) {
             updated_[e.child] += count_rows(" FROM " + c.from() + " t" + where, p, true);
             continue;

@@ -110,19 +110,11 @@ void Cascade::count_path(PathNode *n, int samples) {
         if (a != Action::Cascade && a != Action::Protect)
             where += not_deleted(n->table, sql::kRow, &p);
     }
-    // Run once, not kept: every path is a statement of its own. On Citus
-    // with statements per tenant, tenant after tenant (in key order:
-    // citus_keys_in_order).
+    // Run once, not kept: every path is a statement of its own.
     n->rows = count_rows(where, p, true);
     if (n->rows == 0 || samples == 0)
         return;
-    std::string sample = sql::select_keys_as_text(sql::identity_cols(t, sql::kRow), where) + " LIMIT " +
-                         std::to_string(samples);
-    for_each_tenant(p, [&](const Params &q) {
-        uint64 got = exec_once(sample, SPI_OK_SELECT, q);
-        for (uint64 r = 0; r < got && n->samples.size() < static_cast<size_t>(samples); ++r)
-            n->samples.push_back(pg_guard(pg::value, r, 1));
-    });
+    n->samples = sample_keys(t, where, p, static_cast<size_t>(samples), true);
 }
 
 std::vector<ExplainRow> Cascade::explain(const ExplainOptions &options) {
