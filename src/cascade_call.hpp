@@ -167,7 +167,12 @@ class Cascade {
     bool citus_phases();
     bool citus_ = false;  // this call runs on Citus: the checks use its predicates
     Params citus_keys_;   // the roots' keys, $1..$n of every statement on Citus
-    std::string citus_tenant_; // "OP $m": the one distribution value of the roots, if one
+    // "OP $m": the roots' one distribution value; with roots in several
+    // tenants and no cycle "OP ANY ($m)", their values (a copy of the key
+    // column's array, which lock_citus_rows swaps for one shard group's).
+    std::string citus_tenant_;
+    bool citus_tenant_array_ = false; // citus_tenant_ is "OP ANY ($m)"
+    int citus_tenant_col_ = -1; // the root's key column that is its distribution column
     // Roots in several tenants with a cycle: each statement runs once per
     // tenant, its value as $m (for_each_tenant).
     std::vector<Datum> citus_tenants_;
@@ -176,6 +181,9 @@ class Cascade {
     uint64 exec_each_tenant(const std::string &sql, int rc, const Params &p) const;
     bool citus_keys_in_order() const;
     void lock_policy_children();
+    void lock_tables(std::vector<int> tables);
+    void lock_citus_rows();
+    std::vector<Datum> citus_shard_groups();
     uint64 changed_rows(int t);
     std::vector<int> bypassed_; // edges whose RI triggers the deletes left out
     std::vector<int> rechecked_; // policy-only edges checked again (lock_policy_tables)

@@ -173,7 +173,7 @@ static void read_foreign_keys(Model &m) {
         e.conname = pg_guard(pg::value, r, 1);
         unsigned child = std::stoul(pg_guard(pg::value, r, 2));
         unsigned parent = std::stoul(pg_guard(pg::value, r, 3));
-        e.action = catalog_action(pg_guard(pg::value, r, 4)[0]);
+        e.action = e.own_action = catalog_action(pg_guard(pg::value, r, 4)[0]);
         e.cols = to_vector(pg_guard(pg::text_array, r, 5));
         e.refcols = to_vector(pg_guard(pg::text_array, r, 6));
         e.eqops = to_vector(pg_guard(pg::text_array, r, 7));

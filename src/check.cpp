@@ -215,8 +215,7 @@ void Cascade::check_max_rows(bool *exceeded) {
 // Foreign keys that exist only as policies have no trigger to stop a
 // concurrent insert of a row referencing a row this call deletes. With
 // cascade_delete.lock_policy_tables, their tables are locked against writers
-// (SHARE ROW EXCLUSIVE, which also conflicts with itself, so two calls queue
-// instead of deadlocking on an upgrade) before any row is collected, and
+// (lock_tables) before any row is collected, and
 // post_check() looks at them again with the latest snapshot, for callers
 // whose snapshot predates the lock (REPEATABLE READ).
 void Cascade::lock_policy_children() {
@@ -228,11 +227,18 @@ void Cascade::lock_policy_children() {
         if (!e.policy || e.conoid != 0 || e.parent_link)
             continue;
         rechecked_.push_back(ei);
-        if (std::find(tables.begin(), tables.end(), e.child) == tables.end())
-            tables.push_back(e.child);
+        tables.push_back(e.child);
     }
-    // One order for every caller.
+    lock_tables(tables);
+}
+
+// LOCK TABLE ... IN SHARE ROW EXCLUSIVE MODE, which holds every writer of the
+// tables back until this transaction ends and, conflicting with itself, makes
+// two callers wait for each other rather than deadlock (each holding a lock
+// the other's deletes need). In one order (by OID) for every caller.
+void Cascade::lock_tables(std::vector<int> tables) {
     std::sort(tables.begin(), tables.end(), [&](int a, int b) { return T(a).oid < T(b).oid; });
+    tables.erase(std::unique(tables.begin(), tables.end()), tables.end());
     for (int t : tables)
         exec_once("LOCK TABLE " + T(t).sql() + " IN SHARE ROW EXCLUSIVE MODE", SPI_OK_UTILITY);
 }

@@ -202,20 +202,15 @@ void Cascade::refuse_on_citus(const char *what) const {
     }
 }
 
-// " AND a.dist = ANY($n)": the roots' distribution values, for a distributed
-// table when the root is one (then every table of the cascade is, joined on
-// the same column), so that Citus prunes the statement to their shards.
+// " AND a.dist = $m" or " AND a.dist = ANY ($m)": the roots' distribution
+// values (find_citus_tenant), for a distributed table when the root is one
+// (then every table of the cascade is, joined on the same column), so that
+// Citus prunes the statement to their shards.
 std::string Cascade::citus_shards(int t, const std::string &a) const {
     const Table &r = T(root_), &tab = T(t);
-    if (r.citus != 'h' || tab.citus != 'h')
+    if (r.citus != 'h' || tab.citus != 'h' || citus_tenant_.empty())
         return "";
-    if (!citus_tenant_.empty()) // the roots' one value: a router query
-        return " AND " + a + "." + sql::ident(tab.citus_column) + " " + citus_tenant_;
-    for (size_t i = 0; i < r.id_cols.size(); ++i)
-        if (r.id_cols[i] == r.citus_column)
-            return " AND " + a + "." + sql::ident(tab.citus_column) + " " + r.id_eqops[i] + " ANY ($" +
-                   std::to_string(i + 1) + ")";
-    return "";
+    return " AND " + a + "." + sql::ident(tab.citus_column) + " " + citus_tenant_;
 }
 
 namespace {
@@ -426,7 +421,7 @@ std::string Cascade::citus_referencing(const Edge &e, const std::string &c, int 
 // planned whole on its worker: a cycle's recursive query needs it). Roots of
 // several tenants with a cycle: the same, each statement then run once per
 // tenant (citus_tenants_, for_each_tenant). Else the statements carry
-// "= ANY" of the roots' values (citus_shards).
+// "= ANY ($m)" of the roots' values, and run on all their shards at once.
 void Cascade::find_citus_tenant() {
     const Table &r = T(root_);
     if (r.citus != 'h')
@@ -436,14 +431,20 @@ void Cascade::find_citus_tenant() {
         ++col;
     if (col == r.id_cols.size())
         return;
+    citus_tenant_col_ = static_cast<int>(col);
     std::string param = "$" + std::to_string(col + 1);
     // In the type's order: statements per tenant then return keys in key
     // order where the distribution column comes first (citus_keys_in_order).
     uint64 tenants = exec_once("SELECT DISTINCT k FROM pg_catalog.unnest(" + param + ") k WHERE k IS NOT NULL "
                                "ORDER BY k LIMIT " + std::to_string(limits::kCitusMaxTenantsPerCall + 1),
                                SPI_OK_SELECT, citus_keys_);
-    if (tenants > 1 && !citus_cycle())
+    if (tenants > 1 && !citus_cycle()) {
+        citus_tenant_param_ = static_cast<int>(citus_keys_.values.size());
+        citus_tenant_array_ = true;
+        citus_tenant_ = r.id_eqops[col] + " ANY (" +
+                        citus_keys_.add(citus_keys_.values[col], false, citus_keys_.types[col]) + ")";
         return;
+    }
     if (tenants > limits::kCitusMaxTenantsPerCall)
         throw not_on_citus("the roots are in more than " + std::to_string(limits::kCitusMaxTenantsPerCall) +
                                " tenants and the cascade has a cycle",
@@ -494,6 +495,115 @@ uint64 Cascade::exec_each_tenant(const std::string &sql, int rc, const Params &p
     uint64 rows = 0;
     for_each_tenant(p, [&](const Params &q) { rows += exec_once(sql, rc, q); });
     return rows;
+}
+
+// Rows another transaction writes under a row this call deletes, between
+// its statements, must not be deleted (or set NULL) by a real foreign key's
+// own action on a worker and be left out of the report: on Citus no check
+// after the deletes can see them (the deleted rows are named by predicates,
+// not kept). So before anything else, in READ COMMITTED, the call locks
+// what such keys reference, as PostgreSQL's own cascade does by deleting the
+// parent first: the rows it will delete from tables that a key with an
+// action (CASCADE, SET NULL, SET DEFAULT) references, and, so that no row
+// comes new under those meanwhile, from every table above them, top down
+// (FOR UPDATE; a writer's key check then waits, and fails with 23503 once
+// this call commits). A cycle's tables are locked again until a pass finds
+// no new row. A reference table's rows cannot be locked on the workers
+// (Citus takes a reference table's row locks on one copy only), nor a
+// distributed table's without the roots' tenants (Citus takes row locks in
+// router queries only): the tables referencing such rows are locked whole
+// instead (lock_tables). Under REPEATABLE
+// READ the keys' own actions fail with 40001 instead on a row the snapshot
+// did not see, and nothing is locked.
+void Cascade::lock_citus_rows() {
+    if (req_.dry_run || pg_guard(pg::uses_transaction_snapshot))
+        return;
+    auto own_action = [&](const Edge &e) {
+        return e.conoid != 0 && (e.own_action == Action::Cascade || e.own_action == Action::SetNull ||
+                                 e.own_action == Action::SetDefault);
+    };
+    std::vector<char> locked(m_.tables.size(), 0);
+    for (int ei : relevant_)
+        if (own_action(m_.edges[ei]))
+            locked[m_.edges[ei].parent] = 1;
+    // Up the CASCADE edges, by which the tables below are reached.
+    for (bool more = true; more;) {
+        more = false;
+        for (int ei : relevant_) {
+            const Edge &e = m_.edges[ei];
+            if (e.action == Action::Cascade && locked[e.child] && !locked[e.parent]) {
+                locked[e.parent] = 1;
+                more = true;
+            }
+        }
+    }
+    // Citus takes row locks in router queries only: a coordinator-local
+    // table's, or a distributed table's when the statements name the roots'
+    // tenants.
+    auto by_rows = [&](int t) { return T(t).citus == 'l' || (T(t).citus == 'h' && !citus_tenant_.empty()); };
+    std::vector<int> whole;
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (locked[e.parent] && !by_rows(e.parent) && e.conoid != 0 && (own_action(e) || locked[e.child]))
+            whole.push_back(e.child);
+    }
+    lock_tables(whole);
+    std::vector<Datum> groups = citus_shard_groups();
+    const Params &keys = citus_keys_;
+    for (const auto &comp : plan_->components) {
+        std::vector<std::string> locks;
+        for (int t : comp)
+            if (locked[t] && by_rows(t))
+                locks.push_back("SELECT 1 FROM " + T(t).from() + " t WHERE " + citus_member(t, sql::kRow, 1) +
+                                " FOR UPDATE OF t");
+        if (locks.empty())
+            continue;
+        bool cycle = comp.size() > 1 || citus_recursive(comp[0]);
+        uint64 last = 0;
+        for (int pass = 1;; ++pass) {
+            uint64 rows = 0;
+            for (const auto &sql : locks) {
+                if (groups.empty()) {
+                    rows += exec_each_tenant(sql, SPI_OK_SELECT, keys);
+                    continue;
+                }
+                Params q = keys;
+                for (Datum g : groups) {
+                    q.values[citus_tenant_param_] = g;
+                    rows += exec_once(sql, SPI_OK_SELECT, q);
+                }
+            }
+            if (!cycle || (pass > 1 && rows == last))
+                break;
+            if (pass == limits::kCitusMaxLockPasses)
+                throw make_error(ERRCODE_T_R_SERIALIZATION_FAILURE,
+                                 "could not lock the rows of a cycle in " + T(comp[0]).display +
+                                     ": other transactions keep adding rows to it",
+                                 "Rows were still being added after " + std::to_string(pass) + " passes.",
+                                 "Retry the transaction.");
+            last = rows;
+        }
+    }
+}
+
+// With roots in several tenants and no cycle: their distribution values as
+// one array per shard group, which each make a statement with
+// "= ANY ($m)" a router query (Citus takes row locks in those only); else
+// none.
+std::vector<Datum> Cascade::citus_shard_groups() {
+    std::vector<Datum> groups;
+    if (!citus_tenant_array_)
+        return groups;
+    Params p;
+    p.add(ObjectIdGetDatum(T(root_).oid), false, OIDOID);
+    p.add(citus_keys_.values[citus_tenant_col_], false, citus_keys_.types[citus_tenant_col_]);
+    uint64 n = exec_once("SELECT pg_catalog.array_agg(k ORDER BY k) FROM (SELECT DISTINCT k FROM "
+                         "pg_catalog.unnest($2) k WHERE k IS NOT NULL) v GROUP BY "
+                         "pg_catalog.get_shard_id_for_distribution_column($1::pg_catalog.regclass, k)",
+                         SPI_OK_SELECT, p);
+    for (uint64 i = 0; i < n; ++i)
+        groups.push_back(pg_guard(pg::copied_datum, i, 1));
+    return groups;
 }
 
 // Each component's CASCADE edges within it (citus_inner_), once per call.
@@ -570,6 +680,7 @@ bool Cascade::citus_phases() {
                            "supported",
                            "The workers' snapshots may predate the locks, and on Citus no check runs after the "
                            "deletes to catch a row committed in between.");
+    lock_citus_rows();
     // Checks: PROTECT, then rows that would survive a RESTRICT / NO ACTION.
     for_each_blocking_edge([&](int ei, bool protect) {
         const Edge &e = m_.edges[ei];

@@ -44,6 +44,10 @@ inline constexpr std::size_t kCitusMaxPredicateBytes = 1 << 20;
 // A cascade with a cycle runs its statements once per tenant of the roots
 // (router queries): more tenants than this in one call are refused.
 inline constexpr std::uint64_t kCitusMaxTenantsPerCall = 1000;
+// A cycle's rows are locked again until a pass finds no new row
+// (lock_citus_rows): other transactions that keep adding rows under them
+// for this many passes make the call fail with 40001 instead.
+inline constexpr int kCitusMaxLockPasses = 20;
 
 // Columns memory mode's collecting statement may return (every table's key
 // columns, xmin and ctid, in one row): PostgreSQL allows 1,664 entries in a

@@ -51,6 +51,7 @@ struct Edge {
     std::vector<std::string> setcols; // columns SET_* changes (all cols if empty)
     std::string conname;              // the real constraint, if any
     unsigned conoid = 0;              // its OID
+    Action own_action = Action::NoAction; // its own ON DELETE action (its RI trigger's), whatever a policy says
     bool policy = false;              // the action comes from a policy
     std::string value;                // SET(value), as text
     unsigned value_type = 0;          // type of the single column SET(value) sets

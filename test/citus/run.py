@@ -359,6 +359,117 @@ def atomicity(conn):
     T.check(code == '57014' and rows(cur, 'x') == before,
             f"a statement timeout while a worker waits for a locked row: 57014, every node unchanged ({code})")
 
+WRITERS = """
+CREATE SCHEMA w;
+CREATE TABLE w.a (tenant int, id int, PRIMARY KEY (tenant, id));
+CREATE TABLE w.b (tenant int, id int, a_id int, PRIMARY KEY (tenant, id));
+CREATE TABLE w.c (tenant int, id int, b_id int, PRIMARY KEY (tenant, id));
+CREATE TABLE w.tree (tenant int, id int, up int, PRIMARY KEY (tenant, id));
+CREATE TABLE w.leaf (tenant int, id int, tree_id int, PRIMARY KEY (tenant, id));
+CREATE TABLE w.kind (id int PRIMARY KEY);
+CREATE TABLE w.item (tenant int, id int, kind_id int, PRIMARY KEY (tenant, id));
+CREATE TABLE w.itemnote (tenant int, id int, item_id int, PRIMARY KEY (tenant, id));
+SELECT create_reference_table('w.kind');
+SELECT create_distributed_table('w.a', 'tenant', colocate_with => 'x.a');
+SELECT create_distributed_table('w.b', 'tenant', colocate_with => 'x.a');
+SELECT create_distributed_table('w.c', 'tenant', colocate_with => 'x.a');
+SELECT create_distributed_table('w.tree', 'tenant', colocate_with => 'x.a');
+SELECT create_distributed_table('w.leaf', 'tenant', colocate_with => 'x.a');
+SELECT create_distributed_table('w.item', 'tenant', colocate_with => 'x.a');
+SELECT create_distributed_table('w.itemnote', 'tenant', colocate_with => 'x.a');
+ALTER TABLE w.b ADD FOREIGN KEY (tenant, a_id) REFERENCES w.a ON DELETE CASCADE;
+ALTER TABLE w.c ADD FOREIGN KEY (tenant, b_id) REFERENCES w.b ON DELETE CASCADE;
+ALTER TABLE w.tree ADD FOREIGN KEY (tenant, up) REFERENCES w.tree ON DELETE CASCADE;
+ALTER TABLE w.leaf ADD FOREIGN KEY (tenant, tree_id) REFERENCES w.tree ON DELETE CASCADE;
+ALTER TABLE w.item ADD FOREIGN KEY (kind_id) REFERENCES w.kind ON DELETE CASCADE;
+ALTER TABLE w.itemnote ADD FOREIGN KEY (tenant, item_id) REFERENCES w.item ON DELETE CASCADE;
+INSERT INTO w.a SELECT t, g FROM generate_series(1, 4) t, generate_series(1, 4) g;
+INSERT INTO w.b SELECT t, g, 1 + g % 4 FROM generate_series(1, 4) t, generate_series(1, 20) g;
+INSERT INTO w.c SELECT t, g, 1 + g % 20 FROM generate_series(1, 4) t, generate_series(1, 60) g;
+INSERT INTO w.tree SELECT t, g, CASE WHEN g > 1 THEN g / 2 END FROM generate_series(1, 4) t, generate_series(1, 30) g;
+INSERT INTO w.leaf SELECT t, g, 1 + g % 30 FROM generate_series(1, 4) t, generate_series(1, 60) g;
+INSERT INTO w.kind SELECT g FROM generate_series(1, 4) g;
+INSERT INTO w.item SELECT t, g, 1 + g % 4 FROM generate_series(1, 4) t, generate_series(1, 20) g;
+INSERT INTO w.itemnote SELECT t, g, g FROM generate_series(1, 4) t, generate_series(1, 20) g;
+"""
+
+
+def concurrent_writers(conn, nodes):
+    """A row another transaction writes under a row the call deletes, while
+    the call runs: it must not be deleted by the foreign key's own action on
+    a worker and left out of the report. The call is held on a row lock of a
+    third session at its first delete; the writer inserts then; the holder
+    lets go. The call locks the rows it will delete that such keys reference
+    before anything else (a reference table's referencing tables as a
+    whole), so the writer waits, and fails with 23503 once the call commits."""
+    cur = conn.cursor()
+    cur.execute(WRITERS)
+    conn.commit()
+    cases = [
+        ("one tenant: a -> b -> c", "SELECT cascade_delete('w.a', ARRAY[1, 2])",
+         "UPDATE w.c SET b_id = b_id WHERE tenant = 1 AND id = 4",
+         "INSERT INTO w.c VALUES (1, 1000, 5)", 'w.c', "tenant = 1"),
+        ("roots in two tenants (locks taken per shard group)",
+         "SELECT cascade_delete_many('w.a', ARRAY[[2, 2], [3, 2]])",
+         "UPDATE w.c SET b_id = b_id WHERE tenant = 3 AND id = 4",
+         "INSERT INTO w.c VALUES (3, 1000, 5)", 'w.c', "tenant IN (2, 3)"),
+        ("a self-referencing tree", "SELECT cascade_delete('w.tree', ARRAY[1, 2])",
+         "UPDATE w.leaf SET tree_id = tree_id WHERE tenant = 1 AND id = 3",
+         "INSERT INTO w.tree VALUES (1, 1000, 9)", 'w.tree', "tenant = 1"),
+        ("a reference table's row into a distributed table", "SELECT cascade_delete('w.kind', 2)",
+         "UPDATE w.itemnote SET item_id = item_id WHERE tenant = 4 AND id = 1",
+         "INSERT INTO w.item VALUES (4, 1000, 2)", 'w.item', "true"),
+        ("and into a distributed table below that one (its rows in every tenant)",
+         "SELECT cascade_delete('w.kind', 3)",
+         "UPDATE w.itemnote SET item_id = item_id WHERE tenant = 4 AND id = 2",
+         "INSERT INTO w.itemnote VALUES (4, 1000, 2)", 'w.itemnote', "true"),
+    ]
+    for name, call, hold, write, table, where in cases:
+        holder, writer = nodes[0].connect('app'), nodes[0].connect('app')
+        holder.autocommit = writer.autocommit = False
+        cur.execute(f"SELECT count(*) FROM {table} WHERE {where}")
+        before = cur.fetchone()[0]
+        conn.commit()
+        holder.cursor().execute(hold)
+        result = {}
+
+        def run(what, connection, sql):
+            c = connection.cursor()
+            c.execute("SET lock_timeout = '20s'")
+            rows = result.setdefault(what + ' row', []) if what == 'call' else None
+            result[what] = error_of(c, sql, result=rows)
+            connection.commit()
+        caller = threading.Thread(target=run, args=('call', conn, call))
+        caller.start()
+        waiting = False
+        for _ in range(200):  # up to 10 s for the call to wait on the holder's lock
+            for n in nodes:
+                k = n.connect('app')
+                kc = k.cursor()
+                kc.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                waiting = waiting or kc.fetchone()[0] > 0
+                k.close()
+            if waiting:
+                break
+            time.sleep(0.05)
+        inserter = threading.Thread(target=run, args=('write', writer, write))
+        inserter.start()
+        time.sleep(1)
+        holder.rollback()
+        caller.join(60)
+        inserter.join(60)
+        holder.close()
+        writer.close()
+        report = (result.get('call row') or [{}])[0]
+        cur.execute(f"SELECT count(*) FROM {table} WHERE {where}")
+        gone = before + (result['write'][0] is None) - cur.fetchone()[0]  # the writer's row, if it got in
+        conn.commit()
+        T.check(waiting and result['call'] == (None, None) and result['write'][0] == '23503'
+                and report['deleted'].get(table) == gone,
+                f"{name}: a row inserted under a deleted row while the call runs waits and fails with 23503 "
+                f"({result['write'][0]}), and the report counts the rows gone from {table} "
+                f"({report['deleted'].get(table)} of {gone})")
+
 
 def worker_killed(conn, nodes):
     """A worker's connection killed while the cascade runs there: the call
@@ -801,6 +912,7 @@ def main():
         conn.commit()
         jobs(conn)
         policy_locks(conn, nodes[0])
+        concurrent_writers(conn, nodes)
         worker_killed(conn, nodes)
         conn.commit()
         fuzz(conn, int(os.environ.get('CITUS_FUZZ_CASES', 30)), int(os.environ.get('CITUS_FUZZ_SEED', 1)))
