@@ -51,12 +51,11 @@
 // keys on the coordinator (job_plan.cpp); each chunk is a call here.
 //
 // The fast path does not reach the workers: the foreign keys' own RI
-// triggers on the shards run, and find the rows already gone. So, as with
-// cascade_delete.fast_path off on one node, a row another transaction
-// inserts under a row being deleted, between the statements of the call, is
-// deleted (or blocks, or is set NULL) by Citus's own action on the shard and
-// is not counted in the report; a policy-only key has no such guard unless
-// lock_policy_tables is on.
+// triggers on the shards run, and find the rows already gone. A row another
+// transaction writes under a row being deleted, between the statements of
+// the call, would be deleted (or set NULL) by such a trigger and not be
+// counted: lock_citus_rows holds such writers back first. A policy-only key
+// has no such guard unless lock_policy_tables is on.
 #include "cascade_call.hpp"
 #include "limits.hpp"
 #include "sql.hpp"

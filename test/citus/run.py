@@ -401,30 +401,36 @@ def concurrent_writers(conn, nodes):
     third session at its first delete; the writer inserts then; the holder
     lets go. The call locks the rows it will delete that such keys reference
     before anything else (a reference table's referencing tables as a
-    whole), so the writer waits, and fails with 23503 once the call commits."""
+    whole), so the writer waits, and fails with 23503 once the call commits.
+    Under REPEATABLE READ nothing is locked: the writer goes on, and the
+    key's own action on the worker fails the call with 40001 (the row is not
+    in its snapshot), nothing deleted."""
     cur = conn.cursor()
     cur.execute(WRITERS)
     conn.commit()
     cases = [
         ("one tenant: a -> b -> c", "SELECT cascade_delete('w.a', ARRAY[1, 2])",
          "UPDATE w.c SET b_id = b_id WHERE tenant = 1 AND id = 4",
-         "INSERT INTO w.c VALUES (1, 1000, 5)", 'w.c', "tenant = 1"),
+         "INSERT INTO w.c VALUES (1, 1000, 5)", 'w.c', "tenant = 1", False),
+        ("one tenant under REPEATABLE READ", "SELECT cascade_delete('w.a', ARRAY[1, 3])",
+         "UPDATE w.c SET b_id = b_id WHERE tenant = 1 AND id = 1",
+         "INSERT INTO w.c VALUES (1, 1001, 6)", 'w.c', "tenant = 1", True),
         ("roots in two tenants (locks taken per shard group)",
          "SELECT cascade_delete_many('w.a', ARRAY[[2, 2], [3, 2]])",
          "UPDATE w.c SET b_id = b_id WHERE tenant = 3 AND id = 4",
-         "INSERT INTO w.c VALUES (3, 1000, 5)", 'w.c', "tenant IN (2, 3)"),
+         "INSERT INTO w.c VALUES (3, 1000, 5)", 'w.c', "tenant IN (2, 3)", False),
         ("a self-referencing tree", "SELECT cascade_delete('w.tree', ARRAY[1, 2])",
          "UPDATE w.leaf SET tree_id = tree_id WHERE tenant = 1 AND id = 3",
-         "INSERT INTO w.tree VALUES (1, 1000, 9)", 'w.tree', "tenant = 1"),
+         "INSERT INTO w.tree VALUES (1, 1000, 9)", 'w.tree', "tenant = 1", False),
         ("a reference table's row into a distributed table", "SELECT cascade_delete('w.kind', 2)",
          "UPDATE w.itemnote SET item_id = item_id WHERE tenant = 4 AND id = 1",
-         "INSERT INTO w.item VALUES (4, 1000, 2)", 'w.item', "true"),
+         "INSERT INTO w.item VALUES (4, 1000, 2)", 'w.item', "true", False),
         ("and into a distributed table below that one (its rows in every tenant)",
          "SELECT cascade_delete('w.kind', 3)",
          "UPDATE w.itemnote SET item_id = item_id WHERE tenant = 4 AND id = 2",
-         "INSERT INTO w.itemnote VALUES (4, 1000, 2)", 'w.itemnote', "true"),
+         "INSERT INTO w.itemnote VALUES (4, 1000, 2)", 'w.itemnote', "true", False),
     ]
-    for name, call, hold, write, table, where in cases:
+    for name, call, hold, write, table, where, repeatable in cases:
         holder, writer = nodes[0].connect('app'), nodes[0].connect('app')
         holder.autocommit = writer.autocommit = False
         cur.execute(f"SELECT count(*) FROM {table} WHERE {where}")
@@ -435,6 +441,8 @@ def concurrent_writers(conn, nodes):
 
         def run(what, connection, sql):
             c = connection.cursor()
+            if repeatable and what == 'call':
+                c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             c.execute("SET lock_timeout = '20s'")
             rows = result.setdefault(what + ' row', []) if what == 'call' else None
             result[what] = error_of(c, sql, result=rows)
@@ -464,6 +472,11 @@ def concurrent_writers(conn, nodes):
         cur.execute(f"SELECT count(*) FROM {table} WHERE {where}")
         gone = before + (result['write'][0] is None) - cur.fetchone()[0]  # the writer's row, if it got in
         conn.commit()
+        if repeatable:
+            T.check(waiting and result['call'][0] == '40001' and result['write'] == (None, None) and gone == 0,
+                    f"{name}: the writer's row goes in, and the call fails with 40001 on the worker, nothing "
+                    f"deleted ({result['call'][0]}, {gone} rows gone)")
+            continue
         T.check(waiting and result['call'] == (None, None) and result['write'][0] == '23503'
                 and report['deleted'].get(table) == gone,
                 f"{name}: a row inserted under a deleted row while the call runs waits and fails with 23503 "
