@@ -454,7 +454,8 @@ def concurrent_writers(conn, nodes):
             for n in nodes:
                 k = n.connect('app')
                 kc = k.cursor()
-                kc.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                kc.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND (query LIKE "
+                           "'%cascade_delete%' OR query LIKE 'DELETE%' OR query LIKE '%LOCK %')")
                 waiting = waiting or kc.fetchone()[0] > 0
                 k.close()
             if waiting:
