@@ -95,8 +95,6 @@ class Cascade {
     std::string same_version(const std::string &x) const;
     // "t.col OP ANY ($n)" for e's child rows referencing keys held as array
     // parameters, when e has one column of the key's own type; else "".
-    std::string array_match(const Edge &e, const std::string &c,
-                            const std::function<std::string(size_t, Oid)> &array) const;
     std::string any_match(const Edge &e, const std::string &c, Params *p) const;
     std::string one_array_match(const Edge &e, const std::string &c, Params *p) const;
     // "t.id0 OP k.<prefix>0 AND ...": t's rows whose identity is in k

@@ -249,35 +249,39 @@ std::string Cascade::keys(int t, const std::string &alias, Params *p, bool with_
     return key_sets_[t]->from(alias, p, with_version);
 }
 
-// "c.col OP ANY (<keys of e's parent as one array>)", or "" when e is not
-// one column compared with the same type (so that the operator read
-// parent-to-child also reads child-to-parent) or the keys are not in such an
-// array: array(j, type) gives key column j as one, or "".
-std::string Cascade::array_match(const Edge &e, const std::string &c,
-                                 const std::function<std::string(size_t, Oid)> &array) const {
+// A scalar-array comparison is one index scan (or a filter) where a join with
+// unnest() is a nested loop over a hashed function scan: the cheaper plan to
+// start for the few keys held as parameters. Only for one column compared
+// with the same type, so that the operator read parent-to-child also reads
+// child-to-parent.
+std::string Cascade::any_match(const Edge &e, const std::string &c, Params *p) const {
     if (e.cols.size() != 1 || (!e.casts.empty() && !e.casts[0].empty()))
         return "";
     const auto &cols = key_cols_[e.parent];
     size_t j = std::find(cols.begin(), cols.end(), e.refcols[0]) - cols.begin();
     if (j >= cols.size())
         return "";
-    std::string keys = array(j, array_types(column_types(T(e.child).oid, e.cols))[0]);
+    Oid child_array = array_types(column_types(T(e.child).oid, e.cols))[0];
+    std::string keys = key_sets_[e.parent]->column_array(j, child_array, p);
     if (keys.empty())
         return "";
     return c + "." + sql::ident(e.cols[0]) + " " + e.eqops[0] + " ANY (" + keys + ")" + e.filter(c);
 }
 
-// A scalar-array comparison is one index scan (or a filter) where a join with
-// unnest() is a nested loop over a hashed function scan: the cheaper plan to
-// start for the few keys held as parameters (memory mode).
-std::string Cascade::any_match(const Edge &e, const std::string &c, Params *p) const {
-    return array_match(e, c, [&](size_t j, Oid type) { return key_sets_[e.parent]->column_array(j, type, p); });
-}
-
-// A large key set of e's parent read into one array (as_one_array), for a
-// count run once with it folded into its plan.
+// "c.col OP ANY ($n)" with a dry run's large key set of e's parent as one
+// array (as_one_array), for a statement run once; or "".
 std::string Cascade::one_array_match(const Edge &e, const std::string &c, Params *p) const {
-    return array_match(e, c, [&](size_t j, Oid type) { return key_sets_[e.parent]->as_one_array(j, type, p); });
+    if (e.cols.size() != 1 || (!e.casts.empty() && !e.casts[0].empty()))
+        return "";
+    const auto &cols = key_cols_[e.parent];
+    size_t j = std::find(cols.begin(), cols.end(), e.refcols[0]) - cols.begin();
+    if (j >= cols.size())
+        return "";
+    Oid child_array = array_types(column_types(T(e.child).oid, e.cols))[0];
+    std::string keys = key_sets_[e.parent]->as_one_array(j, child_array, p);
+    if (keys.empty())
+        return "";
+    return c + "." + sql::ident(e.cols[0]) + " " + e.eqops[0] + " ANY (" + keys + ")" + e.filter(c);
 }
 
 std::string Cascade::tcol(int t, const std::string &src) const {
