@@ -96,7 +96,6 @@ class Cascade {
     // "t.col OP ANY ($n)" for e's child rows referencing keys held as array
     // parameters, when e has one column of the key's own type; else "".
     std::string any_match(const Edge &e, const std::string &c, Params *p) const;
-    std::string one_array_match(const Edge &e, const std::string &c, Params *p) const;
     // "t.id0 OP k.<prefix>0 AND ...": t's rows whose identity is in k
     std::string identity(int t, const std::string &k, const std::string &prefix) const;
     std::string source(int t, const std::string &q) const;   // q.col0, q.col1, ...

@@ -79,16 +79,10 @@ void Cascade::find_virtual_tables() {
 // collected themselves, when survivors_only).
 uint64 Cascade::count_referencing(const Edge &e, bool survivors_only) {
     Params p;
-    std::string skip = survivors_only ? not_collected(e.child, "t", &p) : "";
-    std::string match = one_array_match(e, "t", &p); // a dry run's large key set
-    if (!match.empty()) {
-        exec_once("SELECT pg_catalog.count(*) FROM " + T(e.child).from() + " t WHERE " + match + skip,
-                  SPI_OK_SELECT, p);
-        return std::stoull(pg_guard(pg::value, 0, 1));
-    }
     std::string from = keys(e.parent, "p", &p);
-    exec("SELECT pg_catalog.count(*) FROM " + T(e.child).from() + " t WHERE EXISTS (SELECT 1 FROM " + from +
-             " WHERE " + parent_match(e, "p", "t") + ")" + skip,
+    exec("SELECT pg_catalog.count(*) FROM " + T(e.child).from() + " t WHERE EXISTS (SELECT 1 FROM " +
+             from + " WHERE " + parent_match(e, "p", "t") + ")" +
+             (survivors_only ? not_collected(e.child, "t", &p) : ""),
          SPI_OK_SELECT, p);
     return std::stoull(pg_guard(pg::value, 0, 1));
 }

@@ -75,21 +75,6 @@ class StoredKeys : public KeySet {
         return sql::key_set_as_arrays(relation_, cols_.size(), table_.id_cols.size(), alias, with_version);
     }
     std::string relation() const override { return relation_; }
-    // Counting the rows that reference a large set (count_referencing):
-    // PostgreSQL keeps no statistics of an ephemeral relation (a dry run's)
-    // and guesses 200 distinct keys in it, so a count of the rows referencing
-    // a million keys became a million index probes behind a de-duplication
-    // spilled to disk (3.3 s for 9,000,000 rows); an analyzed key table (a
-    // job's plan) is hash-joined (3.0 s). As one array folded into the
-    // statement's plan, "= ANY" is a hashed lookup over one (parallel) scan
-    // (1.6-1.9 s).
-    std::string as_one_array(size_t j, Oid array_type, Params *p) const override {
-        if (rows_ < limits::kAnalyzedKeySet || rows_ > limits::kKeysAsOneArray || j >= cols_.size() ||
-            array_types(column_types(table_.oid, {cols_[j]}))[0] != array_type)
-            return "";
-        exec_once("SELECT pg_catalog.array_agg(" + sql::key_col(j) + ") FROM " + relation_, SPI_OK_SELECT);
-        return p->add(pg_guard(pg::copied_datum, 0, 1), false, array_type);
-    }
 
   protected:
     std::string columns() const { return sql::key_col_list(cols_.size()) + ", " + sql::kGeneration; }
@@ -263,22 +248,6 @@ std::string Cascade::any_match(const Edge &e, const std::string &c, Params *p) c
         return "";
     Oid child_array = array_types(column_types(T(e.child).oid, e.cols))[0];
     std::string keys = key_sets_[e.parent]->column_array(j, child_array, p);
-    if (keys.empty())
-        return "";
-    return c + "." + sql::ident(e.cols[0]) + " " + e.eqops[0] + " ANY (" + keys + ")" + e.filter(c);
-}
-
-// "c.col OP ANY ($n)" with a dry run's large key set of e's parent as one
-// array (as_one_array), for a statement run once; or "".
-std::string Cascade::one_array_match(const Edge &e, const std::string &c, Params *p) const {
-    if (e.cols.size() != 1 || (!e.casts.empty() && !e.casts[0].empty()))
-        return "";
-    const auto &cols = key_cols_[e.parent];
-    size_t j = std::find(cols.begin(), cols.end(), e.refcols[0]) - cols.begin();
-    if (j >= cols.size())
-        return "";
-    Oid child_array = array_types(column_types(T(e.child).oid, e.cols))[0];
-    std::string keys = key_sets_[e.parent]->as_one_array(j, child_array, p);
     if (keys.empty())
         return "";
     return c + "." + sql::ident(e.cols[0]) + " " + e.eqops[0] + " ANY (" + keys + ")" + e.filter(c);

@@ -49,10 +49,6 @@ class KeySet {
     // Key column j as one array parameter of type array_type ("$n", for
     // "col = ANY ($n)"); "" when the keys are not parameters of that type.
     virtual std::string column_array(size_t j, Oid array_type, Params *p) const;
-    // Key column j read into one array parameter of type array_type, for a
-    // statement run once with it folded into its plan ("$n"); "" unless the
-    // set is a dry run's large one (see EphemeralKeys).
-    virtual std::string as_one_array(size_t, Oid, Params *) const { return ""; }
     // "row.ctid = ANY (...) AND row.xmin = ANY (...)": the collected row
     // versions by address; "" when their addresses are not kept.
     virtual std::string by_address(const std::string &row, Params *p) const;

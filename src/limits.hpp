@@ -12,11 +12,6 @@ namespace cd::limits {
 // guesses small (it would guess an unanalyzed table at ten pages, over a
 // thousand rows, and hash-join the whole referencing table).
 inline constexpr std::uint64_t kAnalyzedKeySet = 1000;
-// A dry run's large key set (an ephemeral relation, which has no statistics)
-// is read into one array to count the rows referencing it
-// (EphemeralKeys::as_one_array); up to this many keys (16 MB of bigint, and
-// the hash table of the statement that probes it).
-inline constexpr std::uint64_t kKeysAsOneArray = 2000000;
 // A key table filled with more rows than this is truncated at the end of the
 // call (a new file, no dead rows); a smaller one is left for the next call's
 // DELETE, which measured cheaper than ON COMMIT truncation.
