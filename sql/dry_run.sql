@@ -59,5 +59,24 @@ SELECT cascade_delete('author', 1, dry_run => true) -> 'total' AS preview_1;
 SELECT cascade_delete('author', 2) -> 'total' AS deleted_2;
 SELECT * FROM state;
 
+-- A dry run of over 1,000 keys of one table (1,500 hub rows, more than
+-- memory mode holds: an ephemeral relation): the rows referencing them
+-- counted (spoke; wide, whose key is bigint against hub's int; tag's SET
+-- NULL) as the call then deletes or updates them.
+CREATE TABLE root (id int PRIMARY KEY);
+CREATE TABLE hub (id int PRIMARY KEY, root_id int NOT NULL REFERENCES root ON DELETE CASCADE);
+CREATE TABLE spoke (id int PRIMARY KEY, hub_id int REFERENCES hub ON DELETE CASCADE);
+CREATE TABLE wide (id int PRIMARY KEY, hub_id bigint REFERENCES hub ON DELETE CASCADE);
+CREATE TABLE tag (id int PRIMARY KEY, hub_id int REFERENCES hub ON DELETE SET NULL);
+INSERT INTO root VALUES (1), (2);
+INSERT INTO hub SELECT g, CASE WHEN g <= 1500 THEN 1 ELSE 2 END FROM generate_series(1, 1600) g;
+INSERT INTO spoke SELECT g, CASE WHEN g % 7 <> 0 THEN 1 + g % 1600 END FROM generate_series(1, 3200) g;
+INSERT INTO wide SELECT g, 1 + g % 1600 FROM generate_series(1, 1600) g;
+INSERT INTO tag SELECT g, 1 + (2 * g) % 1600 FROM generate_series(1, 800) g;
+SELECT cascade_delete('root', 1, dry_run => true) AS dry_run;
+SELECT cascade_delete('root', 1) AS call;
+SELECT (SELECT count(*) FROM spoke) AS spoke_left, (SELECT count(*) FROM wide) AS wide_left,
+       (SELECT count(*) FROM tag WHERE hub_id IS NULL) AS tags_set_null;
+
 SET client_min_messages = warning;
 DROP SCHEMA dry CASCADE;
