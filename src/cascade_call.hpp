@@ -180,9 +180,10 @@ class Cascade {
     void for_each_tenant(const Params &p, const std::function<void(const Params &)> &f) const;
     uint64 exec_each_tenant(const std::string &sql, int rc, const Params &p) const;
     bool citus_keys_in_order() const;
-    void lock_policy_children();
+    void lock_policy_children(std::vector<int> also = {});
     void lock_tables(std::vector<int> tables);
-    void lock_citus_rows();
+    std::vector<char> citus_rows_to_lock(std::vector<int> *whole);
+    void lock_citus_rows(const std::vector<char> &locked);
     std::vector<Datum> citus_shard_groups();
     uint64 changed_rows(int t);
     std::vector<int> bypassed_; // edges whose RI triggers the deletes left out

@@ -218,17 +218,18 @@ void Cascade::check_max_rows(bool *exceeded) {
 // (lock_tables) before any row is collected, and
 // post_check() looks at them again with the latest snapshot, for callers
 // whose snapshot predates the lock (REPEATABLE READ).
-void Cascade::lock_policy_children() {
-    if (!lock_policy_tables || req_.dry_run)
-        return;
-    std::vector<int> tables;
-    for (int ei : relevant_) {
-        const Edge &e = m_.edges[ei];
-        if (!e.policy || e.conoid != 0 || e.parent_link)
-            continue;
-        rechecked_.push_back(ei);
-        tables.push_back(e.child);
-    }
+// also: tables to lock with them in the same ordered pass (on Citus, those
+// referencing rows that cannot be locked, see citus_rows_to_lock).
+void Cascade::lock_policy_children(std::vector<int> also) {
+    std::vector<int> tables = std::move(also);
+    if (lock_policy_tables && !req_.dry_run)
+        for (int ei : relevant_) {
+            const Edge &e = m_.edges[ei];
+            if (!e.policy || e.conoid != 0 || e.parent_link)
+                continue;
+            rechecked_.push_back(ei);
+            tables.push_back(e.child);
+        }
     lock_tables(tables);
 }
 

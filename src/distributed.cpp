@@ -514,47 +514,67 @@ uint64 Cascade::exec_each_tenant(const std::string &sql, int rc, const Params &p
 // instead (lock_tables). Under REPEATABLE
 // READ the keys' own actions fail with 40001 instead on a row the snapshot
 // did not see, and nothing is locked.
-void Cascade::lock_citus_rows() {
+std::vector<char> Cascade::citus_rows_to_lock(std::vector<int> *whole) {
+    std::vector<char> need(m_.tables.size(), 0), locked(m_.tables.size(), 0);
     if (req_.dry_run || pg_guard(pg::uses_transaction_snapshot))
-        return;
+        return locked;
     auto own_action = [&](const Edge &e) {
         return e.conoid != 0 && (e.own_action == Action::Cascade || e.own_action == Action::SetNull ||
                                  e.own_action == Action::SetDefault);
     };
-    std::vector<char> locked(m_.tables.size(), 0);
     for (int ei : relevant_)
         if (own_action(m_.edges[ei]))
-            locked[m_.edges[ei].parent] = 1;
+            need[m_.edges[ei].parent] = 1;
     // Up the CASCADE edges, by which the tables below are reached.
     for (bool more = true; more;) {
         more = false;
         for (int ei : relevant_) {
             const Edge &e = m_.edges[ei];
-            if (e.action == Action::Cascade && locked[e.child] && !locked[e.parent]) {
-                locked[e.parent] = 1;
+            if (e.action == Action::Cascade && need[e.child] && !need[e.parent]) {
+                need[e.parent] = 1;
                 more = true;
             }
         }
     }
-    // Citus takes row locks in router queries only: a coordinator-local
-    // table's, or a distributed table's when the statements name the roots'
-    // tenants.
-    auto by_rows = [&](int t) { return T(t).citus == 'l' || (T(t).citus == 'h' && !citus_tenant_.empty()); };
-    std::vector<int> whole;
-    for (int ei : relevant_) {
-        const Edge &e = m_.edges[ei];
-        if (locked[e.parent] && !by_rows(e.parent) && e.conoid != 0 && (own_action(e) || locked[e.child]))
-            whole.push_back(e.child);
+    // Rows are locked where Citus can (router queries only: a
+    // coordinator-local table's rows, or a distributed table's when the
+    // statements name the roots' tenants) and the caller may: FOR UPDATE
+    // needs UPDATE privilege, which a delete does not, and under row-level
+    // security it sees the rows UPDATE policies let it see. Else the tables
+    // referencing the rows are locked whole.
+    for (size_t t = 0; t < need.size(); ++t) {
+        if (!need[t])
+            continue;
+        const Table &tab = T(static_cast<int>(t));
+        locked[t] = (tab.citus == 'l' || (tab.citus == 'h' && !citus_tenant_.empty())) && !tab.rls &&
+                    pg_guard(pg::may_lock_rows, static_cast<Oid>(tab.oid));
+        if (locked[t])
+            continue;
+        for (int ei : relevant_) {
+            const Edge &e = m_.edges[ei];
+            if (e.parent == static_cast<int>(t) && e.conoid != 0 && (own_action(e) || need[e.child]))
+                whole->push_back(e.child);
+        }
     }
-    lock_tables(whole);
+    return locked;
+}
+
+// The row locks of citus_rows_to_lock, top down. Each statement counts its
+// rows on the worker (only the count comes back); a cycle's are taken again
+// until a pass finds no new row.
+void Cascade::lock_citus_rows(const std::vector<char> &locked) {
     std::vector<Datum> groups = citus_shard_groups();
     const Params &keys = citus_keys_;
+    auto count = [&](const std::string &sql, const Params &q) {
+        exec_once(sql, SPI_OK_SELECT, q);
+        return std::stoull(pg_guard(pg::value, 0, 1));
+    };
     for (const auto &comp : plan_->components) {
         std::vector<std::string> locks;
         for (int t : comp)
-            if (locked[t] && by_rows(t))
-                locks.push_back("SELECT 1 FROM " + T(t).from() + " t WHERE " + citus_member(t, sql::kRow, 1) +
-                                " FOR UPDATE OF t");
+            if (locked[t])
+                locks.push_back("SELECT pg_catalog.count(*) FROM (SELECT 1 FROM " + T(t).from() + " t WHERE " +
+                                citus_member(t, sql::kRow, 1) + " FOR UPDATE OF t) l");
         if (locks.empty())
             continue;
         bool cycle = comp.size() > 1 || citus_recursive(comp[0]);
@@ -563,13 +583,13 @@ void Cascade::lock_citus_rows() {
             uint64 rows = 0;
             for (const auto &sql : locks) {
                 if (groups.empty()) {
-                    rows += exec_each_tenant(sql, SPI_OK_SELECT, keys);
+                    for_each_tenant(keys, [&](const Params &q) { rows += count(sql, q); });
                     continue;
                 }
                 Params q = keys;
                 for (Datum g : groups) {
                     q.values[citus_tenant_param_] = g;
-                    rows += exec_once(sql, SPI_OK_SELECT, q);
+                    rows += count(sql, q);
                 }
             }
             if (!cycle || (pass > 1 && rows == last))
@@ -596,12 +616,13 @@ std::vector<Datum> Cascade::citus_shard_groups() {
     Params p;
     p.add(ObjectIdGetDatum(T(root_).oid), false, OIDOID);
     p.add(citus_keys_.values[citus_tenant_col_], false, citus_keys_.types[citus_tenant_col_]);
-    uint64 n = exec_once("SELECT pg_catalog.array_agg(k ORDER BY k) FROM (SELECT DISTINCT k FROM "
-                         "pg_catalog.unnest($2) k WHERE k IS NOT NULL) v GROUP BY "
-                         "pg_catalog.get_shard_id_for_distribution_column($1::pg_catalog.regclass, k)",
+    // In shard order, as every call takes them.
+    uint64 n = exec_once("SELECT pg_catalog.get_shard_id_for_distribution_column($1::pg_catalog.regclass, k) g, "
+                         "pg_catalog.array_agg(k ORDER BY k) FROM (SELECT DISTINCT k FROM "
+                         "pg_catalog.unnest($2) k WHERE k IS NOT NULL) v GROUP BY g ORDER BY g",
                          SPI_OK_SELECT, p);
     for (uint64 i = 0; i < n; ++i)
-        groups.push_back(pg_guard(pg::copied_datum, i, 1));
+        groups.push_back(pg_guard(pg::copied_datum, i, 2));
     return groups;
 }
 
@@ -673,13 +694,18 @@ bool Cascade::citus_phases() {
     // wait for this transaction (LOCK TABLE reaches every shard). There is no
     // check afterwards here (the rows are named by predicates, not kept), so
     // a snapshot that may predate the locks is refused.
-    lock_policy_children();
+    // Row locks (lock_citus_rows) where a real key's own action would reach
+    // rows; the tables referencing rows that cannot be locked are locked
+    // whole, in one ordered pass with the policy tables.
+    std::vector<int> whole;
+    std::vector<char> locked = citus_rows_to_lock(&whole);
+    lock_policy_children(whole);
     if (!rechecked_.empty() && pg_guard(pg::uses_transaction_snapshot))
         throw not_on_citus("cascade_delete.lock_policy_tables under REPEATABLE READ or SERIALIZABLE is not "
                            "supported",
                            "The workers' snapshots may predate the locks, and on Citus no check runs after the "
                            "deletes to catch a row committed in between.");
-    lock_citus_rows();
+    lock_citus_rows(locked);
     // Checks: PROTECT, then rows that would survive a RESTRICT / NO ACTION.
     for_each_blocking_edge([&](int ei, bool protect) {
         const Edge &e = m_.edges[ei];

@@ -28,6 +28,7 @@ extern "C" {
 #include "commands/defrem.h"
 #include "lib/stringinfo.h"
 #include "parser/parse_coerce.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -197,6 +198,12 @@ void spi_connect() {
 bool read_only() { return XactReadOnly || RecoveryInProgress(); }
 
 bool uses_transaction_snapshot() { return IsolationUsesXactSnapshot(); }
+
+bool may_lock_rows(Oid rel) {
+    Oid user = GetUserId();
+    return pg_class_aclcheck(rel, user, ACL_UPDATE) == ACLCHECK_OK ||
+           pg_attribute_aclcheck_all(rel, user, ACL_UPDATE, ACLMASK_ANY) == ACLCHECK_OK;
+}
 
 SPIPlanPtr prepare_kept(const char *sql, int nargs, Oid *types, int cursor_options) {
     SPIPlanPtr plan = prepare(sql, nargs, types, cursor_options);

@@ -81,6 +81,9 @@ void spi_connect();
 bool read_only();
 // Whether the transaction keeps one snapshot (REPEATABLE READ, SERIALIZABLE).
 bool uses_transaction_snapshot();
+// Whether the current user may lock rel's rows FOR UPDATE: UPDATE privilege
+// on the table or on any of its columns, as PostgreSQL asks.
+bool may_lock_rows(Oid rel);
 // Executes a prepared plan and checks the result code.
 uint64 exec_plan(SPIPlanPtr plan, const char *sql, Datum *values, const char *nulls,
                  int expected_rc);

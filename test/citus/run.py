@@ -485,6 +485,40 @@ def concurrent_writers(conn, nodes):
                 f"({report['deleted'].get(table)} of {gone})")
 
 
+def least_privilege(conn, coordinator):
+    """A caller with SELECT and DELETE only: FOR UPDATE needs UPDATE
+    privilege, so instead of the rows it cannot lock the call locks the tables
+    referencing them whole; it deletes as any other call, and a writer of
+    those tables waits for it."""
+    cur = conn.cursor()
+    cur.execute("CREATE ROLE deleter LOGIN; GRANT USAGE ON SCHEMA w TO deleter;"
+                "GRANT SELECT, DELETE ON w.a, w.b, w.c TO deleter")
+    conn.commit()
+    cur.execute("SELECT count(*) FROM w.c WHERE tenant = 4")
+    before = cur.fetchone()[0]
+    conn.commit()
+    cur.execute("SET ROLE deleter")
+    result = []
+    code, msg = error_of(cur, "SELECT cascade_delete('w.a', ARRAY[4, 4])", result=result)
+    writer = coordinator.connect('app')
+    writer.autocommit = False
+    w = writer.cursor()
+    w.execute("SET lock_timeout = '300ms'")
+    waited, _ = error_of(w, "INSERT INTO w.c VALUES (1, 2000, 1)")
+    writer.rollback()
+    writer.close()
+    conn.commit()
+    cur.execute("RESET ROLE")
+    cur.execute("SELECT count(*) FROM w.c WHERE tenant = 4")
+    gone = before - cur.fetchone()[0]
+    conn.commit()
+    report = result[0] if result else {}
+    T.check(code is None and report.get('deleted', {}).get('w.c') == gone and gone > 0 and waited == '55P03',
+            f"a caller with SELECT and DELETE only: the call deletes ({code} {(msg or '').splitlines()[:1]}, "
+            f"{report.get('deleted')}, {gone} c rows gone), the tables below locked whole (a writer of w.c: "
+            f"{waited})")
+
+
 def worker_killed(conn, nodes):
     """A worker's connection killed while the cascade runs there: the call
     fails and every node is as before. The worker's statement is held on a
@@ -927,6 +961,7 @@ def main():
         jobs(conn)
         policy_locks(conn, nodes[0])
         concurrent_writers(conn, nodes)
+        least_privilege(conn, nodes[0])
         worker_killed(conn, nodes)
         conn.commit()
         fuzz(conn, int(os.environ.get('CITUS_FUZZ_CASES', 30)), int(os.environ.get('CITUS_FUZZ_SEED', 1)))
