@@ -178,6 +178,8 @@ class Cascade {
     std::vector<Datum> citus_tenants_;
     int citus_tenant_param_ = -1; // m - 1
     void for_each_tenant(const Params &p, const std::function<void(const Params &)> &f) const;
+    void for_each_value_of_m(const Params &p, const std::vector<Datum> &values,
+                             const std::function<void(const Params &)> &f) const;
     uint64 exec_each_tenant(const std::string &sql, int rc, const Params &p) const;
     bool citus_keys_in_order() const;
     void lock_policy_children(std::vector<int> also = {});

@@ -476,13 +476,19 @@ bool Cascade::citus_keys_in_order() const {
 // f(p) once; with roots in several tenants and a cycle, once per tenant with
 // $m set to it (find_citus_tenant).
 void Cascade::for_each_tenant(const Params &p, const std::function<void(const Params &)> &f) const {
-    if (citus_tenants_.empty()) {
+    for_each_value_of_m(p, citus_tenants_, f);
+}
+
+// f(p) once when values is empty, else once per value with $m set to it.
+void Cascade::for_each_value_of_m(const Params &p, const std::vector<Datum> &values,
+                                  const std::function<void(const Params &)> &f) const {
+    if (values.empty()) {
         f(p);
         return;
     }
     Params q = p;
-    for (Datum tenant : citus_tenants_) {
-        q.values[citus_tenant_param_] = tenant;
+    for (Datum value : values) {
+        q.values[citus_tenant_param_] = value;
         f(q);
     }
 }
@@ -560,38 +566,28 @@ std::vector<char> Cascade::citus_rows_to_lock(std::vector<int> *whole) {
 }
 
 // The row locks of citus_rows_to_lock, top down. Each statement counts its
-// rows on the worker (only the count comes back); a cycle's are taken again
-// until a pass finds no new row.
+// rows on the worker (only the count comes back; count_rows runs it per
+// tenant where statements must), once per shard group with roots in several
+// tenants and no cycle; a cycle's are taken again until a pass finds no new
+// row.
 void Cascade::lock_citus_rows(const std::vector<char> &locked) {
+    if (std::find(locked.begin(), locked.end(), 1) == locked.end())
+        return; // a dry run, REPEATABLE READ, or nothing to lock: no shard groups to read
     std::vector<Datum> groups = citus_shard_groups();
-    const Params &keys = citus_keys_;
-    auto count = [&](const std::string &sql, const Params &q) {
-        exec_once(sql, SPI_OK_SELECT, q);
-        return std::stoull(pg_guard(pg::value, 0, 1));
-    };
     for (const auto &comp : plan_->components) {
-        std::vector<std::string> locks;
+        std::vector<std::string> locks; // " FROM ...", what count_rows counts
         for (int t : comp)
             if (locked[t])
-                locks.push_back("SELECT pg_catalog.count(*) FROM (SELECT 1 FROM " + T(t).from() + " t WHERE " +
-                                citus_member(t, sql::kRow, 1) + " FOR UPDATE OF t) l");
+                locks.push_back(" FROM (SELECT 1 FROM " + T(t).from() + " t WHERE " + citus_member(t, sql::kRow, 1) +
+                                " FOR UPDATE OF t) l");
         if (locks.empty())
             continue;
         bool cycle = comp.size() > 1 || citus_recursive(comp[0]);
         uint64 last = 0;
         for (int pass = 1;; ++pass) {
             uint64 rows = 0;
-            for (const auto &sql : locks) {
-                if (groups.empty()) {
-                    for_each_tenant(keys, [&](const Params &q) { rows += count(sql, q); });
-                    continue;
-                }
-                Params q = keys;
-                for (Datum g : groups) {
-                    q.values[citus_tenant_param_] = g;
-                    rows += count(sql, q);
-                }
-            }
+            for (const auto &from : locks)
+                for_each_value_of_m(citus_keys_, groups, [&](const Params &q) { rows += count_rows(from, q, true); });
             if (!cycle || (pass > 1 && rows == last))
                 break;
             if (pass == limits::kCitusMaxLockPasses)

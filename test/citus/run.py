@@ -103,6 +103,23 @@ def rows(cur, schema):
     return out
 
 
+def lock_waiter(nodes, condition):
+    """(node, pid) of a backend on one of nodes that waits for a lock and
+    whose query matches condition (SQL on pg_stat_activity), polled for up to
+    10 s; None if none came."""
+    for _ in range(200):
+        for n in nodes:
+            k = n.connect('app')
+            kc = k.cursor()
+            kc.execute(f"SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND ({condition}) LIMIT 1")
+            row = kc.fetchone()
+            k.close()
+            if row:
+                return n, row[0]
+        time.sleep(0.05)
+    return None
+
+
 def error_of(cur, sql, args=None, result=None):
     """The SQLSTATE and message of sql's error (None, None without one; then
     the first column of its first row goes to result[0] when given)."""
@@ -449,18 +466,7 @@ def concurrent_writers(conn, nodes):
             connection.commit()
         caller = threading.Thread(target=run, args=('call', conn, call))
         caller.start()
-        waiting = False
-        for _ in range(200):  # up to 10 s for the call to wait on the holder's lock
-            for n in nodes:
-                k = n.connect('app')
-                kc = k.cursor()
-                kc.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND (query LIKE "
-                           "'%cascade_delete%' OR query LIKE 'DELETE%' OR query LIKE '%LOCK %')")
-                waiting = waiting or kc.fetchone()[0] > 0
-                k.close()
-            if waiting:
-                break
-            time.sleep(0.05)
+        waiting = lock_waiter(nodes, "query LIKE '%cascade_delete%' OR query LIKE 'DELETE%' OR query LIKE '%LOCK %'")
         inserter = threading.Thread(target=run, args=('write', writer, write))
         inserter.start()
         time.sleep(1)
@@ -539,20 +545,13 @@ def worker_killed(conn, nodes):
     runner = threading.Thread(target=call)
     runner.start()
     killed = None
-    for _ in range(200):  # up to 10 s for the DELETE to wait on a worker
-        for w in nodes[1:]:
-            k = w.connect('app')
-            k.autocommit = True
-            kc = k.cursor()
-            kc.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE%'")
-            pids = [r[0] for r in kc.fetchall()]
-            if pids:
-                kc.execute("SELECT pg_terminate_backend(%s)", (pids[0],))
-                killed = pids[0]
-            k.close()
-        if killed:
-            break
-        time.sleep(0.05)
+    waiter = lock_waiter(nodes[1:], "query LIKE 'DELETE%'")
+    if waiter:
+        node, killed = waiter
+        k = node.connect('app')
+        k.autocommit = True
+        k.cursor().execute("SELECT pg_terminate_backend(%s)", (killed,))
+        k.close()
     runner.join(60)
     holder.rollback()
     holder.close()
