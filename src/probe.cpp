@@ -331,6 +331,11 @@ bool probe_cascade_pg(ProbeSpec *spec) {
                                    get_opcode(eq), (Datum)0);
         }
     }
+    // As many roots as the probes may reach rows, and edges below them (a
+    // job's chunk): the first row below would make them give up, after
+    // probing every root for nothing.
+    if (ok && (nroot > spec->limit || (nroot == spec->limit && ne > 0)))
+        ok = false;
     if (!ok) {
         close_all(tables, nt, edges, ne, pk, old, cxt);
         return false;
@@ -488,6 +493,9 @@ bool probe_cascade_pg(ProbeSpec *spec) {
 bool Cascade::probes_apply() const {
     if (req_.dry_run || req_.where || !fast_path || max_rows > 0 || probe_rows <= 0)
         return false;
+    if (req_.job_chunk)
+        return false; // a chunk deletes leaves after their parents (leaves_after_parents), the probes before
+
     for (size_t c = 0; c < plan_->components.size(); ++c)
         if (plan_->cyclic[c] && self_reference(static_cast<int>(c)) < 0)
             return false;
