@@ -64,6 +64,9 @@ class Cascade {
     // nobody needs its keys, so it gets no key table and is deleted straight
     // from its parent's keys.
     std::vector<int> virtual_edge_;
+    // estimated_[t]: a job's plan took the planner's estimate of t's rows
+    // (count_leaf), and its report says so.
+    std::vector<char> estimated_;
     bool has_key_set(int t) const { return plan_->in_set[t] && virtual_edge_[t] < 0; }
     std::vector<int> incoming_; // relevant CASCADE edges into each table
     // partition_only_[t]: t is reached only through partition-tree edges: its
@@ -104,6 +107,7 @@ class Cascade {
     std::string not_deleted(int t, const std::string &alias, Params *p) const;
     void find_virtual_tables();
     uint64 count_referencing(const Edge &e, bool survivors_only);
+    uint64 count_leaf(const Edge &e);
     void prepare_keys();
     bool memory_mode_possible() const;
     int self_reference(int component) const;
@@ -189,6 +193,11 @@ class Cascade {
     std::vector<Datum> citus_shard_groups();
     uint64 changed_rows(int t);
     std::vector<int> bypassed_; // edges whose RI triggers the deletes left out
+    // ... of which those whose child went in a statement after its parent
+    // (leaves_after_parents): nothing is left to check
+    std::vector<int> deleted_after_parent_;
+    bool leaves_after_parents(int t) const;
+    void delete_table(int t, size_t hash_keys);
     std::vector<int> rechecked_; // policy-only edges checked again (lock_policy_tables)
     Datum report(bool max_rows_exceeded, MemoryContext result_cxt) const;
     // The explain's walk over the paths (explain.cpp).

@@ -10,6 +10,7 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,7 @@ void Cascade::collect_keys() {
 void Cascade::find_virtual_tables() {
     size_t n = m_.tables.size();
     virtual_edge_.assign(n, -1);
+    estimated_.assign(n, 0);
     incoming_.assign(n, 0);
     std::vector<int> last(n, -1);
     std::vector<char> needed(n, 0);
@@ -85,6 +87,34 @@ uint64 Cascade::count_referencing(const Edge &e, bool survivors_only) {
              (survivors_only ? not_collected(e.child, "t", &p) : ""),
          SPI_OK_SELECT, p);
     return std::stoull(pg_guard(pg::value, 0, 1));
+}
+
+// The rows of a leaf (a table without keys of its own, virtual_edge_) below
+// its parent's keys, where they are counted before deleting (a dry run, a
+// row limit). A job's plan under no row limit estimates them instead when the
+// parent has very many keys (a key table): counting exactly reads every row
+// of the leaf (3 s of a 10,000,000-row job whose chunks take 14), and decides
+// nothing, since no row below a leaf can block the cascade; the chunks count
+// what they delete. The estimate: the rows below a random sample of the keys
+// (an index probe each), scaled up; the plan's report names the tables it
+// estimated.
+uint64 Cascade::count_leaf(const Edge &e) {
+    std::string parents = key_sets_[e.parent] ? key_sets_[e.parent]->relation() : "";
+    uint64 n = collected_[e.parent];
+    if (!req_.key_tables || max_rows > 0 || n < limits::kEstimatedLeafKeys || parents.empty())
+        return count_referencing(e, false);
+    char percent[32];
+    snprintf(percent, sizeof(percent), "%.6f", 100.0 * limits::kLeafSampleKeys / static_cast<double>(n));
+    exec("SELECT pg_catalog.count(*), pg_catalog.sum((SELECT pg_catalog.count(*) FROM " + T(e.child).from() +
+             " t WHERE " + parent_match(e, "p", "t") + ")) FROM " + parents + " p TABLESAMPLE BERNOULLI (" +
+             percent + ") REPEATABLE (0)",
+         SPI_OK_SELECT);
+    uint64 sampled = std::stoull(pg_guard(pg::value, 0, 1));
+    if (sampled == 0)
+        return count_referencing(e, false);
+    double below = std::stod(pg_guard(pg::value, 0, 2));
+    estimated_[e.child] = 1;
+    return static_cast<uint64>(std::llround(below * static_cast<double>(n) / static_cast<double>(sampled)));
 }
 
 // Memory mode is for cascades whose only cycles are single self-references
@@ -235,7 +265,7 @@ bool Cascade::collect_in_memory(uint64 limit) {
         for (int ei : relevant_) {
             const Edge &e = m_.edges[ei];
             if (e.action == Action::Cascade && virtual_edge_[e.child] == ei)
-                collected_[e.child] = count_referencing(e, false);
+                collected_[e.child] = count_leaf(e);
         }
     return true;
 }
@@ -323,7 +353,7 @@ void Cascade::collect() {
             if (virtual_edge_[e.child] == ei) {
                 // Counted only where the count is needed before deleting.
                 if (req_.dry_run || max_rows > 0)
-                    collected_[e.child] = count_referencing(e, false);
+                    collected_[e.child] = count_leaf(e);
                 continue;
             }
             std::string base = "SELECT " + source(e.child, "t") + ", ";

@@ -7,6 +7,7 @@ extern "C" {
 }
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,8 @@ struct ReportData {
     const char *const *updated_names;
     const uint64 *updated_counts;
     bool dry_run, max_rows_exceeded;
+    int nestimated;
+    const char *const *estimated; // tables whose count is the planner's estimate
     int nblockers;
     const ReportBlocker *blockers;
 };
@@ -130,6 +133,8 @@ Datum build_report(const ReportData *d) {
             push_key(&state, "max_rows_exceeded");
             push_bool(&state, true);
         }
+        if (d->nestimated > 0)
+            push_strings(&state, "estimated", d->nestimated, d->estimated);
     }
     JsonbValue *result = pushJsonbValue(&state, WJB_END_OBJECT, nullptr);
     Datum jsonb = JsonbPGetDatum(JsonbValueToJsonb(result));
@@ -173,6 +178,13 @@ Datum Cascade::report(bool max_rows_exceeded, MemoryContext result_cxt) const {
             upd[T(t).display] += updated_[t];
     }
     Counts deleted(del), updated(upd);
+    std::set<std::string> estimated_names;
+    for (size_t t = 0; t < estimated_.size(); ++t)
+        if (estimated_[t] && t < deleted_.size() && deleted_[t])
+            estimated_names.insert(T(t).display);
+    std::vector<const char *> estimated;
+    for (const auto &name : estimated_names)
+        estimated.push_back(name.c_str());
     // the blockers' strings, kept alive until build_report() has copied them
     std::vector<std::vector<const char *>> columns, keys;
     std::vector<std::string> tables, referenced;
@@ -202,6 +214,8 @@ Datum Cascade::report(bool max_rows_exceeded, MemoryContext result_cxt) const {
                  updated.counts.data(),
                  req_.dry_run,
                  max_rows_exceeded,
+                 static_cast<int>(estimated.size()),
+                 estimated.data(),
                  static_cast<int>(blockers.size()),
                  blockers.data()};
     return pg_guard(build_report, static_cast<const ReportData *>(&d));
