@@ -3,7 +3,8 @@ EXTENSION    = cascade_delete
 MODULE_big   = cascade_delete
 OBJS         = src/entry.o src/catalog.o src/plan.o src/sql.o src/executor.o src/key_sets.o src/collect.o src/check.o src/mutate.o src/verify.o src/probe.o src/distributed.o src/report.o src/explain.o src/job_plan.o src/job_worker.o src/graph.o src/policy.o src/pgutil.o src/ri_bypass.o src/statements.o src/session.o
 DATA         = sql/cascade_delete--0.1.0.sql sql/cascade_delete--0.1.0--0.2.0.sql \
-               sql/cascade_delete--0.2.0--0.3.0.sql sql/cascade_delete--0.3.0--0.4.0.sql
+               sql/cascade_delete--0.2.0--0.3.0.sql sql/cascade_delete--0.3.0--0.4.0.sql \
+               sql/cascade_delete--0.4.0--0.5.0.sql
 PG_CONFIG   ?= pg_config
 
 # Regression suite: scripts in sql/, expected outputs in expected/. The install

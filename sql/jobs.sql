@@ -137,6 +137,29 @@ SELECT state, planned_rows = done_rows AS all_done FROM cascade_delete_jobs WHER
 SELECT cascade_delete_pace(:job, lock_timeout => '30 days');
 SELECT cascade_delete_pace(:job, rows_per_second => 0);
 
+-- A leaf below very many keys (10,000 orders here, each with one to three
+-- lines) is estimated, not counted, by the plan: planned_estimated, a figure
+-- near the truth; its chunks count exactly, as the one-transaction call's
+-- dry run does. A leaf below fewer keys is counted (the first job above).
+INSERT INTO customer VALUES (5, 'many');
+INSERT INTO orders SELECT g, 5 FROM generate_series(10000, 19999) g;
+INSERT INTO line SELECT g, 10000 + g % 10000 FROM generate_series(100000, 119999) g;
+INSERT INTO line SELECT g, 10000 + g % 10000 FROM generate_series(120000, 124999) g;
+ANALYZE orders, line;
+SELECT cascade_delete('customer', 5, dry_run => true) -> 'deleted' AS dry \gset
+SELECT cascade_delete_start('customer', 5) AS job \gset
+SELECT table_name, planned_estimated, planned_deleted = (:'dry'::jsonb ->> ('jb.' || table_name::text))::bigint AS as_dry_run,
+       planned_deleted BETWEEN 0.8 * (:'dry'::jsonb ->> ('jb.' || table_name::text))::bigint
+                           AND 1.2 * (:'dry'::jsonb ->> ('jb.' || table_name::text))::bigint AS within_20_percent
+FROM cascade_delete_job_tables WHERE job = :job ORDER BY table_name::text;
+SELECT planned_estimated FROM cascade_delete_jobs WHERE job = :job;
+CALL cascade_delete_run(:job);
+SELECT table_name, deleted, deleted = (:'dry'::jsonb ->> ('jb.' || table_name::text))::bigint AS as_dry_run
+FROM cascade_delete_job_tables WHERE job = :job ORDER BY table_name::text;
+SELECT state, planned_estimated FROM cascade_delete_jobs WHERE job = :job;
+SELECT planned_estimated FROM cascade_delete_jobs WHERE job = :first;
+SELECT count(*) AS lines_left FROM line WHERE order_id >= 10000;
+
 -- Jobs are their owner's: another role sees none and can run none.
 CREATE ROLE cd_job_other;
 GRANT USAGE ON SCHEMA jb TO cd_job_other;

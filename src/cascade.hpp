@@ -16,6 +16,7 @@ struct Request {
     bool many = false;         // key is an array of keys
     bool refuse_blocked = false; // a dry run that raises a blocker's error as the delete would
     bool key_tables = false;     // a dry run that may keep keys in key tables (a job's plan: it writes)
+    bool job_chunk = false;      // a job's chunk: leaves may go after their parents (leaves_after_parents)
     Datum key = 0;             // the key(s), when !where
     unsigned key_type = 0;     // type of key
 };

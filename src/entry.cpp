@@ -29,6 +29,7 @@ PGDLLEXPORT Datum cascade_delete_keys_many(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum cascade_delete_job_plan_key(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum cascade_delete_job_plan_many(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum cascade_delete_job_plan_where(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum cascade_delete_job_delete(PG_FUNCTION_ARGS);
 PG_FUNCTION_INFO_V1(cascade_delete_key);
 PG_FUNCTION_INFO_V1(cascade_delete_many);
 PG_FUNCTION_INFO_V1(cascade_delete_where);
@@ -41,6 +42,7 @@ PG_FUNCTION_INFO_V1(cascade_delete_keys_many);
 PG_FUNCTION_INFO_V1(cascade_delete_job_plan_key);
 PG_FUNCTION_INFO_V1(cascade_delete_job_plan_many);
 PG_FUNCTION_INFO_V1(cascade_delete_job_plan_where);
+PG_FUNCTION_INFO_V1(cascade_delete_job_delete);
 }
 
 namespace cd {
@@ -465,5 +467,17 @@ Datum cascade_delete_job_plan_where(PG_FUNCTION_ARGS) {
         req.where = true;
         req.condition = condition;
         return plan_job(fcinfo, req);
+    });
+}
+
+// _job_delete(target regclass, keys text): a job's chunk, cascade_delete_many()
+// with the leaves of its keys deleted after them (see leaves_after_parents).
+Datum cascade_delete_job_delete(PG_FUNCTION_ARGS) {
+    return cd::cpp_entry([&]() -> Datum {
+        cd::Request req;
+        cd::pg_guard(read_key_arguments, fcinfo, true, true, &req); // no dry_run argument ...
+        req.dry_run = false;                                         // ... and none is one
+        req.job_chunk = true;
+        return cd::run_cascade(req);
     });
 }

@@ -2,6 +2,7 @@
 // set-based, after the deletes.
 #include "cascade_call.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,10 @@ namespace cd {
 // foreign key violation; one written by another transaction, a serialization
 // failure to retry.
 void Cascade::post_check() {
-    std::vector<int> checked = bypassed_;
+    std::vector<int> checked;
+    for (int ei : bypassed_)
+        if (std::find(deleted_after_parent_.begin(), deleted_after_parent_.end(), ei) == deleted_after_parent_.end())
+            checked.push_back(ei);
     checked.insert(checked.end(), rechecked_.begin(), rechecked_.end());
     if (checked.empty())
         return;

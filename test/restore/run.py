@@ -261,6 +261,26 @@ def main():
         check(state == 'finished' and done >= planned > 0 and chunks > 1,
               'updated: 0.4.0\'s jobs run with the policies set by 0.1.0 (%s rows, %s chunks)' % (done, chunks))
 
+    # A job planned by 0.4.0 (pages of 100 keys, every leaf counted) and run
+    # after the update to the current version: it finishes, its counts exact.
+    db = new_db(PREFIX + '_job_update')
+    with connect(db) as c, c.cursor() as cur:
+        cur.execute("CREATE EXTENSION cascade_delete VERSION '0.4.0'")
+        cur.execute(SCHEMA)
+        cur.execute("SELECT cascade_delete_start('app.owner', 1, chunk_rows => 2)")
+        job = cur.fetchone()[0]
+    with connect(db) as c, c.cursor() as cur:
+        cur.execute('ALTER EXTENSION cascade_delete UPDATE')
+        c.commit()
+        c.autocommit = True
+        cur.execute('CALL cascade_delete_run(%s)', (job,))
+        cur.execute('SELECT state, planned_rows, done_rows, chunks, planned_estimated FROM cascade_delete_jobs '
+                    'WHERE job = %s', (job,))
+        state, planned_rows, done, chunks, estimated = cur.fetchone()
+        check(state == 'finished' and planned_rows == done > 0 and chunks > 1 and estimated is False,
+              'a job planned by 0.4.0 runs after the update (%s, %s of %s rows, %s chunks)'
+              % (state, done, planned_rows, chunks))
+
     for f in (dump, sql):
         if os.path.exists(f):
             os.unlink(f)

@@ -1,0 +1,101 @@
+-- cascade_delete 0.4.0 -> 0.5.0: faster chunked jobs. The plan no longer
+-- counts the rows of a leaf table below very many keys (a table with no keys
+-- of its own, deleted with its parent's chunks): it estimates them from a
+-- sample, marked planned_estimated; the chunks count exactly what they
+-- delete. A chunk deletes such leaves after their parents, as PostgreSQL's
+-- own cascade does (cascade_delete_job_delete), takes its keys from pages of
+-- 1,000 and records its counts in one statement.
+\echo Use "ALTER EXTENSION cascade_delete UPDATE TO '0.5.0'" to load this file. \quit
+
+ALTER TABLE @extschema@.cascade_delete_job_table
+    ADD COLUMN planned_estimated boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN @extschema@.cascade_delete_job_table.planned_estimated IS
+    'planned_deleted is the planner''s estimate (a leaf table below many keys), not a count';
+
+-- The plan's counts per table (estimated: the tables the report names), and
+-- the graph it followed.
+CREATE OR REPLACE FUNCTION @extschema@.cascade_delete_job_planned(id bigint, report jsonb)
+RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO @extschema@.cascade_delete_job_table (job, table_name, planned_deleted, planned_updated, planned_estimated)
+    SELECT id, c.table_name, c.deleted, c.updated,
+           c.table_name IN (SELECT e::regclass FROM jsonb_array_elements_text(coalesce(report -> 'estimated', '[]')) e)
+    FROM @extschema@.cascade_delete_job_counts(report) c;
+    UPDATE @extschema@.cascade_delete_job j
+    SET graph = md5(@extschema@.cascade_delete_graph(j.target))
+    WHERE j.job = id;
+    RETURN id;
+END $$;
+
+-- Keys per row of cascade_delete_job_key: a chunk of the default size takes
+-- one page (jobs planned by 0.4.0 keep their pages of 100).
+CREATE OR REPLACE FUNCTION @extschema@.cascade_delete_job_page_size() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN 1000;
+
+-- A chunk's delete (internal): cascade_delete_many(target, keys), but a leaf
+-- table below the keys goes in a statement after them, READ COMMITTED, so
+-- that rows inserted under them meanwhile go too, unchecked afterwards.
+CREATE FUNCTION @extschema@.cascade_delete_job_delete(target regclass, keys text)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'cascade_delete_job_delete'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- One chunk (internal; the runner's transaction): the next keys, deleted by
+-- cascade_delete_job_delete(), which takes every row below them too, those
+-- inserted since the plan included. The counts are committed with the rows. Returns
+-- the keys taken (0: the job is done) and the rows deleted or updated.
+CREATE OR REPLACE FUNCTION @extschema@.cascade_delete_job_chunk(j @extschema@.cascade_delete_job, max_keys integer,
+    OUT keys integer, OUT rows bigint)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS $$
+DECLARE
+    next_table regclass;
+    key_list text;
+    report jsonb;
+BEGIN
+    IF j.graph IS DISTINCT FROM pg_catalog.md5(@extschema@.cascade_delete_graph(j.target)) THEN
+        RAISE EXCEPTION 'the foreign keys or policies of the tables of cascade_delete job % changed since it was planned', j.job
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The job deletes the rows its plan found, through the graph of that plan.',
+                  HINT = pg_catalog.format('Cancel it (cascade_delete_cancel(%s)) and start a new job.', j.job);
+    END IF;
+    SELECT t.table_name, t.keys, t.key_list INTO next_table, keys, key_list
+    FROM @extschema@.cascade_delete_job_take(j.job, max_keys) t;
+    rows := 0;
+    IF keys = 0 THEN
+        RETURN;
+    END IF;
+    report := @extschema@.cascade_delete_job_delete(next_table, key_list);
+    WITH counts AS MATERIALIZED (SELECT * FROM @extschema@.cascade_delete_job_counts(report)),
+    counted AS (
+        INSERT INTO @extschema@.cascade_delete_job_table AS jt (job, owner, table_name, deleted, updated)
+        SELECT j.job, j.owner, c.table_name, c.deleted, c.updated FROM counts c
+        ON CONFLICT (job, table_name) DO UPDATE
+        SET deleted = jt.deleted + excluded.deleted, updated = jt.updated + excluded.updated)
+    SELECT coalesce(pg_catalog.sum(c.deleted + c.updated), 0) INTO rows FROM counts c;
+END $$;
+
+-- ---- Progress: whether a planned figure is an estimate.
+
+CREATE OR REPLACE VIEW @extschema@.cascade_delete_jobs WITH (security_invoker = true) AS
+SELECT j.job, j.owner, j.target, j.roots, j.state,
+       coalesce(t.planned, 0) AS planned_rows,
+       coalesce(t.done, 0) AS done_rows,
+       CASE WHEN j.run_seconds > 0 THEN round(coalesce(t.done, 0) / j.run_seconds)::bigint END AS rows_per_second,
+       CASE WHEN j.state IN ('finished', 'cancelled') THEN interval '0'
+            WHEN coalesce(t.done, 0) > 0
+            THEN make_interval(secs => round((j.run_seconds * greatest(t.planned - t.done, 0) / t.done)::numeric, 1)::double precision)
+       END AS time_left,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+               WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+                 AND l.classid = 1667525218::oid AND l.objid = j.job::oid AND l.objsubid = 2) AS runner_alive,
+       j.runner_pid, j.chunks, j.retries, j.last_error, j.last_sqlstate, j.last_error_at,
+       j.created, j.started, j.finished,
+       j.chunk_rows, j.chunk_time, j.pause, j.lock_timeout, j.rows_per_second AS max_rows_per_second,
+       coalesce(t.estimated, false) AS planned_estimated
+FROM @extschema@.cascade_delete_job j
+LEFT JOIN LATERAL (SELECT sum(planned_deleted + planned_updated) AS planned, sum(deleted + updated) AS done,
+                          bool_or(planned_estimated) AS estimated
+                   FROM @extschema@.cascade_delete_job_table jt WHERE jt.job = j.job) t ON true;
+
+CREATE OR REPLACE VIEW @extschema@.cascade_delete_job_tables WITH (security_invoker = true) AS
+SELECT job, table_name, planned_deleted, deleted, planned_updated, updated, planned_estimated
+FROM @extschema@.cascade_delete_job_table;
