@@ -140,9 +140,13 @@ SELECT cascade_delete_pace(:job, rows_per_second => 0);
 -- A leaf below very many keys (10,000 orders here, each with one to three
 -- lines) is estimated, not counted, by the plan: planned_estimated, a figure
 -- near the truth; its chunks count exactly, as the one-transaction call's
--- dry run does. A leaf below fewer keys is counted (the first job above).
+-- dry run does. A leaf below fewer keys is counted (the first job above), and
+-- so is one with no row below the sampled keys (memo's two rows): its
+-- planned 0 would say it has none.
 INSERT INTO customer VALUES (5, 'many');
 INSERT INTO orders SELECT g, 5 FROM generate_series(10000, 19999) g;
+CREATE TABLE memo (id int PRIMARY KEY, order_id int REFERENCES orders ON DELETE CASCADE);
+INSERT INTO memo VALUES (1, 10007), (2, 15011);
 INSERT INTO line SELECT g, 10000 + g % 10000 FROM generate_series(100000, 119999) g;
 INSERT INTO line SELECT g, 10000 + g % 10000 FROM generate_series(120000, 124999) g;
 ANALYZE orders, line;

@@ -97,7 +97,9 @@ uint64 Cascade::count_referencing(const Edge &e, bool survivors_only) {
 // nothing, since no row below a leaf can block the cascade; the chunks count
 // what they delete. The estimate: the rows below a random sample of the keys
 // (an index probe each), scaled up; the plan's report names the tables it
-// estimated.
+// estimated. A sample with no row below it is no estimate: a leaf whose
+// planned count is 0 has no row to delete (the Django integration relies on
+// it to refuse models with signal receivers).
 uint64 Cascade::count_leaf(const Edge &e) {
     std::string parents = key_sets_[e.parent] ? key_sets_[e.parent]->relation() : "";
     uint64 n = collected_[e.parent];
@@ -110,9 +112,9 @@ uint64 Cascade::count_leaf(const Edge &e) {
              percent + ") REPEATABLE (0)",
          SPI_OK_SELECT);
     uint64 sampled = std::stoull(pg_guard(pg::value, 0, 1));
-    if (sampled == 0)
+    double below = sampled == 0 ? 0 : std::stod(pg_guard(pg::value, 0, 2));
+    if (below == 0) // none below the sample: counted, so that a planned 0 means none at all
         return count_referencing(e, false);
-    double below = std::stod(pg_guard(pg::value, 0, 2));
     estimated_[e.child] = 1;
     return static_cast<uint64>(std::llround(below * static_cast<double>(n) / static_cast<double>(sampled)));
 }
