@@ -20,7 +20,7 @@ extern "C" {
 namespace cd {
 
 std::string KeySet::column_array(size_t, Oid, Params *) const { return ""; }
-std::string KeySet::by_address(const std::string &, Params *) const { return ""; }
+std::string KeySet::by_address(const std::string &, Params *, std::string *) const { return ""; }
 
 namespace {
 
@@ -47,11 +47,16 @@ class ArrayKeys : public KeySet {
     // By the collected versions' ctids: a TID scan; and their xmins, which
     // READ COMMITTED's re-check of a row updated while the delete waited for
     // it compares (a re-check of the TID condition alone passes on some
-    // PostgreSQL 15 releases).
-    std::string by_address(const std::string &row, Params *p) const override {
+    // PostgreSQL 15 releases). "xmin = ANY (all xmins)" may compare each row
+    // with every key: beyond limits::kAddressList keys the pairs are joined
+    // instead, a TID scan per row.
+    std::string by_address(const std::string &row, Params *p, std::string *from) const override {
         size_t x = cols_.size(), r = x + 1;
-        return row + ".ctid OPERATOR(pg_catalog.=) ANY (" + param(r, p) + ") AND " + row +
-               ".xmin OPERATOR(pg_catalog.=) ANY (" + param(x, p) + ")";
+        if (rows_ <= limits::kAddressList)
+            return row + ".ctid OPERATOR(pg_catalog.=) ANY (" + param(r, p) + ") AND " + row +
+                   ".xmin OPERATOR(pg_catalog.=) ANY (" + param(x, p) + ")";
+        *from = sql::rows_from({sql::unnest(param(r, p)), sql::unnest(param(x, p))}, "a", {"r", "x"});
+        return row + ".ctid OPERATOR(pg_catalog.=) a.r AND " + row + ".xmin OPERATOR(pg_catalog.=) a.x";
     }
 
   private:

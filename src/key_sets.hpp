@@ -49,9 +49,10 @@ class KeySet {
     // Key column j as one array parameter of type array_type ("$n", for
     // "col = ANY ($n)"); "" when the keys are not parameters of that type.
     virtual std::string column_array(size_t j, Oid array_type, Params *p) const;
-    // "row.ctid = ANY (...) AND row.xmin = ANY (...)": the collected row
-    // versions by address; "" when their addresses are not kept.
-    virtual std::string by_address(const std::string &row, Params *p) const;
+    // The collected row versions by address: a condition on row, and in
+    // *from a FROM item it joins ("" when none); "" when their addresses are
+    // not kept.
+    virtual std::string by_address(const std::string &row, Params *p, std::string *from) const;
     // All rows of its component are in: statistics, when there are many.
     virtual void collected() {}
     // The call succeeded; what the next call of the session needs to know.

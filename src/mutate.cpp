@@ -183,9 +183,12 @@ bool Cascade::delete_in_one_statement() {
             } else {
                 // By the collected row versions' addresses; a row updated since
                 // is left for changed_rows().
-                match = key_sets_[t]->by_address(sql::kRow, &p);
+                std::string addresses;
+                match = key_sets_[t]->by_address(sql::kRow, &p, &addresses);
                 if (match.empty())
                     return false; // nothing has run yet
+                if (!addresses.empty())
+                    from = " USING " + addresses;
             }
             these.push_back(t);
             deletes.push_back("DELETE FROM " + T(t).from() + " t" + from + " WHERE " + match);
