@@ -3,8 +3,10 @@
 -- of its own, deleted with its parent's chunks): it estimates them from a
 -- sample, marked planned_estimated; the chunks count exactly what they
 -- delete. A chunk deletes such leaves after their parents, as PostgreSQL's
--- own cascade does (cascade_delete_job_delete), takes its keys from pages of
--- 1,000 and records its counts in one statement.
+-- own cascade does (cascade_delete_job_delete), keeps up to a batch of keys
+-- in memory, takes them from pages of 1,000 and records its counts in one
+-- statement; so the default chunk grows from 10,000 rows to 50,000, where a
+-- chunk's fixed costs weigh little.
 \echo Use "ALTER EXTENSION cascade_delete UPDATE TO '0.5.0'" to load this file. \quit
 
 ALTER TABLE @extschema@.cascade_delete_job_table
@@ -99,3 +101,72 @@ LEFT JOIN LATERAL (SELECT sum(planned_deleted + planned_updated) AS planned, sum
 CREATE OR REPLACE VIEW @extschema@.cascade_delete_job_tables WITH (security_invoker = true) AS
 SELECT job, table_name, planned_deleted, deleted, planned_updated, updated, planned_estimated
 FROM @extschema@.cascade_delete_job_table;
+
+-- ---- The default chunk: 50,000 rows (jobs started before keep theirs).
+
+ALTER TABLE @extschema@.cascade_delete_job ALTER COLUMN chunk_rows SET DEFAULT 50000;
+
+CREATE OR REPLACE FUNCTION @extschema@.cascade_delete_start(target regclass, key anyelement,
+    chunk_rows integer DEFAULT 50000, chunk_time interval DEFAULT '1 second', pause interval DEFAULT '0',
+    lock_timeout interval DEFAULT '1 second', rows_per_second integer DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS $$
+DECLARE
+    id bigint := @extschema@.cascade_delete_job_create(target, key::text, chunk_rows, chunk_time, pause,
+                                                        lock_timeout, rows_per_second);
+BEGIN
+    RETURN @extschema@.cascade_delete_job_planned(id, @extschema@.cascade_delete_job_plan(target, key, id));
+END $$;
+COMMENT ON FUNCTION @extschema@.cascade_delete_start(regclass, anyelement, integer, interval, interval, interval, integer) IS
+    'Plans cascade_delete(target, key) as a chunked job and returns its number; run it with CALL cascade_delete_run(job)';
+
+CREATE OR REPLACE FUNCTION @extschema@.cascade_delete_start(target regclass, key text,
+    chunk_rows integer DEFAULT 50000, chunk_time interval DEFAULT '1 second', pause interval DEFAULT '0',
+    lock_timeout interval DEFAULT '1 second', rows_per_second integer DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS $$
+DECLARE
+    id bigint := @extschema@.cascade_delete_job_create(target, key, chunk_rows, chunk_time, pause,
+                                                        lock_timeout, rows_per_second);
+BEGIN
+    RETURN @extschema@.cascade_delete_job_planned(id, @extschema@.cascade_delete_job_plan(target, key, id));
+END $$;
+COMMENT ON FUNCTION @extschema@.cascade_delete_start(regclass, text, integer, interval, interval, interval, integer) IS
+    'Plans cascade_delete(target, key) as a chunked job, the key given as text; returns its number';
+
+CREATE OR REPLACE FUNCTION @extschema@.cascade_delete_start_many(target regclass, keys anyarray,
+    chunk_rows integer DEFAULT 50000, chunk_time interval DEFAULT '1 second', pause interval DEFAULT '0',
+    lock_timeout interval DEFAULT '1 second', rows_per_second integer DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS $$
+DECLARE
+    id bigint := @extschema@.cascade_delete_job_create(target, keys::text, chunk_rows, chunk_time, pause,
+                                                        lock_timeout, rows_per_second);
+BEGIN
+    RETURN @extschema@.cascade_delete_job_planned(id, @extschema@.cascade_delete_job_plan_many(target, keys, id));
+END $$;
+COMMENT ON FUNCTION @extschema@.cascade_delete_start_many(regclass, anyarray, integer, interval, interval, interval, integer) IS
+    'Plans cascade_delete_many(target, keys) as a chunked job and returns its number';
+
+CREATE OR REPLACE FUNCTION @extschema@.cascade_delete_start_many(target regclass, keys text,
+    chunk_rows integer DEFAULT 50000, chunk_time interval DEFAULT '1 second', pause interval DEFAULT '0',
+    lock_timeout interval DEFAULT '1 second', rows_per_second integer DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS $$
+DECLARE
+    id bigint := @extschema@.cascade_delete_job_create(target, keys, chunk_rows, chunk_time, pause,
+                                                        lock_timeout, rows_per_second);
+BEGIN
+    RETURN @extschema@.cascade_delete_job_planned(id, @extschema@.cascade_delete_job_plan_many(target, keys, id));
+END $$;
+COMMENT ON FUNCTION @extschema@.cascade_delete_start_many(regclass, text, integer, interval, interval, interval, integer) IS
+    'Plans cascade_delete_many(target, keys) as a chunked job, the keys given as text; returns its number';
+
+CREATE OR REPLACE FUNCTION @extschema@.cascade_delete_start_where(target regclass, condition text,
+    chunk_rows integer DEFAULT 50000, chunk_time interval DEFAULT '1 second', pause interval DEFAULT '0',
+    lock_timeout interval DEFAULT '1 second', rows_per_second integer DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS $$
+DECLARE
+    id bigint := @extschema@.cascade_delete_job_create(target, 'WHERE ' || condition, chunk_rows, chunk_time, pause,
+                                                        lock_timeout, rows_per_second);
+BEGIN
+    RETURN @extschema@.cascade_delete_job_planned(id, @extschema@.cascade_delete_job_plan_where(target, condition, id));
+END $$;
+COMMENT ON FUNCTION @extschema@.cascade_delete_start_where(regclass, text, integer, interval, interval, interval, integer) IS
+    'Plans cascade_delete_where(target, condition) as a chunked job and returns its number; the rows are chosen now';

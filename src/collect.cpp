@@ -42,8 +42,13 @@ void Cascade::add_root_keys(Params *p) const {
 void Cascade::collect_keys() {
     find_virtual_tables();
     prepare_keys();
-    // Memory mode while every table has at most this many keys: one batch each.
-    uint64 limit = static_cast<uint64>(std::min(memory_keys, batch_size));
+    // Memory mode while every table has at most this many keys: one batch
+    // each. A job's chunk as its runner sized it: in a key table beyond
+    // memory_keys, analyzed, PostgreSQL's default costs would plan its join
+    // with a large table as a scan of the whole table, where a chunk's few
+    // thousand keys want index probes.
+    uint64 limit = req_.job_chunk ? limits::kChunkMemoryKeys
+                                  : static_cast<uint64>(std::min(memory_keys, batch_size));
     if (memory_mode_possible() && collect_in_memory(limit))
         return;
     create_stored_key_sets();

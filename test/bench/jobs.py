@@ -113,7 +113,10 @@ def job(db, chunk_rows, pause):
     th = threading.Thread(target=sample, daemon=True)
     with PeakSampler(pid) as mem:
         t0 = time.perf_counter()
-        k.execute("SELECT cascade_delete_start('a', 1, chunk_rows => %s, pause => %s)", (chunk_rows, pause))
+        if chunk_rows is None:   # the extension's default
+            k.execute("SELECT cascade_delete_start('a', 1, pause => %s)", (pause,))
+        else:
+            k.execute("SELECT cascade_delete_start('a', 1, chunk_rows => %s, pause => %s)", (chunk_rows, pause))
         job_id = k.fetchone()[0]
         planned = time.perf_counter() - t0
         th.start()
@@ -193,7 +196,7 @@ def main():
     ap.add_argument("--b", type=int, default=1000000)
     ap.add_argument("--c", type=int, default=9000000)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--chunk-rows", type=int, default=10000)
+    ap.add_argument("--chunk-rows", type=int, default=None, help="default: the extension's (50,000)")
     ap.add_argument("--clients", type=int, default=2)
     ap.add_argument("--oltp-seconds", type=int, default=0, help="0: 1.2 x the slower variant's time + 5 s")
     ap.add_argument("--layout", choices=["interleaved", "clustered"], default="interleaved",
@@ -202,7 +205,7 @@ def main():
     ap.add_argument("--pause", default="20 ms", help="the paced job's pause between chunks (OLTP part)")
     args = ap.parse_args()
     admin = connect("postgres")
-    print(f"jobs: 1 a -> {args.b} b -> {args.c} c ({1 + args.b + args.c} rows, {args.layout}), chunk_rows {args.chunk_rows};"
+    print(f"jobs: 1 a -> {args.b} b -> {args.c} c ({1 + args.b + args.c} rows, {args.layout}), chunk_rows {args.chunk_rows or 'default'};"
           f" {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores")
     sys.stdout.flush()
     build(admin, args.b, args.c, args.layout)

@@ -133,7 +133,7 @@ def _call(connection, using, sql, params):
 
 
 def delete(obj_or_queryset, using=None, dry_run=False, report=False, signals=None, ignore_overrides=False,
-           chunk_size=2000, chunked=False, chunk_rows=10000, background=False):
+           chunk_size=2000, chunked=False, chunk_rows=None, background=False):
     """Deletes a model instance or the rows of a queryset, and their cascade, with cascade_delete.
 
     Returns Django's shape: (total, {model_label: count}); with report=True,
@@ -148,7 +148,8 @@ def delete(obj_or_queryset, using=None, dry_run=False, report=False, signals=Non
     time (signals=None: when there are receivers; False: never).
 
     chunked=True plans the delete now (the same refusals) and returns a jobs.Job, which deletes
-    it in chunks of about chunk_rows rows, each its own transaction: job.run() here, or
+    it in chunks of about chunk_rows rows (None: the extension's default, 50,000), each its own
+    transaction: job.run() here, or
     background=True for a background worker of the server (after the current transaction
     commits). A job sends no signals: a cascade whose plan deletes rows of a model with
     receivers is refused (ValueError) unless signals=False (rows such a model gets later,
@@ -196,8 +197,10 @@ def _start_job(roots, obj_or_queryset, dry_run, signals, ignore_overrides, chunk
     connection, using = roots.connection, roots.using
     with _refusals(), transaction.atomic(using):
         with connection.cursor() as cur:
-            cur.execute('SELECT ' + roots.call('cascade_delete_start', 'chunk_rows => %s'),
-                        [roots.table, roots.key, chunk_rows])
+            more, params = ('chunk_rows => %s',), [chunk_rows]
+            if chunk_rows is None:
+                more, params = (), []
+            cur.execute('SELECT ' + roots.call('cascade_delete_start', *more), [roots.table, roots.key] + params)
             job = Job(cur.fetchone()[0], using)
             plan = SignalPlan(roots.model, _model_tables(), apps.get_model).keep_existing(connection) \
                 if signals is not False else None
