@@ -197,6 +197,8 @@ class Cascade {
     // (leaves_after_parents): nothing is left to check
     std::vector<int> deleted_after_parent_;
     bool leaves_after_parents(int t) const;
+    void save_keys(int t, int64 job, const std::string &schema);
+    void save_keys_on_citus(int t, int64 job, const std::string &schema);
     void delete_table(int t, size_t hash_keys);
     std::vector<int> rechecked_; // policy-only edges checked again (lock_policy_tables)
     Datum report(bool max_rows_exceeded, MemoryContext result_cxt) const;

@@ -75,8 +75,8 @@ void Cascade::run_updates() {
         if (with_value)
             types.push_back(vtype);
         SPIPlanPtr cursor_plan = plan_for(cur, {}), stmt_plan = plan_for(stmt, types);
-        BatchSpec spec{cursor_plan, stmt_plan,    stmt.c_str(), with_value ? 1 : 0, &v,
-                       batch_size,  SPI_OK_UPDATE, 0,           nullptr,           nullptr};
+        BatchSpec spec{cursor_plan, nullptr,       nullptr, stmt_plan, stmt.c_str(), with_value ? 1 : 0, &v,
+                       batch_size,  SPI_OK_UPDATE, 0,       nullptr,   nullptr};
         updated_[e.child] += pg_guard(run_batches, static_cast<const BatchSpec *>(&spec));
     }
 }
@@ -325,7 +325,7 @@ uint64 Cascade::delete_in_batches(const DeleteTarget &d) {
     if (!d.e)
         elem.push_back(XIDOID);
     SPIPlanPtr cursor_plan = plan_for(cur, {}), stmt_plan = plan_for(stmt, array_types(elem));
-    BatchSpec spec{cursor_plan,   stmt_plan,   stmt.c_str(),
+    BatchSpec spec{cursor_plan,   nullptr,     nullptr, stmt_plan, stmt.c_str(),
                    0,             nullptr,     batch_size,
                    SPI_OK_DELETE, static_cast<int>(d.rels.size()),
                    d.rels.data(), d.cons.data()};

@@ -28,7 +28,8 @@ extern "C" {
 namespace cd {
 
 uint64 run_batches(const BatchSpec *spec) {
-    Portal portal = SPI_cursor_open(nullptr, spec->cursor_plan, nullptr, nullptr, false);
+    Portal portal = SPI_cursor_open(nullptr, spec->cursor_plan, const_cast<Datum *>(spec->cursor_values),
+                                    spec->cursor_nulls, false);
     TupleDesc desc = portal->tupDesc;
     int ncols = desc->natts, nargs = ncols + spec->n_extra;
     Oid *elem = static_cast<Oid *>(palloc(sizeof(Oid) * ncols));

@@ -19,6 +19,8 @@ namespace cd {
 // the statement processed in all batches. PostgreSQL code only.
 struct BatchSpec {
     SPIPlanPtr cursor_plan; // yields the key columns
+    const Datum *cursor_values; // its parameters (nullptr: none)
+    const char *cursor_nulls;
     SPIPlanPtr stmt_plan;   // takes them as arrays $1..$n, then the extra parameters
     const char *stmt_sql;   // for error messages
     int n_extra;

@@ -129,8 +129,10 @@ def job(db, chunk_rows, pause):
     state, done, chunks = k.fetchone()
     if state != "finished":
         raise SystemExit(f"job {job_id}: {state}")
-    # The largest WAL between two samples that saw one more chunk committed.
-    per_commit = [(w2 - w1) / (c2 - c1) for (c1, w1), (c2, w2) in zip(samples, samples[1:]) if c2 - c1 == 1]
+    # The largest WAL between two commits: between the first samples that saw
+    # two successive chunk counts (a sample every 20 ms; a chunk takes longer).
+    firsts = [s for i, s in enumerate(samples) if i == 0 or s[0] != samples[i - 1][0]]
+    per_commit = [w2 - w1 for (c1, w1), (c2, w2) in zip(firsts, firsts[1:]) if c2 - c1 == 1]
     c.close()
     watcher.close()
     return {"seconds": seconds, "plan": planned, "mb": mem.growth_mb, "wal": wal, "rows": done,
