@@ -197,6 +197,7 @@ class Cascade {
     // (leaves_after_parents): nothing is left to check
     std::vector<int> deleted_after_parent_;
     bool leaves_after_parents(int t) const;
+    bool delete_chunk_by_keys();
     void save_keys(int t, int64 job, const std::string &schema);
     void save_keys_on_citus(int t, int64 job, const std::string &schema);
     void delete_table(int t, size_t hash_keys);

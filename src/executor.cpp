@@ -46,6 +46,12 @@ Datum Cascade::run(MemoryContext result_cxt) {
         timer.done("index probes");
         return report(false, result_cxt);
     }
+    if (delete_chunk_by_keys()) {
+        timer.done("a job's chunk by its keys");
+        post_check(); // nothing left to check but keys the fast path did not cover
+        release_key_sets();
+        return report(false, result_cxt);
+    }
     lock_policy_children();
     collect_keys();
     timer.done("collect");

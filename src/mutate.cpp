@@ -202,6 +202,75 @@ bool Cascade::delete_in_one_statement() {
     return true;
 }
 
+// A job's chunk whose cascade is its own table and leaves that go after it
+// (leaves_after_parents), no triggers, row-level security, partitions or
+// row limit: its rows deleted by their keys as they are now, in one
+// statement returning what the leaves need, then the leaves. No collecting
+// first (an index probe and a row fetch a key, a fifth of such a chunk) and
+// no post-check: a row changed meanwhile is deleted as it is if it still has
+// its key, as a DELETE by key does, where the collected version's address
+// would have failed the chunk with 40001 for its runner to retry. False when
+// it does not apply, nothing done.
+bool Cascade::delete_chunk_by_keys() {
+    if (!req_.job_chunk || req_.where || req_.dry_run || !fast_path || max_rows > 0)
+        return false;
+    const Table &r = T(root_);
+    if (r.relkind != 'r' || !r.has_pk || r.user_code || r.rls || r.inheritance_children ||
+        !r.partition_ancestors.empty())
+        return false;
+    find_virtual_tables();
+    std::vector<int> leaves;
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (e.parent != root_ || e.action != Action::Cascade || virtual_edge_[e.child] != ei ||
+            !leaves_after_parents(e.child))
+            return false;
+        leaves.push_back(e.child);
+    }
+    prepare_keys();
+    Params p;
+    add_root_keys(&p); // $1..$n
+    int n = static_cast<int>(r.id_cols.size());
+    std::string match = n == 1 ? "t." + sql::ident(r.id_cols[0]) + " " + r.id_eqops[0] + " ANY ($1)"
+                               : "EXISTS (SELECT 1 FROM " + sql::param_rows(n) + " WHERE " +
+                                     identity(root_, "k", "k") + ")";
+    size_t ncols = key_cols_[root_].size() + 2; // key columns, x, r: as memory mode keeps them
+    std::string arrays;
+    for (size_t i = 0; i < ncols; ++i)
+        arrays += std::string(i ? ", " : "") + "ARRAY(SELECT " +
+                  (i < key_cols_[root_].size() ? sql::key_col(i)
+                   : i == key_cols_[root_].size() ? std::string(sql::kVersion)
+                                                  : std::string(sql::kTid)) +
+                  " FROM d)";
+    std::string stmt = "WITH d AS (DELETE FROM " + r.from() + " t WHERE " + match + " RETURNING " +
+                       sql::key_cols_as(key_cols_[root_], true) + ") SELECT " + arrays;
+    std::vector<Oid> rels, cons;
+    bypass_for(root_, &rels, &cons);
+    exec_bypassing(plan_for(stmt, p.types, true), stmt, p, rels, cons, SPI_OK_SELECT);
+    std::vector<Datum> kept(ncols);
+    std::vector<Oid> types(ncols);
+    uint64 count = 0;
+    pg_guard(pg::copy_result_arrays, 1, static_cast<int>(ncols), kept.data(), types.data(), &count);
+    pg_guard(SPI_freetuptable, SPI_tuptable);
+    collected_[root_] = deleted_[root_] = count;
+    key_sets_[root_] = array_keys(r, key_cols_[root_], std::move(kept), std::move(types), count);
+    Params q;
+    std::vector<std::string> deletes;
+    for (int t : leaves) {
+        const Edge &e = m_.edges[virtual_edge_[t]];
+        std::string from, leaf_match = any_match(e, "t", &q);
+        if (leaf_match.empty()) {
+            from = " USING " + keys(e.parent, "k", &q);
+            leaf_match = parent_match(e, "k", "t");
+        }
+        deletes.push_back("DELETE FROM " + T(t).from() + " t" + from + " WHERE " + leaf_match);
+        deleted_after_parent_.push_back(virtual_edge_[t]);
+    }
+    if (!leaves.empty())
+        delete_together(leaves, deletes, q, true);
+    return true;
+}
+
 // Whether a job's chunk deletes leaf t in a statement after its parent's,
 // and leaves its foreign key unchecked. As PostgreSQL's own ON DELETE
 // CASCADE does: a transaction that inserts (or updates) a row of t under a
