@@ -29,10 +29,70 @@ BEGIN
     RETURN id;
 END $$;
 
--- Keys per row of cascade_delete_job_key: a chunk of the default size takes
--- one page (jobs planned by 0.4.0 keep their pages of 100).
+-- How many keys a page holds, so that taking pages reads no key (NULL for
+-- pages written by 0.4.0: then counted from the keys).
+ALTER TABLE @extschema@.cascade_delete_job_key ADD COLUMN n integer;
+
+-- Keys per row of cascade_delete_job_key (jobs planned by 0.4.0 keep their
+-- pages of 100).
 CREATE OR REPLACE FUNCTION @extschema@.cascade_delete_job_page_size() RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN 1000;
+
+-- The next keys of a job (internal): at most max_keys keys (at least one)
+-- of one table, children's tables first and within a table the last
+-- collected first (a self-reference's leaves before their parents), taken
+-- off the job (whole pages, or the tail of one page), as the text of the
+-- array cascade_delete_many() reads. The scans must follow the index's order
+-- whatever the statistics of a fresh key table say, and rows are found again
+-- by ctid (a TID scan). Pages are counted by n, and each page's keys turned
+-- into text once.
+CREATE OR REPLACE FUNCTION @extschema@.cascade_delete_job_take(job_id bigint, max_keys integer,
+    OUT table_name regclass, OUT keys integer, OUT key_list text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off AS $$
+DECLARE
+    next_order integer;
+    first_page tid;
+    page text[];
+    page_keys integer;
+BEGIN
+    SELECT k.table_name, k.delete_order, k.ctid, k.n INTO table_name, next_order, first_page, page_keys
+    FROM @extschema@.cascade_delete_job_key k
+    WHERE k.job = job_id ORDER BY k.delete_order, k.id DESC LIMIT 1;
+    IF NOT FOUND THEN
+        keys := 0;
+        RETURN;
+    END IF;
+    IF page_keys IS NULL OR page_keys > max_keys THEN
+        SELECT k.keys INTO page FROM @extschema@.cascade_delete_job_key k WHERE k.ctid = first_page;
+        page_keys := pg_catalog.array_length(page, 1);
+    END IF;
+    IF page_keys > max_keys THEN
+        -- the page's last max_keys keys; the rest stays
+        UPDATE @extschema@.cascade_delete_job_key k SET keys = k.keys[1:page_keys - max_keys], n = page_keys - max_keys
+        WHERE k.ctid = first_page;
+        keys := max_keys;
+        key_list := page[page_keys - max_keys + 1:page_keys]::text;
+        RETURN;
+    END IF;
+    -- whole pages while they fit in max_keys
+    WITH pages AS (
+        SELECT t.ctid AS page_ctid,
+               pg_catalog.sum(coalesce(t.n, pg_catalog.array_length(t.keys, 1)))
+                   OVER (ORDER BY t.delete_order, t.id DESC) AS upto
+        FROM @extschema@.cascade_delete_job_key t
+        WHERE t.job = job_id AND t.delete_order = next_order AND t.table_name = cascade_delete_job_take.table_name
+        ORDER BY t.delete_order, t.id DESC
+        LIMIT max_keys / @extschema@.cascade_delete_job_page_size() + 2),
+    taken AS (
+        DELETE FROM @extschema@.cascade_delete_job_key k
+        WHERE k.ctid = ANY (ARRAY(SELECT p.page_ctid FROM pages p WHERE p.upto <= max_keys))
+        RETURNING k.keys)
+    -- each page's text without its outer braces, joined: one array of all keys
+    SELECT pg_catalog.sum(pg_catalog.array_length(t.keys, 1)),
+           '{' || pg_catalog.string_agg(pg_catalog.substr(t.k, 2, pg_catalog.length(t.k) - 2), ',') || '}'
+    INTO keys, key_list FROM (SELECT taken.keys, taken.keys::text AS k FROM taken) t;
+END $$;
 
 -- A chunk's delete (internal): cascade_delete_many(target, keys), but a leaf
 -- table below the keys goes in a statement after them, READ COMMITTED, so

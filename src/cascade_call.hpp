@@ -198,8 +198,8 @@ class Cascade {
     std::vector<int> deleted_after_parent_;
     bool leaves_after_parents(int t) const;
     bool delete_chunk_by_keys();
-    void save_keys(int t, int64 job, const std::string &schema);
-    void save_keys_on_citus(int t, int64 job, const std::string &schema);
+    void save_keys(int t, int64 job, const std::string &schema, bool counted);
+    void save_keys_on_citus(int t, int64 job, const std::string &schema, bool counted);
     void delete_table(int t, size_t hash_keys);
     std::vector<int> rechecked_; // policy-only edges checked again (lock_policy_tables)
     Datum report(bool max_rows_exceeded, MemoryContext result_cxt) const;

@@ -108,7 +108,9 @@ uint64 Cascade::count_referencing(const Edge &e, bool survivors_only) {
 uint64 Cascade::count_leaf(const Edge &e) {
     std::string parents = key_sets_[e.parent] ? key_sets_[e.parent]->relation() : "";
     uint64 n = collected_[e.parent];
-    if (!req_.key_tables || max_rows > 0 || n < limits::kEstimatedLeafKeys || parents.empty())
+    if (!req_.key_tables || max_rows > 0 || n < limits::kEstimatedLeafKeys || parents.empty() ||
+        !pg_guard(pg::extension_has_column, static_cast<const char *>("cascade_delete_job_table"),
+                  static_cast<const char *>("planned_estimated"))) // 0.5.0 on: jobs can say so
         return count_referencing(e, false);
     char percent[32];
     snprintf(percent, sizeof(percent), "%.6f", 100.0 * limits::kLeafSampleKeys / static_cast<double>(n));

@@ -340,6 +340,11 @@ void check_is_table(Oid rel) {
                         errmsg("\"%s\" is not a table", get_rel_name(rel))));
 }
 
+bool extension_has_column(const char *table, const char *column) {
+    Oid rel = get_relname_relid(table, extension_schema());
+    return OidIsValid(rel) && get_attnum(rel, column) != InvalidAttrNumber;
+}
+
 Oid extension_schema() {
     Oid ext = get_extension_oid("cascade_delete", false);
     Relation rel = table_open(ExtensionRelationId, AccessShareLock);

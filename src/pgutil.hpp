@@ -107,6 +107,10 @@ int safe_search_path();
 void check_is_table(Oid rel);
 // The schema cascade_delete is installed in.
 Oid extension_schema();
+// Whether the extension's table has the column: the library serves every
+// version, and a database not yet updated (ALTER EXTENSION UPDATE) lacks
+// what later versions added.
+bool extension_has_column(const char *table, const char *column);
 // Settings back to what they were before the GUC nest level began (the
 // (sub)transaction's abort does it on an error).
 void restore_settings(int nest_level);

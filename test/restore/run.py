@@ -263,12 +263,27 @@ def main():
 
     # A job planned by 0.4.0 (pages of 100 keys, every leaf counted) and run
     # after the update to the current version: it finishes, its counts exact.
+    # Planned with this library before the update, a leaf below 10,000 keys is
+    # counted, not estimated (0.4.0's tables could not say so), and the pages
+    # have no count of their own.
     db = new_db(PREFIX + '_job_update')
     with connect(db) as c, c.cursor() as cur:
         cur.execute("CREATE EXTENSION cascade_delete VERSION '0.4.0'")
         cur.execute(SCHEMA)
         cur.execute("SELECT cascade_delete_start('app.owner', 1, chunk_rows => 2)")
         job = cur.fetchone()[0]
+        cur.execute('CREATE TABLE big (id int PRIMARY KEY);'
+                    'CREATE TABLE big_item (id int PRIMARY KEY, big_id int REFERENCES big ON DELETE CASCADE);'
+                    'INSERT INTO big SELECT generate_series(1, 12000);'
+                    'INSERT INTO big_item SELECT g, 1 + g % 12000 FROM generate_series(1, 30001) g;'
+                    'ANALYZE big, big_item')
+        cur.execute("SELECT cascade_delete_start_where('big', 'true')")
+        big_job = cur.fetchone()[0]
+        cur.execute("SELECT planned_deleted FROM cascade_delete_job_tables WHERE job = %s AND table_name = 'big_item'::regclass",
+                    (big_job,))
+        planned_items = cur.fetchone()[0]
+        check(planned_items == 30001, 'a 0.4.0 database with this library: a leaf below 12,000 keys counted (%s)'
+              % planned_items)
     with connect(db) as c, c.cursor() as cur:
         cur.execute('ALTER EXTENSION cascade_delete UPDATE')
         c.commit()
@@ -280,6 +295,14 @@ def main():
         check(state == 'finished' and planned_rows == done > 0 and chunks > 1 and estimated is False,
               'a job planned by 0.4.0 runs after the update (%s, %s of %s rows, %s chunks)'
               % (state, done, planned_rows, chunks))
+        cur.execute('CALL cascade_delete_run(%s)', (big_job,))
+        cur.execute('SELECT state, planned_rows, done_rows FROM cascade_delete_jobs WHERE job = %s', (big_job,))
+        state, planned_rows, done = cur.fetchone()
+        cur.execute('SELECT (SELECT count(*) FROM big) + (SELECT count(*) FROM big_item)')
+        left = cur.fetchone()[0]
+        check(state == 'finished' and planned_rows == done == 42001 and left == 0,
+              'its pages of 100 without counts run after the update (%s, %s of %s rows, %s left)'
+              % (state, done, planned_rows, left))
 
     for f in (dump, sql):
         if os.path.exists(f):
