@@ -198,6 +198,7 @@ class Cascade {
     std::vector<int> deleted_after_parent_;
     bool leaves_after_parents(int t) const;
     bool delete_chunk_by_keys();
+    std::string leaf_delete(int t, Params *p) const;
     void save_keys(int t, int64 job, const std::string &schema, bool counted);
     void save_keys_on_citus(int t, int64 job, const std::string &schema, bool counted);
     void delete_table(int t, size_t hash_keys);

@@ -48,7 +48,7 @@ Datum Cascade::run(MemoryContext result_cxt) {
     }
     if (delete_chunk_by_keys()) {
         timer.done("a job's chunk by its keys");
-        post_check(); // nothing left to check but keys the fast path did not cover
+        post_check(); // checks nothing: every key it left out was followed after its parent
         release_key_sets();
         return report(false, result_cxt);
     }

@@ -170,28 +170,19 @@ bool Cascade::delete_in_one_statement() {
             if (statement_of[i] != s)
                 continue;
             int t = tables[i];
-            int ve = virtual_edge_[t];
-            std::string match;
-            std::string from;
-            if (ve >= 0) {
-                const Edge &e = m_.edges[ve];
-                match = any_match(e, "t", &p);
-                if (match.empty()) {
-                    from = " USING " + keys(e.parent, "k", &p);
-                    match = parent_match(e, "k", "t");
-                }
-            } else {
-                // By the collected row versions' addresses; a row updated since
-                // is left for changed_rows().
-                std::string addresses;
-                match = key_sets_[t]->by_address(sql::kRow, &p, &addresses);
-                if (match.empty())
-                    return false; // nothing has run yet
-                if (!addresses.empty())
-                    from = " USING " + addresses;
-            }
             these.push_back(t);
-            deletes.push_back("DELETE FROM " + T(t).from() + " t" + from + " WHERE " + match);
+            if (virtual_edge_[t] >= 0) {
+                deletes.push_back(leaf_delete(t, &p));
+                continue;
+            }
+            // By the collected row versions' addresses; a row updated since
+            // is left for changed_rows().
+            std::string addresses;
+            std::string match = key_sets_[t]->by_address(sql::kRow, &p, &addresses);
+            if (match.empty())
+                return false; // nothing has run yet
+            deletes.push_back("DELETE FROM " + T(t).from() + " t" + (addresses.empty() ? "" : " USING " + addresses) +
+                              " WHERE " + match);
         }
         if (!these.empty())
             delete_together(these, deletes, p, true);
@@ -206,7 +197,7 @@ bool Cascade::delete_in_one_statement() {
 // (leaves_after_parents), no triggers, row-level security, partitions or
 // row limit: its rows deleted by their keys as they are now, in one
 // statement returning what the leaves need, then the leaves. No collecting
-// first (an index probe and a row fetch a key, a fifth of such a chunk) and
+// first (an index probe and a row fetch a key, a tenth of such a chunk) and
 // no post-check: a row changed meanwhile is deleted as it is if it still has
 // its key, as a DELETE by key does, where the collected version's address
 // would have failed the chunk with 40001 for its runner to retry. False when
@@ -257,18 +248,24 @@ bool Cascade::delete_chunk_by_keys() {
     Params q;
     std::vector<std::string> deletes;
     for (int t : leaves) {
-        const Edge &e = m_.edges[virtual_edge_[t]];
-        std::string from, leaf_match = any_match(e, "t", &q);
-        if (leaf_match.empty()) {
-            from = " USING " + keys(e.parent, "k", &q);
-            leaf_match = parent_match(e, "k", "t");
-        }
-        deletes.push_back("DELETE FROM " + T(t).from() + " t" + from + " WHERE " + leaf_match);
+        deletes.push_back(leaf_delete(t, &q));
         deleted_after_parent_.push_back(virtual_edge_[t]);
     }
     if (!leaves.empty())
         delete_together(leaves, deletes, q, true);
     return true;
+}
+
+// The delete of a table without keys of its own (virtual_edge_), by its
+// parent's keys: "= ANY" of an array of them, or joined.
+std::string Cascade::leaf_delete(int t, Params *p) const {
+    const Edge &e = m_.edges[virtual_edge_[t]];
+    std::string from, match = any_match(e, "t", p);
+    if (match.empty()) {
+        from = " USING " + keys(e.parent, "k", p);
+        match = parent_match(e, "k", "t");
+    }
+    return "DELETE FROM " + T(t).from() + " t" + from + " WHERE " + match;
 }
 
 // Whether a job's chunk deletes leaf t in a statement after its parent's,
