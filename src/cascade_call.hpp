@@ -64,7 +64,7 @@ class Cascade {
     // nobody needs its keys, so it gets no key table and is deleted straight
     // from its parent's keys.
     std::vector<int> virtual_edge_;
-    // estimated_[t]: a job's plan took the planner's estimate of t's rows
+    // estimated_[t]: a job's plan estimated t's rows from a sample
     // (count_leaf), and its report says so.
     std::vector<char> estimated_;
     bool has_key_set(int t) const { return plan_->in_set[t] && virtual_edge_[t] < 0; }
@@ -198,6 +198,8 @@ class Cascade {
     std::vector<int> deleted_after_parent_;
     bool leaves_after_parents(int t) const;
     bool delete_chunk_by_keys();
+    std::string root_keys_match(Params *p) const;
+    std::string key_set_arrays(int t, const std::string &from) const;
     std::string leaf_delete(int t, Params *p) const;
     void save_keys(int t, int64 job, const std::string &schema, bool counted);
     void save_keys_on_citus(int t, int64 job, const std::string &schema, bool counted);

@@ -27,6 +27,32 @@ std::vector<Datum> Cascade::root_key_arrays() const {
     return arrays;
 }
 
+// The caller's keys as a condition on the root's rows (alias t), its
+// parameters added to p: "= ANY ($1)" for a one-column key, else a
+// semi-join of the arrays (a key given twice still names one row).
+std::string Cascade::root_keys_match(Params *p) const {
+    const Table &r = T(root_);
+    add_root_keys(p); // $1..$n
+    if (r.id_cols.size() == 1)
+        return "t." + sql::ident(r.id_cols[0]) + " " + r.id_eqops[0] + " ANY ($1)";
+    return "EXISTS (SELECT 1 FROM " + sql::param_rows(static_cast<int>(r.id_cols.size())) + " WHERE " +
+           identity(root_, "k", "k") + ")";
+}
+
+// t's key columns, x and r read from the rows of relation from, an array
+// each ("ARRAY(SELECT c0 FROM from), ..."), as memory mode keeps them: each
+// sublink reads the same stored rows in the same order, so the arrays line
+// up (cheaper to start than array_agg()s).
+std::string Cascade::key_set_arrays(int t, const std::string &from) const {
+    std::string out;
+    size_t n = key_cols_[t].size();
+    for (size_t i = 0; i <= n + 1; ++i)
+        out += std::string(out.empty() ? "" : ", ") + "ARRAY(SELECT " +
+               (i < n ? sql::key_col(i) : i == n ? std::string(sql::kVersion) : std::string(sql::kTid)) +
+               " FROM " + from + ")";
+    return out;
+}
+
 // ... as the statement's parameters.
 void Cascade::add_root_keys(Params *p) const {
     std::vector<Datum> arrays = root_key_arrays();
@@ -189,15 +215,7 @@ bool Cascade::collect_in_memory(uint64 limit) {
             body = "SELECT " + cols + r.sql() + ".xmin AS x, " + r.sql() + ".ctid AS r FROM " + r.from() + " WHERE (" +
                    req_.condition + ")" + lim;
         } else if (t == root_) {
-            int n = static_cast<int>(r.id_cols.size());
-            add_root_keys(&p); // $1..$n
-            // A semi-join: a key given twice still names one row (= ANY too).
-            if (n == 1)
-                body = "SELECT " + cols_as + " FROM " + r.from() + " t WHERE t." + sql::ident(r.id_cols[0]) +
-                       " " + r.id_eqops[0] + " ANY ($1)" + lim;
-            else
-                body = "SELECT " + cols_as + " FROM " + r.from() + " t WHERE EXISTS (SELECT 1 FROM " +
-                       sql::param_rows(n) + " WHERE " + identity(t, "k", "k") + ")" + lim;
+            body = "SELECT " + cols_as + " FROM " + r.from() + " t WHERE " + root_keys_match(&p) + lim;
         } else {
             // UNION: a row reached through two edges is collected once. Each
             // parent key probes the child on its own (through the foreign
@@ -229,15 +247,7 @@ bool Cascade::collect_in_memory(uint64 limit) {
             recursive = true;
         }
         with += std::string(with.empty() ? "WITH " : ", ") + "k" + std::to_string(t) + " AS MATERIALIZED (" + body + ")";
-        // ARRAY() of a column per sublink: each reads the CTE's stored rows
-        // in the same order, so the arrays line up (cheaper to start than
-        // array_agg()s).
-        for (size_t i = 0; i <= key_cols_[t].size() + 1; ++i)
-            aggs += std::string(aggs.empty() ? "" : ", ") + "ARRAY(SELECT " +
-                    (i < key_cols_[t].size() ? "c" + std::to_string(i)
-                     : i == key_cols_[t].size() ? std::string("x")
-                                                : std::string("r")) +
-                    " FROM k" + std::to_string(t) + ")";
+        aggs += std::string(aggs.empty() ? "" : ", ") + key_set_arrays(t, "k" + std::to_string(t));
         order.push_back(t);
     }
     std::string query_text = (recursive ? "WITH RECURSIVE " + with.substr(5) : with) + " SELECT " + aggs;

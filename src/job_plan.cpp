@@ -80,25 +80,35 @@ Datum Cascade::plan_job(int64 job, MemoryContext result_cxt) {
     return report(false, result_cxt);
 }
 
+namespace {
+// A key as the job saves it: its text, or for a composite key an array of
+// texts (cols: its columns' expressions).
+std::string key_as_text(const std::vector<std::string> &cols) {
+    std::vector<std::string> as_text;
+    for (const auto &c : cols)
+        as_text.push_back(c + "::pg_catalog.text");
+    return as_text.size() == 1 ? as_text[0] : "ARRAY[" + sql::join(as_text, ", ") + "]";
+}
+} // namespace
+
 // The keys of t's rows saved under the job in pages (a row per key made
 // these writes cost more than the dry run), in the order they were
 // collected (the roots' first, each level after its parents), the order the
 // runner reverses so that a self-reference's leaves go first: a cursor over
 // them in that order, each page one INSERT of the arrays it filled. (One
 // statement numbering and grouping the keys sorted a million of them twice:
-// 0.85 s of a 1.3 s plan.) A key: its text, or for a composite key an array
-// of texts.
+// 0.85 s of a 1.3 s plan.)
 void Cascade::save_keys(int t, int64 job, const std::string &schema, bool counted) {
     Params p;
     std::vector<std::string> cols;
     std::string rows = deleted_rows(t, &p, &cols);
-    std::vector<std::string> arrays, names, as_text;
+    std::vector<std::string> arrays, names, unnested;
     for (size_t i = 0; i < cols.size(); ++i) {
         arrays.push_back(sql::unnest("$" + std::to_string(i + 1)));
         names.push_back("k" + std::to_string(i));
-        as_text.push_back("u.k" + std::to_string(i) + "::pg_catalog.text");
+        unnested.push_back("u.k" + std::to_string(i));
     }
-    std::string key = as_text.size() == 1 ? as_text[0] : "ARRAY[" + sql::join(as_text, ", ") + "]";
+    std::string key = key_as_text(unnested);
     std::string stmt = "INSERT INTO " + schema + ".cascade_delete_job_key (job, table_name, delete_order, keys" +
                        (counted ? ", n" : "") + ") SELECT $" +
                        std::to_string(cols.size() + 1) + ", $" + std::to_string(cols.size() + 2) + ", " +
@@ -127,10 +137,7 @@ void Cascade::save_keys_on_citus(int t, int64 job, const std::string &schema, bo
     Params p;
     std::vector<std::string> cols;
     std::string rows = deleted_rows(t, &p, &cols);
-    std::vector<std::string> as_text;
-    for (const auto &c : cols)
-        as_text.push_back(c + "::pg_catalog.text");
-    std::string key = as_text.size() == 1 ? as_text[0] : "ARRAY[" + sql::join(as_text, ", ") + "]";
+    std::string key = key_as_text(cols);
     std::string job_param = p.add(Int64GetDatum(job), false, INT8OID);
     std::string table_param = p.add(ObjectIdGetDatum(T(t).oid), false, OIDOID);
     exec_each_tenant("WITH keyed AS MATERIALIZED (SELECT " + key + " AS k" + rows + ") INSERT INTO " + schema +

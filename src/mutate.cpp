@@ -220,21 +220,9 @@ bool Cascade::delete_chunk_by_keys() {
     }
     prepare_keys();
     Params p;
-    add_root_keys(&p); // $1..$n
-    int n = static_cast<int>(r.id_cols.size());
-    std::string match = n == 1 ? "t." + sql::ident(r.id_cols[0]) + " " + r.id_eqops[0] + " ANY ($1)"
-                               : "EXISTS (SELECT 1 FROM " + sql::param_rows(n) + " WHERE " +
-                                     identity(root_, "k", "k") + ")";
+    std::string stmt = "WITH d AS (DELETE FROM " + r.from() + " t WHERE " + root_keys_match(&p) + " RETURNING " +
+                       sql::key_cols_as(key_cols_[root_], true) + ") SELECT " + key_set_arrays(root_, "d");
     size_t ncols = key_cols_[root_].size() + 2; // key columns, x, r: as memory mode keeps them
-    std::string arrays;
-    for (size_t i = 0; i < ncols; ++i)
-        arrays += std::string(i ? ", " : "") + "ARRAY(SELECT " +
-                  (i < key_cols_[root_].size() ? sql::key_col(i)
-                   : i == key_cols_[root_].size() ? std::string(sql::kVersion)
-                                                  : std::string(sql::kTid)) +
-                  " FROM d)";
-    std::string stmt = "WITH d AS (DELETE FROM " + r.from() + " t WHERE " + match + " RETURNING " +
-                       sql::key_cols_as(key_cols_[root_], true) + ") SELECT " + arrays;
     std::vector<Oid> rels, cons;
     bypass_for(root_, &rels, &cons);
     exec_bypassing(plan_for(stmt, p.types, true), stmt, p, rels, cons, SPI_OK_SELECT);

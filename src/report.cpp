@@ -91,7 +91,7 @@ struct ReportData {
     const uint64 *updated_counts;
     bool dry_run, max_rows_exceeded;
     int nestimated;
-    const char *const *estimated; // tables whose count is the planner's estimate
+    const char *const *estimated; // tables whose count is an estimate (count_leaf)
     int nblockers;
     const ReportBlocker *blockers;
 };
@@ -178,13 +178,12 @@ Datum Cascade::report(bool max_rows_exceeded, MemoryContext result_cxt) const {
             upd[T(t).display] += updated_[t];
     }
     Counts deleted(del), updated(upd);
-    std::set<std::string> estimated_names;
+    std::set<std::string> estimated_tables;
     for (size_t t = 0; t < estimated_.size(); ++t)
         if (estimated_[t] && t < deleted_.size() && deleted_[t])
-            estimated_names.insert(T(t).display);
-    std::vector<const char *> estimated;
-    for (const auto &name : estimated_names)
-        estimated.push_back(name.c_str());
+            estimated_tables.insert(T(t).display);
+    std::vector<std::string> estimated_names(estimated_tables.begin(), estimated_tables.end());
+    std::vector<const char *> estimated = c_strings(estimated_names);
     // the blockers' strings, kept alive until build_report() has copied them
     std::vector<std::vector<const char *>> columns, keys;
     std::vector<std::string> tables, referenced;
