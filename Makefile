@@ -1,16 +1,16 @@
 # cascade_delete: PGXS build, regression tests, demo and test entry points.
 EXTENSION    = cascade_delete
 MODULE_big   = cascade_delete
-OBJS         = src/entry.o src/catalog.o src/plan.o src/sql.o src/executor.o src/key_sets.o src/collect.o src/check.o src/mutate.o src/verify.o src/probe.o src/distributed.o src/report.o src/explain.o src/job_plan.o src/job_worker.o src/graph.o src/policy.o src/pgutil.o src/ri_bypass.o src/statements.o src/session.o
+OBJS         = src/entry.o src/catalog.o src/plan.o src/sql.o src/executor.o src/key_sets.o src/collect.o src/check.o src/mutate.o src/verify.o src/probe.o src/distributed.o src/report.o src/explain.o src/job_plan.o src/job_worker.o src/graph.o src/policy.o src/pgutil.o src/ri_bypass.o src/statements.o src/session.o src/job_state.o
 DATA         = sql/cascade_delete--0.1.0.sql sql/cascade_delete--0.1.0--0.2.0.sql \
                sql/cascade_delete--0.2.0--0.3.0.sql sql/cascade_delete--0.3.0--0.4.0.sql \
-               sql/cascade_delete--0.4.0--0.5.0.sql
+               sql/cascade_delete--0.4.0--0.5.0.sql sql/cascade_delete--0.5.0--0.6.0.sql
 PG_CONFIG   ?= pg_config
 
 # Regression suite: scripts in sql/, expected outputs in expected/. The install
 # and update scripts above are the only sql/ files whose names start with
 # "cascade_delete--" (0.2.0 installs as 0.1.0 followed by the update).
-REGRESS      = actions protect_restrict catalog_actions cycles deep_tree keys partitioned names dry_run max_rows where_many bad_input privileges triggers policies cancel ddl policy_kinds memory_mode partition_tree policy_lifecycle read_only trigger_order explain jobs
+REGRESS      = actions protect_restrict catalog_actions cycles deep_tree keys partitioned names dry_run max_rows where_many bad_input privileges triggers policies cancel ddl policy_kinds memory_mode partition_tree policy_lifecycle read_only trigger_order explain jobs security
 REGRESS_OPTS = --load-extension=cascade_delete
 # Isolation specs (pg_isolation_regress): test/isolation/specs, test/isolation/expected.
 ISOLATION    = concurrent_insert concurrent_update_key concurrent_overlap concurrent_policy_change concurrent_insert_rr concurrent_insert_selfref concurrent_deadlock concurrent_policy_fk concurrent_policy_cache concurrent_recheck concurrent_policy_direct_write job_concurrent

@@ -28,6 +28,7 @@ extern bool fast_path;
 extern bool lock_policy_tables;
 extern int memory_keys;
 extern int probe_rows;
+extern int background_runners_per_role;
 extern bool progress;
 
 // Runs the cascade (or its dry run) and returns the report, a jsonb Datum in

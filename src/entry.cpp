@@ -30,6 +30,7 @@ PGDLLEXPORT Datum cascade_delete_job_plan_key(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum cascade_delete_job_plan_many(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum cascade_delete_job_plan_where(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum cascade_delete_job_delete(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum cascade_delete_job_delete_as(PG_FUNCTION_ARGS);
 PG_FUNCTION_INFO_V1(cascade_delete_key);
 PG_FUNCTION_INFO_V1(cascade_delete_many);
 PG_FUNCTION_INFO_V1(cascade_delete_where);
@@ -43,6 +44,7 @@ PG_FUNCTION_INFO_V1(cascade_delete_job_plan_key);
 PG_FUNCTION_INFO_V1(cascade_delete_job_plan_many);
 PG_FUNCTION_INFO_V1(cascade_delete_job_plan_where);
 PG_FUNCTION_INFO_V1(cascade_delete_job_delete);
+PG_FUNCTION_INFO_V1(cascade_delete_job_delete_as);
 }
 
 namespace cd {
@@ -52,6 +54,7 @@ bool fast_path = true;
 bool lock_policy_tables = false;
 int memory_keys = 1000;
 int probe_rows = 1000;
+int background_runners_per_role = 2;
 bool progress = false;
 } // namespace cd
 
@@ -84,6 +87,12 @@ void _PG_init(void) {
                             "A cascade without cycles whose every table has at most this many "
                             "keys (and at most cascade_delete.batch_size) runs without key tables.",
                             &cd::memory_keys, 1000, 0, 100000, PGC_USERSET, 0, nullptr, nullptr,
+                            nullptr);
+    DefineCustomIntVariable("cascade_delete.background_runners_per_role",
+                            "Most background runners of chunked jobs that one role may have at once.",
+                            "Each takes one of max_worker_processes, which parallel query and "
+                            "logical replication share; only a superuser may change it.",
+                            &cd::background_runners_per_role, 2, 0, 1000, PGC_SUSET, 0, nullptr, nullptr,
                             nullptr);
     DefineCustomIntVariable("cascade_delete.probe_rows",
                             "Most rows a cascade_delete call deletes by index probes, without "
@@ -429,10 +438,12 @@ Datum cascade_delete_keys_key(PG_FUNCTION_ARGS) { return deleted_keys(fcinfo, fa
 // cascade_delete_keys_many(target regclass, keys anyarray | text, tables regclass[])
 Datum cascade_delete_keys_many(PG_FUNCTION_ARGS) { return deleted_keys(fcinfo, true); }
 
-// The job's number, the third argument of the _job_plan functions.
+// The job's number, the third argument of the _job_plan functions: the
+// caller's own job on the target, not planned yet.
 static int64 read_job_argument(FunctionCallInfo fcinfo) {
     if (PG_ARGISNULL(2))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("cascade_delete: job must not be NULL")));
+    cd::pg::check_job_to_plan(PG_GETARG_INT64(2), PG_GETARG_OID(0));
     return PG_GETARG_INT64(2);
 }
 
@@ -472,6 +483,7 @@ Datum cascade_delete_job_plan_where(PG_FUNCTION_ARGS) {
 
 // _job_delete(target regclass, keys text): a job's chunk, cascade_delete_many()
 // with the leaves of its keys deleted after them (see leaves_after_parents).
+// (Declared by 0.5.0 only; 0.6.0 runs chunks through _job_delete_as.)
 Datum cascade_delete_job_delete(PG_FUNCTION_ARGS) {
     return cd::cpp_entry([&]() -> Datum {
         cd::Request req;
@@ -480,4 +492,36 @@ Datum cascade_delete_job_delete(PG_FUNCTION_ARGS) {
         req.job_chunk = true;
         return cd::run_cascade(req);
     });
+}
+
+// _job_delete_as(target regclass, keys text, owner oid, search_path text):
+// the same chunk, run as the job's owner under SECURITY_RESTRICTED_OPERATION,
+// whoever runs the job: its statements, and every trigger they fire, have
+// the owner's rights and cannot SET ROLE or RESET ROLE back to the runner's.
+// The triggers see search_path (the session's: the writer that calls this
+// pins its own). Not executable by PUBLIC: only the chunk's writer (as the
+// extension's owner) calls it.
+Datum cascade_delete_job_delete_as(PG_FUNCTION_ARGS) {
+    if (PG_ARGISNULL(2))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("cascade_delete: owner must not be NULL")));
+    Oid owner = PG_GETARG_OID(2);
+    cd::pg::prepare_temp_namespace(owner);
+    // An error's abort restores both the settings and the user.
+    int nest = NewGUCNestLevel();
+    if (!PG_ARGISNULL(3))
+        (void)set_config_option("search_path", text_to_cstring(PG_GETARG_TEXT_PP(3)), PGC_USERSET, PGC_S_SESSION,
+                                GUC_ACTION_SAVE, true, 0, false);
+    cd::pg::SavedUser saved = cd::pg::become_user(owner);
+    Datum report = (Datum)0;
+    PG_TRY();
+    { report = cascade_delete_job_delete(fcinfo); }
+    PG_CATCH();
+    {
+        cd::pg::restore_user(saved);
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    cd::pg::restore_user(saved);
+    AtEOXact_GUC(true, nest);
+    return report;
 }

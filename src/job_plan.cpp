@@ -12,6 +12,7 @@
 
 extern "C" {
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "utils/lsyscache.h"
 }
 
@@ -109,45 +110,69 @@ void Cascade::save_keys(int t, int64 job, const std::string &schema, bool counte
         unnested.push_back("u.k" + std::to_string(i));
     }
     std::string key = key_as_text(unnested);
-    std::string stmt = "INSERT INTO " + schema + ".cascade_delete_job_key (job, table_name, delete_order, keys" +
+    std::string stmt = "INSERT INTO " + schema + ".cascade_delete_job_key (job, table_name, owner, delete_order, keys" +
                        (counted ? ", n" : "") + ") SELECT $" +
-                       std::to_string(cols.size() + 1) + ", $" + std::to_string(cols.size() + 2) + ", " +
+                       std::to_string(cols.size() + 1) + ", $" + std::to_string(cols.size() + 2) + ", $" +
+                       std::to_string(cols.size() + 3) + "::pg_catalog.regrole, " +
                        std::to_string(delete_rank_[t]) + ", ARRAY(SELECT " + key + " FROM ROWS FROM (" +
                        sql::join(arrays, ", ") + ") WITH ORDINALITY AS u(" + sql::join(names, ", ") +
                        ", o) ORDER BY u.o)" + (counted ? ", pg_catalog.cardinality($1)" : "");
     std::vector<Oid> types = array_types(std::vector<Oid>(T(t).id_types.begin(), T(t).id_types.end()));
     types.push_back(INT8OID);
     types.push_back(OIDOID);
+    types.push_back(OIDOID); // the job's owner: the caller (check_job_to_plan)
     exec("SELECT " + schema + ".cascade_delete_job_page_size()", SPI_OK_SELECT);
     int page = std::stoi(pg_guard(pg::value, 0, 1));
     SPIPlanPtr cursor_plan = plan_for("SELECT " + sql::join(cols, ", ") + rows, p.types);
     SPIPlanPtr stmt_plan = plan_for(stmt, types);
-    Datum extra[2] = {Int64GetDatum(job), ObjectIdGetDatum(T(t).oid)};
-    BatchSpec spec{cursor_plan, p.values.data(), p.nulls.data(), stmt_plan, stmt.c_str(), 2, extra,
-                   page,        SPI_OK_INSERT,   0,              nullptr,   nullptr};
+    Datum extra[3] = {Int64GetDatum(job), ObjectIdGetDatum(T(t).oid), ObjectIdGetDatum(pg_guard(GetUserId))};
+    // The keys are read as the caller, and written as the extension's owner:
+    // no other role may write the job tables.
+    BatchSpec spec{cursor_plan, p.values.data(), p.nulls.data(), stmt_plan, stmt.c_str(), 3, extra,
+                   page,        SPI_OK_INSERT,   0,              nullptr,   nullptr, pg_guard(pg::extension_owner)};
     pg_guard(run_batches, static_cast<const BatchSpec *>(&spec));
 }
 
-// The same on Citus, in one statement per tenant: the keys are read first,
-// as a query of their own (MATERIALIZED), which Citus plans as the call's
-// statements, routed to the roots' tenants (it would not as part of the
-// INSERT's window function); row_number() without ORDER BY numbers them as
-// they come.
+// The same on Citus, in one statement per tenant, read as the caller into a
+// temporary table: the keys are read first, as a query of their own
+// (MATERIALIZED), which Citus plans as the call's statements, routed to the
+// roots' tenants (it would not as part of the INSERT's window function);
+// row_number() without ORDER BY numbers them as they come. Then one
+// statement, as the extension's owner, writes them into the job's pages.
 void Cascade::save_keys_on_citus(int t, int64 job, const std::string &schema, bool counted) {
     Params p;
     std::vector<std::string> cols;
     std::string rows = deleted_rows(t, &p, &cols);
     std::string key = key_as_text(cols);
-    std::string job_param = p.add(Int64GetDatum(job), false, INT8OID);
-    std::string table_param = p.add(ObjectIdGetDatum(T(t).oid), false, OIDOID);
-    exec_each_tenant("WITH keyed AS MATERIALIZED (SELECT " + key + " AS k" + rows + ") INSERT INTO " + schema +
-                         ".cascade_delete_job_key (job, table_name, delete_order, keys" + (counted ? ", n" : "") +
-                         ") SELECT " + job_param + ", " + table_param + ", " + std::to_string(delete_rank_[t]) +
-                         ", pg_catalog.array_agg(s.k ORDER BY s.n)" + (counted ? ", pg_catalog.count(*)" : "") +
-                         " FROM (SELECT k, pg_catalog.row_number() OVER () "
-                         "AS n FROM keyed) s GROUP BY (s.n - 1) / " + schema +
-                         ".cascade_delete_job_page_size() ORDER BY pg_catalog.min(s.n)",
+    const std::string staging = "pg_temp.cascade_delete_job_staging";
+    exec_once("CREATE TEMP TABLE IF NOT EXISTS cascade_delete_job_staging (k pg_catalog.text[], "
+              "n pg_catalog.int8) ON COMMIT DELETE ROWS",
+              SPI_OK_UTILITY);
+    exec_once("TRUNCATE " + staging, SPI_OK_UTILITY);
+    bool composite = cols.size() > 1;
+    exec_each_tenant("WITH keyed AS MATERIALIZED (SELECT " + key + " AS k" + rows + ") INSERT INTO " + staging +
+                         " SELECT " + (composite ? "k" : "ARRAY[k]") +
+                         ", pg_catalog.row_number() OVER () FROM keyed",
                      SPI_OK_INSERT, p);
+    Params w;
+    std::string job_param = w.add(Int64GetDatum(job), false, INT8OID);
+    std::string table_param = w.add(ObjectIdGetDatum(T(t).oid), false, OIDOID);
+    std::string owner_param = w.add(ObjectIdGetDatum(pg_guard(GetUserId)), false, OIDOID);
+    std::string insert = "INSERT INTO " + schema + ".cascade_delete_job_key (job, table_name, owner, delete_order, keys" +
+                         (counted ? ", n" : "") + ") SELECT " + job_param + ", " + table_param + ", " + owner_param +
+                         "::pg_catalog.regrole, " +
+                         std::to_string(delete_rank_[t]) + ", pg_catalog.array_agg(" +
+                         (composite ? "s.k" : "s.k[1]") + " ORDER BY s.n)" + (counted ? ", pg_catalog.count(*)" : "") +
+                         " FROM " + staging + " s GROUP BY (s.n OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) " + schema +
+                         ".cascade_delete_job_page_size() ORDER BY pg_catalog.min(s.n)";
+    pg::SavedUser saved = pg_guard(pg::become_user, pg_guard(pg::extension_owner));
+    try {
+        exec_once(insert, SPI_OK_INSERT, w);
+    } catch (...) {
+        pg_guard(pg::restore_user, saved);
+        throw;
+    }
+    pg_guard(pg::restore_user, saved);
 }
 
 } // namespace cd

@@ -1,11 +1,15 @@
 // A chunked job's runs outside a client: cascade_delete_run_in_background()
 // starts a dynamic background worker (no shared_preload_libraries needed)
-// connected to the caller's database as the caller's role, which executes
+// connected to the caller's database as the job's owner (whoever starts it,
+// as pg_cron's workers connect as the job's user), which executes
 // CALL cascade_delete_run(job) as a client would; the procedure records its
-// errors on the job. Also the runner's check that CALL can commit.
+// errors on the job. Each role has at most
+// cascade_delete.background_runners_per_role of them at once. Also the
+// runner's check that CALL can commit.
 //
 // PostgreSQL code only (no C++ objects): these functions run in PostgreSQL's
 // error handling, as the worker's main loop must.
+#include "cascade.hpp"
 #include "pgutil.hpp"
 
 extern "C" {
@@ -22,11 +26,14 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/backend_status.h"
 
 PGDLLEXPORT Datum cascade_delete_job_start_worker(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum cascade_delete_job_start_worker_as(PG_FUNCTION_ARGS);
 PGDLLEXPORT Datum cascade_delete_job_refuse_in_block(PG_FUNCTION_ARGS);
 PGDLLEXPORT void cascade_delete_job_worker(Datum main_arg);
 PG_FUNCTION_INFO_V1(cascade_delete_job_start_worker);
+PG_FUNCTION_INFO_V1(cascade_delete_job_start_worker_as);
 PG_FUNCTION_INFO_V1(cascade_delete_job_refuse_in_block);
 }
 
@@ -40,10 +47,35 @@ struct WorkerArgs {
 static_assert(sizeof(WorkerArgs) <= BGW_EXTRALEN, "worker arguments fit bgw_extra");
 } // namespace
 
-// cascade_delete_job_start_worker(job bigint) RETURNS integer: the worker's pid.
-Datum cascade_delete_job_start_worker(PG_FUNCTION_ARGS) {
-    int64 job = PG_GETARG_INT64(0);
-    WorkerArgs args{MyDatabaseId, GetUserId(), cd::pg::extension_schema()};
+constexpr const char *kWorkerType = "cascade_delete job";
+
+// The background runners role has now (each runner's bgw_type is kWorkerType).
+static int runners_of(Oid role) {
+    pgstat_clear_snapshot(); // this transaction may have read an older list
+    int n = pgstat_fetch_stat_numbackends(), runners = 0;
+    for (int i = 1; i <= n; ++i) {
+        LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+        if (local == nullptr || local->backendStatus.st_backendType != B_BG_WORKER ||
+            local->backendStatus.st_userid != role)
+            continue;
+        const char *type = GetBackgroundWorkerTypeByPid(local->backendStatus.st_procpid);
+        if (type != nullptr && strcmp(type, kWorkerType) == 0)
+            ++runners;
+    }
+    return runners;
+}
+
+// The worker of job, connected as role; returns its pid (NULL if it is done already).
+static Datum start_worker(FunctionCallInfo fcinfo, int64 job, Oid role) {
+    if (runners_of(role) >= cd::background_runners_per_role)
+        ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+                        errmsg("role \"%s\" has %d background runners of cascade_delete jobs already",
+                               GetUserNameFromId(role, false), cd::background_runners_per_role),
+                        errdetail("cascade_delete.background_runners_per_role is %d.",
+                                  cd::background_runners_per_role),
+                        errhint("Wait for one to finish, or run the job with CALL cascade_delete_run(%lld).",
+                                static_cast<long long>(job))));
+    WorkerArgs args{MyDatabaseId, role, cd::pg::extension_schema()};
     BackgroundWorker worker;
     memset(&worker, 0, sizeof(worker));
     worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -52,7 +84,7 @@ Datum cascade_delete_job_start_worker(PG_FUNCTION_ARGS) {
     snprintf(worker.bgw_library_name, BGW_MAXLEN, "cascade_delete");
     snprintf(worker.bgw_function_name, BGW_MAXLEN, "cascade_delete_job_worker");
     snprintf(worker.bgw_name, BGW_MAXLEN, "cascade_delete job %lld", static_cast<long long>(job));
-    snprintf(worker.bgw_type, BGW_MAXLEN, "cascade_delete job");
+    snprintf(worker.bgw_type, BGW_MAXLEN, "%s", kWorkerType);
     worker.bgw_main_arg = Int64GetDatum(job);
     memcpy(worker.bgw_extra, &args, sizeof(args));
     worker.bgw_notify_pid = MyProcPid;
@@ -74,6 +106,17 @@ Datum cascade_delete_job_start_worker(PG_FUNCTION_ARGS) {
                                static_cast<long long>(job)),
                         errhint("The server log says why.")));
     PG_RETURN_INT32(pid);
+}
+
+// cascade_delete_job_start_worker(job bigint) RETURNS integer: the worker's
+// pid, connected as the caller (declared by 0.3.0 to 0.5.0 only).
+Datum cascade_delete_job_start_worker(PG_FUNCTION_ARGS) { return start_worker(fcinfo, PG_GETARG_INT64(0), GetUserId()); }
+
+// cascade_delete_job_start_worker_as(job bigint, owner oid) RETURNS integer:
+// the worker's pid, connected as the job's owner. Not executable by PUBLIC:
+// only the writer that checked the caller may run the job calls it.
+Datum cascade_delete_job_start_worker_as(PG_FUNCTION_ARGS) {
+    return start_worker(fcinfo, PG_GETARG_INT64(0), PG_GETARG_OID(1));
 }
 
 // The worker: connects, then runs CALL cascade_delete_run(job) non-atomically,

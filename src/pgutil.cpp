@@ -345,17 +345,56 @@ bool extension_has_column(const char *table, const char *column) {
     return OidIsValid(rel) && get_attnum(rel, column) != InvalidAttrNumber;
 }
 
-Oid extension_schema() {
+// The extension's pg_extension row: its schema and owner.
+static void extension_row(Oid *schema, Oid *owner) {
     Oid ext = get_extension_oid("cascade_delete", false);
     Relation rel = table_open(ExtensionRelationId, AccessShareLock);
     ScanKeyData key;
     ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ext));
     SysScanDesc scan = systable_beginscan(rel, ExtensionOidIndexId, true, nullptr, 1, &key);
     HeapTuple tup = systable_getnext(scan);
-    Oid ns = HeapTupleIsValid(tup) ? ((Form_pg_extension)GETSTRUCT(tup))->extnamespace : InvalidOid;
+    *schema = HeapTupleIsValid(tup) ? ((Form_pg_extension)GETSTRUCT(tup))->extnamespace : InvalidOid;
+    *owner = HeapTupleIsValid(tup) ? ((Form_pg_extension)GETSTRUCT(tup))->extowner : InvalidOid;
     systable_endscan(scan);
     table_close(rel, AccessShareLock);
-    return ns;
+}
+
+Oid extension_schema() {
+    Oid schema, owner;
+    extension_row(&schema, &owner);
+    return schema;
+}
+
+Oid extension_owner() {
+    Oid schema, owner;
+    extension_row(&schema, &owner);
+    return owner;
+}
+
+SavedUser become_user(Oid user) {
+    SavedUser saved;
+    GetUserIdAndSecContext(&saved.user, &saved.sec_context);
+    SetUserIdAndSecContext(user, saved.sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+    return saved;
+}
+
+void restore_user(SavedUser saved) { SetUserIdAndSecContext(saved.user, saved.sec_context); }
+
+void prepare_temp_namespace(Oid user) {
+    Oid temp_namespace, temp_toast;
+    GetTempNamespaceState(&temp_namespace, &temp_toast);
+    if (OidIsValid(temp_namespace) || RecoveryInProgress() ||
+        pg_database_aclcheck(MyDatabaseId, user, ACL_CREATE_TEMP) != ACLCHECK_OK)
+        return;
+    Oid saved_user;
+    int saved_sec;
+    GetUserIdAndSecContext(&saved_user, &saved_sec);
+    SetUserIdAndSecContext(user, saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+    PG_TRY();
+    { (void)LookupCreationNamespace("pg_temp"); }
+    PG_FINALLY();
+    { SetUserIdAndSecContext(saved_user, saved_sec); }
+    PG_END_TRY();
 }
 
 void restore_settings(int nest_level) { AtEOXact_GUC(true, nest_level); }

@@ -105,8 +105,27 @@ int citus_sequential_modifications();
 int safe_search_path();
 // Raises 42P01 / 42809 unless rel exists and is a plain or partitioned table.
 void check_is_table(Oid rel);
-// The schema cascade_delete is installed in.
+// The schema cascade_delete is installed in, and the role that owns it (and
+// its job tables).
 Oid extension_schema();
+Oid extension_owner();
+// Runs as user (SetUserIdAndSecContext) under SECURITY_RESTRICTED_OPERATION,
+// as PostgreSQL runs maintenance commands as a table's owner: SET ROLE, SET
+// SESSION AUTHORIZATION and new temporary namespaces fail inside. Returns what
+// restore_user() takes back; an error's (sub)transaction abort restores too.
+struct SavedUser {
+    Oid user;
+    int sec_context;
+};
+SavedUser become_user(Oid user);
+void restore_user(SavedUser saved);
+// Creates this session's temporary namespace as user would, if user has the
+// TEMP privilege: inside a security-restricted operation a namespace cannot
+// be created, and a job's chunk may need key tables.
+void prepare_temp_namespace(Oid user);
+// Raises unless job is the current user's own job on target, not planned
+// yet (job_state.cpp).
+void check_job_to_plan(int64 job, Oid target);
 // Whether the extension's table has the column: the library serves every
 // version, and a database not yet updated (ALTER EXTENSION UPDATE) lacks
 // what later versions added.

@@ -27,6 +27,24 @@ extern "C" {
 
 namespace cd {
 
+// pg::exec_plan, as user (pg::become_user) unless InvalidOid.
+static uint64 exec_plan_as(Oid user, SPIPlanPtr plan, const char *sql, Datum *values, const char *nulls, int rc) {
+    if (!OidIsValid(user))
+        return pg::exec_plan(plan, sql, values, nulls, rc);
+    pg::SavedUser saved = pg::become_user(user);
+    uint64 n = 0;
+    PG_TRY();
+    { n = pg::exec_plan(plan, sql, values, nulls, rc); }
+    PG_CATCH();
+    {
+        pg::restore_user(saved);
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    pg::restore_user(saved);
+    return n;
+}
+
 uint64 run_batches(const BatchSpec *spec) {
     Portal portal = SPI_cursor_open(nullptr, spec->cursor_plan, const_cast<Datum *>(spec->cursor_values),
                                     spec->cursor_nulls, false);
@@ -71,7 +89,7 @@ uint64 run_batches(const BatchSpec *spec) {
         }
         MemoryContextSwitchTo(old);
         ri::arm(spec->n_bypass, spec->bypass_rels, spec->bypass_cons);
-        total += pg::exec_plan(spec->stmt_plan, spec->stmt_sql, values, nulls, spec->expected_rc);
+        total += exec_plan_as(spec->stmt_user, spec->stmt_plan, spec->stmt_sql, values, nulls, spec->expected_rc);
         ri::disarm();
         SPI_freetuptable(SPI_tuptable);
         SPI_freetuptable(rows);
