@@ -197,5 +197,22 @@ DELETE FROM cascade_delete_job WHERE job = :job;
 REVOKE USAGE ON SCHEMA jb FROM cd_job_other;
 DROP ROLE cd_job_other;
 
+-- A leaf's rows follow their parents as they are when the chunk runs, while
+-- a table whose keys the plan saved is deleted by key: a leaf row moved under
+-- a parent outside the job survives (planned 2, deleted 1), a moved parent row
+-- goes with its key.
+CREATE TABLE mv_a (id int PRIMARY KEY);
+CREATE TABLE mv_b (id int PRIMARY KEY, a_id int REFERENCES mv_a ON DELETE CASCADE);
+CREATE TABLE mv_n (id int PRIMARY KEY, b_id int REFERENCES mv_b ON DELETE CASCADE);
+INSERT INTO mv_a VALUES (1), (2);
+INSERT INTO mv_b VALUES (1, 1), (2, 1), (3, 2);
+INSERT INTO mv_n VALUES (1, 1), (2, 1);
+SELECT cascade_delete_start('mv_a', 1) AS job \gset
+UPDATE mv_n SET b_id = 3 WHERE id = 1;
+UPDATE mv_b SET a_id = 2 WHERE id = 2;
+CALL cascade_delete_run(:job);
+SELECT table_name, planned_deleted, deleted FROM cascade_delete_job_tables WHERE job = :job ORDER BY table_name::text;
+SELECT (SELECT array_agg(id ORDER BY id) FROM mv_b) AS b_left, (SELECT array_agg(id ORDER BY id) FROM mv_n) AS n_left;
+
 DROP SCHEMA jb CASCADE;
 DELETE FROM cascade_delete_job;

@@ -57,6 +57,8 @@ std::string mermaid_text(const std::string &text) {
         case '>': out += "#gt;"; break;
         case '|': out += "#124;"; break;
         case '#': out += "#35;"; break;
+        case '`': out += "#96;"; break;  // would open a Markdown string
+        case '\r': out += "#13;"; break; // would end the line
         case '\n': out += "<br/>"; break;
         default: out += c;
         }

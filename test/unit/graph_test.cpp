@@ -38,6 +38,7 @@ TEST(Graph, DotStringEscapesQuotesBackslashesAndNewlines) {
 TEST(Graph, MermaidTextUsesEntities) {
     EXPECT_EQ(graph::mermaid_text("app.\"A|b\" <x> #1"), "app.#quot;A#124;b#quot; #lt;x#gt; #35;1");
     EXPECT_EQ(graph::mermaid_text("a\nb"), "a<br/>b");
+    EXPECT_EQ(graph::mermaid_text("a\r`b`"), "a#13;#96;b#96;");
 }
 
 TEST(Graph, LinkLabels) {
