@@ -255,6 +255,62 @@ CALL cascade_delete_run(:victim_job);
 SELECT count(*) AS keys_left FROM cascade_delete_job_key WHERE job = :victim_job;
 RESET ROLE;
 
+-- ---- 7. One-transaction calls follow PostgreSQL's RI privilege model: a
+-- referencing table's rows change as its owner, so a table that the attacker
+-- hangs under another role's table (REFERENCES is all it takes) runs her
+-- triggers as her, BEFORE and AFTER, whoever deletes.
+CREATE TABLE sec.admin_parent (id int PRIMARY KEY);
+INSERT INTO sec.admin_parent VALUES (1), (2);
+GRANT REFERENCES ON sec.admin_parent TO cd_sec_attacker;
+SET ROLE cd_sec_attacker;
+CREATE TABLE sec.m_ref (id int PRIMARY KEY, parent_id int REFERENCES sec.admin_parent ON DELETE CASCADE);
+INSERT INTO sec.m_ref VALUES (1, 1), (2, 2);
+CREATE TRIGGER m_ref_before BEFORE DELETE ON sec.m_ref FOR EACH ROW EXECUTE FUNCTION sec.a_escalate();
+CREATE TRIGGER m_ref_after AFTER DELETE ON sec.m_ref FOR EACH ROW EXECUTE FUNCTION sec.a_escalate();
+-- and an application-only CASCADE policy of hers
+CREATE TABLE sec.m_note (id int PRIMARY KEY, parent_id int);
+INSERT INTO sec.m_note VALUES (1, 1);
+SELECT cascade_delete_set_policy('sec.m_note', '{parent_id}', 'CASCADE', parent => 'sec.admin_parent');
+CREATE TRIGGER m_note_after AFTER DELETE ON sec.m_note FOR EACH ROW EXECUTE FUNCTION sec.a_escalate();
+RESET ROLE;
+SELECT cascade_delete('sec.admin_parent', 1);
+SELECT who, what, count(*) FROM sec.log GROUP BY 1, 2 ORDER BY 2;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'cd_sec_attacker';
+TRUNCATE sec.log;
+-- A parent link policy deletes the rows of its parent only if its owner may:
+-- hers, towards the victim's table, deletes nothing, whoever calls.
+SET ROLE cd_sec_victim;
+CREATE TABLE sec.v_profile (id int PRIMARY KEY);
+INSERT INTO sec.v_profile VALUES (1), (2);
+GRANT SELECT, REFERENCES ON sec.v_profile TO cd_sec_attacker;
+SET ROLE cd_sec_attacker;
+CREATE TABLE sec.a_link (id int PRIMARY KEY, profile_id int);
+INSERT INTO sec.a_link VALUES (1, 1);
+SELECT cascade_delete_set_policy('sec.a_link', '{profile_id}', 'CASCADE', parent => 'sec.v_profile',
+                                 parent_link => true);
+SELECT cascade_delete('sec.a_link', 1);
+\echo sqlstate :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT cascade_delete('sec.a_link', 1);
+\echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT count(*) AS profiles FROM sec.v_profile;
+-- given DELETE on the victim's table, she could delete its rows anyway: then it works
+GRANT DELETE ON sec.v_profile TO cd_sec_attacker;
+SET ROLE cd_sec_attacker;
+SELECT cascade_delete('sec.a_link', 1);
+-- The link and its way back make a cycle, whose rows go in one statement, as
+-- one role: the caller's, which no trigger of another owner's table may run
+-- with (refused, nothing deleted), or the tables' one owner's.
+INSERT INTO sec.a_link VALUES (2, 2);
+CREATE TRIGGER a_link_after AFTER DELETE ON sec.a_link FOR EACH ROW EXECUTE FUNCTION sec.a_escalate();
+RESET ROLE;
+SELECT cascade_delete('sec.a_link', 2);
+\echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT count(*) AS log_rows, (SELECT count(*) FROM sec.v_profile) AS profiles FROM sec.log;
+ALTER TABLE sec.v_profile OWNER TO cd_sec_attacker;
+SELECT cascade_delete('sec.a_link', 2);
+SELECT who, count(*) FROM sec.log WHERE what = 'trigger' GROUP BY 1;
+
 SET client_min_messages = warning;
 DROP OPERATOR public.> (double precision, integer);
 DROP OPERATOR public.= (regclass, regclass);

@@ -17,6 +17,18 @@
 
 namespace cd {
 
+// While alive, the statements cascade_delete runs (pg::exec, pg::exec_plan)
+// go as role (InvalidOid: as the caller); see Cascade::changing_role.
+class StatementRole {
+  public:
+    explicit StatementRole(Oid role) : saved_(pg::statement_role) { pg::statement_role = role; }
+    ~StatementRole() { pg::statement_role = saved_; }
+    StatementRole(const StatementRole &) = delete;
+    StatementRole &operator=(const StatementRole &) = delete;
+
+  private:
+    Oid saved_;
+};
 
 struct Blocker {
     int edge;
@@ -89,6 +101,16 @@ class Cascade {
     bool reached_twice(int t) const;
     std::vector<Blocker> blocked_;
     const Table &T(int t) const { return m_.tables[t]; }
+    // Who changes rows (PostgreSQL's RI model): the caller the root's, each
+    // referencing table's owner its own. changing_role(t): the role the
+    // statements changing t's rows run as (InvalidOid: the caller), allowed
+    // to read this call's key tables; of several tables, their one role, or
+    // *mixed when they have several.
+    Oid caller_ = InvalidOid;
+    Oid designated_role(int t) const;
+    Oid statement_role(const std::vector<int> &tables, bool callers_rights_ok, bool *refused) const;
+    Oid changing_role(Oid role);
+    void check_changing_rights() const;
     std::string tcol(int t, const std::string &src) const;
     // t's collected keys as a FROM item with columns c0, c1, ... (and x, see
     // KeySet::from); parameters go to p.
@@ -135,6 +157,7 @@ class Cascade {
     uint64 delete_in_one_batch(const DeleteTarget &d);
     uint64 delete_in_batches(const DeleteTarget &d);
     void delete_cycle(const std::vector<int> &comp);
+    std::vector<int> cycle_tables(const std::vector<int> &comp) const; // the ones it deletes from
     bool delete_in_one_statement();
     void delete_together(const std::vector<int> &tables, const std::vector<std::string> &deletes,
                          const Params &p, bool generic);

@@ -412,7 +412,8 @@ static const char *const TABLE_SQL =
     "     AND pk.confrelid = k.confrelid))::text,"
     " (c.relkind = 'r' AND EXISTS (SELECT FROM pg_inherits h WHERE h.inhparent = c.oid))::text,"
     " ARRAY(SELECT a.relid::oid::text FROM pg_partition_ancestors(c.oid) a"
-    "   WHERE c.relispartition AND a.relid <> c.oid)"
+    "   WHERE c.relispartition AND a.relid <> c.oid),"
+    " c.relowner::text"
     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1";
 
 void load_table(Model &m, int t) {
@@ -439,6 +440,7 @@ void load_table(Model &m, int t) {
     tab.inheritance_children = pg_guard(pg::value, 0, 9)[0] == 't';
     for (const auto &s : to_vector(pg_guard(pg::text_array, 0, 10)))
         tab.partition_ancestors.push_back(static_cast<unsigned>(std::stoul(s)));
+    tab.owner = static_cast<unsigned>(std::stoul(pg_guard(pg::value, 0, 11)));
     tab.has_pk = !tab.id_cols.empty();
     if (!tab.has_pk) {
         tab.id_cols = {"ctid"};

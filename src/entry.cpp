@@ -7,6 +7,7 @@
 
 extern "C" {
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "funcapi.h"
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
@@ -505,8 +506,17 @@ Datum cascade_delete_job_delete_as(PG_FUNCTION_ARGS) {
     if (PG_ARGISNULL(2))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("cascade_delete: owner must not be NULL")));
     Oid owner = PG_GETARG_OID(2);
-    cd::pg::prepare_temp_namespace(owner);
-    // An error's abort restores both the settings and the user.
+    // Deferred constraints checked, and deferred triggers fired, at the end
+    // of each statement: queued for the chunk's COMMIT they would run outside
+    // the restricted context, as the runner (PostgreSQL refuses to queue
+    // them inside it). The chunk is its own transaction, deleting children
+    // before parents: no check that its end would pass fails sooner.
+    ConstraintsSetStmt *immediate = makeNode(ConstraintsSetStmt);
+    immediate->constraints = NIL;
+    immediate->deferred = false;
+    AfterTriggerSetState(immediate);
+    // An error's abort restores both the settings and the user. Key tables
+    // are created outside the restriction (exec_unrestricted).
     int nest = NewGUCNestLevel();
     if (!PG_ARGISNULL(3))
         (void)set_config_option("search_path", text_to_cstring(PG_GETARG_TEXT_PP(3)), PGC_USERSET, PGC_S_SESSION,
@@ -522,6 +532,8 @@ Datum cascade_delete_job_delete_as(PG_FUNCTION_ARGS) {
     }
     PG_END_TRY();
     cd::pg::restore_user(saved);
-    AtEOXact_GUC(true, nest);
+    // As PostgreSQL's maintenance commands do: whatever settings the chunk's
+    // triggers changed go, with the search_path set above.
+    AtEOXact_GUC(false, nest);
     return report;
 }

@@ -4,6 +4,10 @@
 #include "cascade_call.hpp"
 #include "session.hpp"
 
+extern "C" {
+#include "miscadmin.h"
+}
+
 #include <chrono>
 #include <memory>
 #include <vector>
@@ -81,6 +85,7 @@ void Cascade::refuse_in_read_only() const {
 // The root's plan (cached in the model), the edges the call uses, refusals of
 // edges that cannot be followed, which tables delete, and in which order.
 void Cascade::setup() {
+    caller_ = pg_guard(GetUserId);
     root_ = m_.table(req_.target);
     load_table(m_, root_);
     if (!T(root_).has_pk && !req_.where)
@@ -125,6 +130,7 @@ void Cascade::setup() {
     for (size_t t = 0; t < m_.tables.size(); ++t)
         if (plan_->in_set[t])
             load_table(m_, static_cast<int>(t));
+    check_changing_rights();
 }
 
 namespace {
@@ -134,6 +140,7 @@ namespace {
 template <class Body> void in_call(Body &&body) {
     pg_guard(pg::spi_connect);
     ++session.call_depth;
+    StatementRole as_caller(InvalidOid); // a call from a trigger starts as its role
     try {
         if (session.call_depth == 1)
             trim_plan_cache();

@@ -104,6 +104,13 @@ class KeyTable : public StoredKeys {
         if (rows_ >= limits::kAnalyzedKeySet)
             exec_once("ANALYZE " + relation_, SPI_OK_UTILITY);
     }
+    // A temporary table is the creating role's: others read it by a grant,
+    // made once (it stays with the table; rolled back with a failed call).
+    void let_read(Oid role) override {
+        if (!pg_guard(pg::temp_table_readable_by, name_.c_str(), role))
+            exec_once("GRANT SELECT ON " + relation_ + " TO " + sql::ident(pg_guard(GetUserNameFromId, role, false)),
+                      SPI_OK_UTILITY);
+    }
     // Remembers that this call filled it (Session::key_table_rows); a large
     // one gives its space back now (a new file, no dead rows).
     void release() override {
@@ -156,9 +163,17 @@ KeyTable::KeyTable(const Table &table, std::vector<std::string> cols, bool dedup
             exec("DELETE FROM " + relation_, SPI_OK_DELETE);
         return;
     }
-    exec_once("CREATE TEMP TABLE " + sql::ident(name_) + " AS SELECT " + select + "0::pg_catalog.int4 AS " +
-                  sql::kGeneration + " FROM " + table_.from() + " t WITH NO DATA",
-              SPI_OK_UTILITY);
+    // Declared by its columns' types, reading nothing of the table: a job's
+    // chunk creates it outside its restricted context (exec_unrestricted).
+    std::vector<std::string> types = to_vector(pg_guard(column_types_sql, reloid, static_cast<int>(colptrs.size()),
+                                                        static_cast<const char *const *>(colptrs.data())));
+    std::vector<std::string> defs;
+    for (size_t i = 0; i < types.size(); ++i)
+        defs.push_back(sql::key_col(i) + " " + types[i]);
+    defs.push_back(std::string(sql::kVersion) + " pg_catalog.xid");
+    defs.push_back(std::string(sql::kGeneration) + " pg_catalog.int4");
+    std::string create = "CREATE TEMP TABLE " + sql::ident(name_) + " (" + sql::join(defs, ", ") + ")";
+    pg_guard(exec_unrestricted, create.c_str());
     if (dedup_)
         exec_once("ALTER TABLE " + relation_ + " ADD PRIMARY KEY (" + sql::join(pk, ", ") + ")", SPI_OK_UTILITY);
     if (cyclic)

@@ -57,6 +57,9 @@ class KeySet {
     virtual void collected() {}
     // The call succeeded; what the next call of the session needs to know.
     virtual void release() {}
+    // Lets role read the keys: a statement that changes a referencing
+    // table's rows runs as its owner (pg::statement_role) and reads them.
+    virtual void let_read(Oid role) {}
 
   protected:
     const Table &table_;

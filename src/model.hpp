@@ -22,6 +22,7 @@ struct Table {
     std::vector<std::string> id_eqops; // "OPERATOR(nsp.=)" per identity column
     bool has_pk = false;
     bool rls = false;            // row-level security enabled
+    unsigned owner = 0;          // its owner's role: a referencing table's rows change as it (pg::statement_role)
     bool user_code = false;      // has rules or triggers of its own (not RI triggers)
     // Foreign keys whose PK-side RI triggers sit on this table (clones of a key
     // referencing a partitioned ancestor included): see Cascade::queues_nothing.

@@ -24,6 +24,80 @@ uint64 exec_bypassing(SPIPlanPtr plan, const std::string &query_text, const Para
                     rels.data(), cons.data());
 }
 
+// The role that changes t's rows, as PostgreSQL's RI triggers have it: the
+// caller the root's, the owner a referencing table's (InvalidOid: the caller
+// is that role).
+Oid Cascade::designated_role(int t) const {
+    Oid role = t == root_ ? caller_ : T(t).owner;
+    return role == caller_ ? InvalidOid : role;
+}
+
+// The one role a statement changing the rows of several tables runs as
+// (InvalidOid: the caller): their one owner, when they have one (the caller's
+// right to delete the roots is checked up front); else, when
+// callers_rights_ok and no table owned by another role has triggers or rules
+// (whose code would run with the caller's rights), the caller, whose
+// privileges the statement then checks; else *refused.
+Oid Cascade::statement_role(const std::vector<int> &tables, bool callers_rights_ok, bool *refused) const {
+    *refused = false;
+    bool one_owner = true;
+    for (int t : tables)
+        one_owner = one_owner && T(t).owner == T(tables[0]).owner;
+    if (tables.empty() || (one_owner && tables.size() == 1))
+        return tables.empty() ? InvalidOid : designated_role(tables[0]);
+    if (one_owner)
+        return T(tables[0]).owner == caller_ ? InvalidOid : T(tables[0]).owner;
+    for (int t : tables)
+        *refused = *refused || !callers_rights_ok || (T(t).owner != caller_ && T(t).user_code);
+    return InvalidOid;
+}
+
+// role, now allowed to read this call's key tables, for a StatementRole.
+Oid Cascade::changing_role(Oid role) {
+    if (OidIsValid(role))
+        for (auto &ks : key_sets_)
+            if (ks)
+                ks->let_read(role);
+    return role;
+}
+
+// Before anything changes: the caller may delete the roots (checked here,
+// since a statement that deletes them with referencing tables' rows runs as
+// their owner); a parent link policy deletes rows of its parent only if the
+// policy's owner may (nobody gains, through a policy, a right on another
+// role's table that a foreign key would not give); a cycle's rows go in one
+// statement, which runs as one role.
+void Cascade::check_changing_rights() const {
+    if (!req_.dry_run && !pg_guard(pg::may_delete, T(root_).oid, caller_))
+        throw make_error(ERRCODE_INSUFFICIENT_PRIVILEGE, "permission denied for table " + T(root_).rel);
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        if (e.parent_link && T(e.parent).owner != T(e.child).owner &&
+            !pg_guard(pg::may_delete, T(e.child).oid, T(e.parent).owner))
+            throw make_error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                             "the parent link policy of " + T(e.parent).display + " would delete rows of " +
+                                 T(e.child).display + ", which the owner of " + T(e.parent).display +
+                                 " may not delete",
+                             "A policy deletes other tables' rows with its table owner's rights.",
+                             "Grant DELETE on " + T(e.child).display + " to the owner of " + T(e.parent).display +
+                                 ", or drop the policy.");
+    }
+    for (size_t ci = 0; ci < plan_->components.size(); ++ci) {
+        if (!plan_->cyclic[ci] || plan_->components[ci].size() < 2)
+            continue;
+        bool refused;
+        statement_role(cycle_tables(plan_->components[ci]), true, &refused);
+        if (refused)
+            throw make_error(ERRCODE_FEATURE_NOT_SUPPORTED,
+                             "the tables of a cycle through " + T(plan_->components[ci][0]).display +
+                                 " have different owners, and triggers or rules",
+                             "A cycle's rows are deleted in one statement, which runs as one role: its "
+                             "tables' owner, or the caller when no table of another owner has triggers "
+                             "or rules (their code would run with the caller's rights).",
+                             "Give the cycle's tables one owner.");
+    }
+}
+
 void Cascade::run_updates() {
     for (int ei : relevant_) {
         const Edge &e = m_.edges[ei];
@@ -35,6 +109,7 @@ void Cascade::run_updates() {
             updated_[e.child] += count_referencing(e, true);
             continue;
         }
+        StatementRole as(changing_role(designated_role(e.child)));
         const auto &setcols = e.setcols.empty() ? e.cols : e.setcols;
         bool with_value = e.action == Action::SetValue;
         Oid vtype = e.value_type;
@@ -157,6 +232,11 @@ bool Cascade::delete_in_one_statement() {
         if (!has_key_set(t) || collected_[t] > 0)
             tables.push_back(t);
     }
+    // One statement runs as one role (else a statement per table).
+    bool refused;
+    StatementRole as(changing_role(statement_role(tables, false, &refused)));
+    if (refused)
+        return false;
     // First the tables with keys and the leaves that go with them, then
     // the leaves that go after them.
     std::vector<int> statement_of(tables.size(), 0);
@@ -218,6 +298,10 @@ bool Cascade::delete_chunk_by_keys() {
             return false;
         leaves.push_back(e.child);
     }
+    bool refused;
+    Oid leaves_role = statement_role(leaves, false, &refused);
+    if (refused)
+        return false;
     prepare_keys();
     Params p;
     std::string stmt = "WITH d AS (DELETE FROM " + r.from() + " t WHERE " + root_keys_match(&p) + " RETURNING " +
@@ -239,8 +323,10 @@ bool Cascade::delete_chunk_by_keys() {
         deletes.push_back(leaf_delete(t, &q));
         deleted_after_parent_.push_back(virtual_edge_[t]);
     }
-    if (!leaves.empty())
+    if (!leaves.empty()) {
+        StatementRole as(changing_role(leaves_role));
         delete_together(leaves, deletes, q, true);
+    }
     return true;
 }
 
@@ -389,19 +475,28 @@ uint64 Cascade::delete_in_batches(const DeleteTarget &d) {
 // A cycle: all its rows go in one statement, so that the end-of-statement
 // checks of immediate constraints inside the cycle see them all gone. A row in
 // the keys of an earlier table of the statement is that one's.
+std::vector<int> Cascade::cycle_tables(const std::vector<int> &comp) const {
+    std::vector<int> tables;
+    for (int t : comp)
+        if (!partition_only_[t])
+            tables.push_back(t);
+    return tables;
+}
+
 void Cascade::delete_cycle(const std::vector<int> &comp) {
     std::vector<std::string> deletes;
     std::vector<int> tables;
     Params p;
-    for (int t : comp)
-        if (!partition_only_[t]) {
-            std::string earlier;
-            for (int u : deleted_before(t, true))
-                earlier += " AND NOT " + in_keys_of(u, t, sql::kKeys, &p);
-            tables.push_back(t);
-            deletes.push_back("DELETE FROM " + T(t).from() + " t USING " + keys(t, sql::kKeys, &p, true) +
-                              " WHERE " + identity(t, sql::kKeys, "c") + same_version(sql::kVersion) + earlier);
-        }
+    for (int t : cycle_tables(comp)) {
+        std::string earlier;
+        for (int u : deleted_before(t, true))
+            earlier += " AND NOT " + in_keys_of(u, t, sql::kKeys, &p);
+        tables.push_back(t);
+        deletes.push_back("DELETE FROM " + T(t).from() + " t USING " + keys(t, sql::kKeys, &p, true) +
+                          " WHERE " + identity(t, sql::kKeys, "c") + same_version(sql::kVersion) + earlier);
+    }
+    bool refused; // check_changing_rights() refused it first
+    StatementRole as(changing_role(statement_role(tables, true, &refused)));
     if (!tables.empty())
         delete_together(tables, deletes, p, p.key_arrays);
 }
@@ -444,6 +539,7 @@ void Cascade::delete_table(int t, size_t hash_keys) {
     int ve = virtual_edge_[t];
     if ((ve < 0 && collected_[t] == 0) || partition_only_[t])
         return;
+    StatementRole as(changing_role(designated_role(t)));
     DeleteTarget d{t, ve >= 0 ? &m_.edges[ve] : nullptr, 0, 0, {}, {}};
     d.src = d.e ? d.e->parent : t;
     d.nk = d.e ? d.e->cols.size() : T(t).id_cols.size();

@@ -60,10 +60,39 @@ static void check_rc(int rc, int expected, const char *sql) {
                         errdetail("Statement: %s", sql)));
 }
 
+Oid statement_role = InvalidOid;
+
+// run()'s result, run as statement_role (see pgutil.hpp) when it is set and
+// not the current user already.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wclobbered"
+template <typename F> static int as_statement_role(F run) {
+    if (!OidIsValid(statement_role) || statement_role == GetUserId())
+        return run();
+    Oid saved_user;
+    int saved_sec;
+    GetUserIdAndSecContext(&saved_user, &saved_sec);
+    SetUserIdAndSecContext(statement_role, saved_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+    int rc = 0;
+    PG_TRY();
+    { rc = run(); }
+    PG_CATCH();
+    {
+        SetUserIdAndSecContext(saved_user, saved_sec);
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    SetUserIdAndSecContext(saved_user, saved_sec);
+    return rc;
+}
+#pragma GCC diagnostic pop
+
 uint64 exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
             int expected_rc) {
-    int rc = nargs > 0 ? SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0)
-                       : SPI_execute(sql, false, 0);
+    int rc = as_statement_role([&] {
+        return nargs > 0 ? SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0)
+                         : SPI_execute(sql, false, 0);
+    });
     check_rc(rc, expected_rc, sql);
     return SPI_processed;
 }
@@ -143,6 +172,13 @@ long temp_table_pages(const char *name) {
     long n = static_cast<long>(RelationGetNumberOfBlocks(r));
     relation_close(r, AccessShareLock);
     return n;
+}
+
+bool may_delete(Oid rel, Oid role) { return pg_class_aclcheck(rel, role, ACL_DELETE) == ACLCHECK_OK; }
+
+bool temp_table_readable_by(const char *name, Oid role) {
+    Oid rel = get_relname_relid(name, LookupCreationNamespace("pg_temp"));
+    return OidIsValid(rel) && pg_class_aclcheck(rel, role, ACL_SELECT) == ACLCHECK_OK;
 }
 
 char *quoted_qualified(const char *nsp, const char *rel) {
@@ -229,7 +265,7 @@ Oid column_type(Oid rel, const char *column) {
 
 uint64 exec_plan(SPIPlanPtr plan, const char *sql, Datum *values, const char *nulls,
                  int expected_rc) {
-    int rc = SPI_execute_plan(plan, values, nulls, false, 0);
+    int rc = as_statement_role([&] { return SPI_execute_plan(plan, values, nulls, false, 0); });
     check_rc(rc, expected_rc, sql);
     return SPI_processed;
 }
@@ -380,22 +416,6 @@ SavedUser become_user(Oid user) {
 
 void restore_user(SavedUser saved) { SetUserIdAndSecContext(saved.user, saved.sec_context); }
 
-void prepare_temp_namespace(Oid user) {
-    Oid temp_namespace, temp_toast;
-    GetTempNamespaceState(&temp_namespace, &temp_toast);
-    if (OidIsValid(temp_namespace) || RecoveryInProgress() ||
-        pg_database_aclcheck(MyDatabaseId, user, ACL_CREATE_TEMP) != ACLCHECK_OK)
-        return;
-    Oid saved_user;
-    int saved_sec;
-    GetUserIdAndSecContext(&saved_user, &saved_sec);
-    SetUserIdAndSecContext(user, saved_sec | SECURITY_LOCAL_USERID_CHANGE);
-    PG_TRY();
-    { (void)LookupCreationNamespace("pg_temp"); }
-    PG_FINALLY();
-    { SetUserIdAndSecContext(saved_user, saved_sec); }
-    PG_END_TRY();
-}
 
 void restore_settings(int nest_level) { AtEOXact_GUC(true, nest_level); }
 

@@ -22,6 +22,13 @@ struct CStrings {
 
 namespace pg {
 
+// The role the statements that exec() and exec_plan() run go as, when valid:
+// the owner of the referencing table they change, as PostgreSQL's RI triggers
+// run their actions (user id switched with SECURITY_LOCAL_USERID_CHANGE and
+// SECURITY_NOFORCE_RLS, so the triggers they fire run as that owner and
+// cannot SET ROLE). Set by StatementRole (cascade_call.hpp) only.
+extern Oid statement_role;
+
 // Runs sql through SPI (one-shot plan) and checks the result code; on an
 // unexpected code raises an error that names the statement. Returns SPI_processed.
 uint64 exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
@@ -65,6 +72,10 @@ void progress(const char *message, bool as_notice);
 int portable_text_formats();
 // Pages of this session's temporary table name, or -1 when there is none.
 long temp_table_pages(const char *name);
+// Whether role has DELETE privilege on rel.
+bool may_delete(Oid rel, Oid role);
+// Whether role may read this session's temporary table name.
+bool temp_table_readable_by(const char *name, Oid role);
 // "nsp.rel", each part quoted only where needed, as regclass::text would.
 char *quoted_qualified(const char *nsp, const char *rel);
 // The value a SET_NULL (set_kind 'n'), SET_DEFAULT ('d') or SET value ('v',
@@ -119,10 +130,6 @@ struct SavedUser {
 };
 SavedUser become_user(Oid user);
 void restore_user(SavedUser saved);
-// Creates this session's temporary namespace as user would, if user has the
-// TEMP privilege: inside a security-restricted operation a namespace cannot
-// be created, and a job's chunk may need key tables.
-void prepare_temp_namespace(Oid user);
 // Raises unless job is the current user's own job on target, not planned
 // yet (job_state.cpp).
 void check_job_to_plan(int64 job, Oid target);

@@ -276,13 +276,16 @@ bool probe_cascade_pg(ProbeSpec *spec) {
     auto *edges = static_cast<ProbeEdgeState *>(palloc0(sizeof(ProbeEdgeState) * ne));
     Relation pk = nullptr;
     bool ok = true;
-    // Tables, privileges (the statements' way raises the errors), indexes.
+    // Tables, privileges (the statements' way raises the errors), indexes:
+    // the caller reads every table and deletes the roots; a referencing
+    // table's rows go as its owner's, as the statements delete them.
     Oid user = GetUserId();
     for (int t = 0; t < nt && ok; ++t) {
         tables[t].rel = table_open(spec->rels[t], RowExclusiveLock);
+        Oid deleter = t == 0 ? user : tables[t].rel->rd_rel->relowner;
         ok = tables[t].rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
              pg_class_aclcheck(spec->rels[t], user, ACL_SELECT) == ACLCHECK_OK &&
-             pg_class_aclcheck(spec->rels[t], user, ACL_DELETE) == ACLCHECK_OK;
+             pg_class_aclcheck(spec->rels[t], deleter, ACL_DELETE) == ACLCHECK_OK;
     }
     // Each key's index as the graph keeps it, looked up on its first use; a
     // graph invalidated since the call began (now that the tables are

@@ -21,6 +21,8 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
+#include "catalog/pg_collation.h"
 }
 
 #include <unordered_map>
@@ -355,6 +357,37 @@ std::vector<Oid> column_types(Oid rel, const std::vector<std::string> &cols) {
 
 // The key column types of a key table, "typid:typmod" each: part of its name,
 // so a changed column type gets a new table. PostgreSQL code only.
+CStrings column_types_sql(Oid rel, int n, const char *const *cols) {
+    CStrings out{n, static_cast<char **>(palloc(sizeof(char *) * (n > 0 ? n : 1)))};
+    for (int i = 0; i < n; ++i) {
+        Oid type;
+        int32 typmod;
+        Oid coll;
+        get_atttypetypmodcoll(rel, get_attnum(rel, cols[i]), &type, &typmod, &coll);
+        char *t = format_type_extended(type, typmod, FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY);
+        if (OidIsValid(coll) && coll != DEFAULT_COLLATION_OID && coll != get_typcollation(type))
+            t = psprintf("%s COLLATE %s", t, generate_collation_name(coll));
+        out.items[i] = t;
+    }
+    return out;
+}
+
+void exec_unrestricted(const char *sql) {
+    Oid user;
+    int sec;
+    GetUserIdAndSecContext(&user, &sec);
+    if (!(sec & SECURITY_RESTRICTED_OPERATION)) {
+        pg::exec(sql, 0, nullptr, nullptr, nullptr, SPI_OK_UTILITY);
+        return;
+    }
+    SetUserIdAndSecContext(user, sec & ~SECURITY_RESTRICTED_OPERATION);
+    PG_TRY();
+    { pg::exec(sql, 0, nullptr, nullptr, nullptr, SPI_OK_UTILITY); }
+    PG_FINALLY();
+    { SetUserIdAndSecContext(user, sec); }
+    PG_END_TRY();
+}
+
 char *column_signature(Oid rel, int n, const char *const *cols) {
     StringInfoData buf;
     initStringInfo(&buf);

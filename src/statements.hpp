@@ -116,6 +116,15 @@ void key_arrays(Datum key, Oid keytype, bool many, int n, const Oid *pktypes, co
 Datum text_to_datum(const char *text, Oid type);
 // "typid:typmod:collation," for each column. PostgreSQL code only.
 char *column_signature(Oid rel, int n, const char *const *cols);
+// The SQL types of rel's columns cols ("pg_catalog.numeric(10,2)", with
+// " COLLATE ..." for a column's own collation), to declare a key table by.
+// PostgreSQL code only.
+CStrings column_types_sql(Oid rel, int n, const char *const *cols);
+// Runs sql (a statement of the extension's own, reading no user table)
+// outside the security-restricted operation a job's chunk runs in, still as
+// the current user: PostgreSQL refuses to create temporary tables inside one,
+// and a chunk may need key tables. PostgreSQL code only.
+void exec_unrestricted(const char *sql);
 
 std::vector<Oid> array_types(const std::vector<Oid> &elems);
 std::vector<Oid> column_types(Oid rel, const std::vector<std::string> &cols);

@@ -274,6 +274,41 @@ def scenario_cancel(env, reference, initial, rng):
     conn.close()
 
 
+def scenario_owner(env, reference):
+    """A superuser starts the background runner of another role's job: the
+    worker connects as the job's owner. Terminated, the job stays running
+    without a runner; cascade_delete_resume_jobs() resumes it and says so."""
+    db = env.fresh()
+    conn = env.connect(db)
+    cur = conn.cursor()
+    cur.execute("SELECT count(*) FROM pg_roles WHERE rolname = 'cd_jobs_owner'")
+    if cur.fetchone()[0] == 0:
+        cur.execute('CREATE ROLE cd_jobs_owner LOGIN')
+    cur.execute('GRANT ALL ON ALL TABLES IN SCHEMA public TO cd_jobs_owner')
+    cur.execute('SET ROLE cd_jobs_owner')
+    job = start(conn, chunk_rows=300, pause='20 milliseconds')
+    cur.execute('RESET ROLE')
+    cur.execute('SELECT cascade_delete_run_in_background(%s)', (job,))
+    pid = cur.fetchone()[0]
+    cur.execute('SELECT usename FROM pg_stat_activity WHERE pid = %s', (pid,))
+    row = cur.fetchone()
+    check(row is not None and row[0] == 'cd_jobs_owner',
+          'owner: the background runner a superuser starts connects as the job\'s owner (%s)' % (row,))
+    wait_for(conn, job, lambda r: r[1] > 3000)
+    cur.execute('SELECT pg_terminate_backend(%s)', (pid,))
+    st = wait_for(conn, job, lambda r: not r[2])
+    check(st[0] == 'running' and not st[2], 'owner: a terminated runner leaves the job running, no runner (%s)' % (st,))
+    del conn.notices[:]
+    cur.execute('SELECT job FROM cascade_delete_resume_jobs()')
+    resumed = [r[0] for r in cur.fetchall()]
+    said = [n for n in conn.notices if 'cascade_delete job %d: its runner (process %d) ended' % (job, pid) in n]
+    check(resumed == [job] and said, 'owner: cascade_delete_resume_jobs() resumes it and says so (%s, %s)'
+          % (resumed, conn.notices))
+    st = wait_for(conn, job, lambda r: r[0] == 'finished')
+    check(st[0] == 'finished' and dump(conn) == reference, 'owner: the resumed job equals the one-transaction call')
+    conn.close()
+
+
 def scenario_two_runners(env):
     db = env.fresh()
     conn = env.connect(db)
@@ -437,6 +472,7 @@ def main():
         scenario_kill(env, reference, initial)
         scenario_restart(env, reference, initial)
         scenario_cancel(env, reference, initial, rng)
+        scenario_owner(env, reference)
         scenario_two_runners(env)
         scenario_cancel_running(env, initial)
         scenario_inserts(env)
