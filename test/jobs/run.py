@@ -290,8 +290,13 @@ def scenario_owner(env, reference):
     cur.execute('RESET ROLE')
     cur.execute('SELECT cascade_delete_run_in_background(%s)', (job,))
     pid = cur.fetchone()[0]
-    cur.execute('SELECT usename FROM pg_stat_activity WHERE pid = %s', (pid,))
-    row = cur.fetchone()
+    row = None
+    for _ in range(250):  # the worker shows in pg_stat_activity once connected
+        cur.execute('SELECT usename FROM pg_stat_activity WHERE pid = %s AND usename IS NOT NULL', (pid,))
+        row = cur.fetchone()
+        if row:
+            break
+        time.sleep(0.02)
     check(row is not None and row[0] == 'cd_jobs_owner',
           'owner: the background runner a superuser starts connects as the job\'s owner (%s)' % (row,))
     wait_for(conn, job, lambda r: r[1] > 3000)
