@@ -32,8 +32,8 @@ WARM = 10  # calls per variant before measuring
 WAYS = ("client", "raw", "server")
 
 
-def connect(db, decode_jsonb=True):
-    c = psycopg2.connect(dbname=db)
+def connect(db, decode_jsonb=True, options=None):
+    c = psycopg2.connect(dbname=db, options=options)
     c.autocommit = True
     if not decode_jsonb:
         psycopg2.extras.register_default_jsonb(c, loads=lambda text: text)
@@ -116,7 +116,22 @@ def many_fks(k, n):
     return root
 
 
+def deep_other_owner(k, n):
+    """The deep shape, b and c owned by another role than the caller's: their
+    rows change as that owner (PostgreSQL's RI model)."""
+    root = deep(k, n)
+    k.execute("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bench_owner') THEN "
+              "CREATE ROLE bench_owner; END IF; END $$")
+    k.execute("ALTER TABLE b OWNER TO bench_owner")
+    k.execute("ALTER TABLE c OWNER TO bench_owner")
+    return root
+
+
+# (name, build, the cascade_delete sessions' options)
+STATEMENTS = "-c cascade_delete.probe_rows=0"
 SHAPES = [("deep: a <- b <- c, 1 + 2 + 8 rows", deep),
+          ("deep by statements", deep, STATEMENTS),
+          ("deep by statements, b and c another owner's", deep_other_owner, STATEMENTS),
           ("wide: 101 rows over 41 tables", wide),
           ("3 rows: r <- t", three),
           ("1 row, no children", one),
@@ -149,7 +164,7 @@ def pct(xs, q):
     return xs[min(len(xs) - 1, int(len(xs) * q))]
 
 
-def measure(admin, name, build, calls, rounds):
+def measure(admin, name, build, calls, rounds, options=None):
     cur = admin.cursor()
     for db in ("small_tpl", "small_native", "small_cd"):
         cur.execute(f"DROP DATABASE IF EXISTS {db}")
@@ -164,7 +179,8 @@ def measure(admin, name, build, calls, rounds):
     cur.execute("CREATE DATABASE small_native TEMPLATE small_tpl")
     cur.execute("CREATE DATABASE small_cd TEMPLATE small_tpl")
     # a session per variant and way (raw: the report not decoded)
-    conns = {(way, v): connect("small_" + v, decode_jsonb=way != "raw") for way in WAYS for v in ("native", "cd")}
+    conns = {(way, v): connect("small_" + v, decode_jsonb=way != "raw", options=options if v == "cd" else None)
+             for way in WAYS for v in ("native", "cd")}
     try:
         stmt = {"native": f"DELETE FROM {root} WHERE id = $1", "cd": f"SELECT cascade_delete('{root}', $1)"}
         warm_id = total + 1
@@ -233,10 +249,10 @@ def run(admin, calls, rounds, only=None):
           " interleaved; times in microseconds")
     print(f"{'shape':<40} {'way':<7} {'native p50':>10} {'p99':>7} {'cd p50':>8} {'p99':>7}"
           f" {'p50 ratio':>9} {'p99 ratio':>9} {'rounds':>11}")
-    for name, build in SHAPES:
+    for name, build, *options in SHAPES:
         if only and not any(name.startswith(o) for o in only):
             continue
-        for r in measure(admin, name, build, calls, rounds):
+        for r in measure(admin, name, build, calls, rounds, *options):
             print(f"{r[0]:<40} {r[1]:<7} {r[2]:10.0f} {r[3]:7.0f} {r[4]:8.0f} {r[5]:7.0f} {r[6]:9.2f}"
                   f" {r[7]:9.2f} {r[8]:5.2f}-{r[9]:.2f}", flush=True)
 
