@@ -108,7 +108,7 @@ class Cascade {
     // *mixed when they have several.
     Oid caller_ = InvalidOid;
     Oid designated_role(int t) const;
-    Oid statement_role(const std::vector<int> &tables, bool callers_rights_ok, bool *refused) const;
+    Oid statement_role(const std::vector<int> &tables, bool privileged_only, bool *refused) const;
     Oid changing_role(Oid role);
     void check_changing_rights() const;
     std::string tcol(int t, const std::string &src) const;

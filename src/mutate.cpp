@@ -34,11 +34,12 @@ Oid Cascade::designated_role(int t) const {
 
 // The one role a statement changing the rows of several tables runs as
 // (InvalidOid: the caller): their one owner, when they have one (the caller's
-// right to delete the roots is checked up front); else, when
-// callers_rights_ok and no table owned by another role has triggers or rules
-// (whose code would run with the caller's rights), the caller, whose
-// privileges the statement then checks; else *refused.
-Oid Cascade::statement_role(const std::vector<int> &tables, bool callers_rights_ok, bool *refused) const {
+// right to delete the roots is checked up front); else the caller, when no
+// table owned by another role has triggers, rules or row-level security
+// (their code would run with the caller's rights) and, if privileged_only, the
+// caller may delete from each of them (else the statement checks it); else
+// *refused.
+Oid Cascade::statement_role(const std::vector<int> &tables, bool privileged_only, bool *refused) const {
     *refused = false;
     bool one_owner = true;
     for (int t : tables)
@@ -48,7 +49,9 @@ Oid Cascade::statement_role(const std::vector<int> &tables, bool callers_rights_
     if (one_owner)
         return T(tables[0]).owner == caller_ ? InvalidOid : T(tables[0]).owner;
     for (int t : tables)
-        *refused = *refused || !callers_rights_ok || (T(t).owner != caller_ && T(t).user_code);
+        *refused = *refused ||
+                   (T(t).owner != caller_ && (T(t).user_code || T(t).rls ||
+                                              (privileged_only && !pg_guard(pg::may_delete, T(t).oid, caller_))));
     return InvalidOid;
 }
 
@@ -86,14 +89,14 @@ void Cascade::check_changing_rights() const {
         if (!plan_->cyclic[ci] || plan_->components[ci].size() < 2)
             continue;
         bool refused;
-        statement_role(cycle_tables(plan_->components[ci]), true, &refused);
+        statement_role(cycle_tables(plan_->components[ci]), false, &refused);
         if (refused)
             throw make_error(ERRCODE_FEATURE_NOT_SUPPORTED,
                              "the tables of a cycle through " + T(plan_->components[ci][0]).display +
-                                 " have different owners, and triggers or rules",
+                                 " have different owners, and triggers, rules or row-level security",
                              "A cycle's rows are deleted in one statement, which runs as one role: its "
-                             "tables' owner, or the caller when no table of another owner has triggers "
-                             "or rules (their code would run with the caller's rights).",
+                             "tables' owner, or the caller when no table of another owner has triggers, "
+                             "rules or row-level security (their code would run with the caller's rights).",
                              "Give the cycle's tables one owner.");
     }
 }
@@ -234,7 +237,7 @@ bool Cascade::delete_in_one_statement() {
     }
     // One statement runs as one role (else a statement per table).
     bool refused;
-    StatementRole as(changing_role(statement_role(tables, false, &refused)));
+    StatementRole as(changing_role(statement_role(tables, true, &refused)));
     if (refused)
         return false;
     // First the tables with keys and the leaves that go with them, then
@@ -299,7 +302,7 @@ bool Cascade::delete_chunk_by_keys() {
         leaves.push_back(e.child);
     }
     bool refused;
-    Oid leaves_role = statement_role(leaves, false, &refused);
+    Oid leaves_role = statement_role(leaves, true, &refused);
     if (refused)
         return false;
     prepare_keys();
@@ -496,7 +499,7 @@ void Cascade::delete_cycle(const std::vector<int> &comp) {
                           " WHERE " + identity(t, sql::kKeys, "c") + same_version(sql::kVersion) + earlier);
     }
     bool refused; // check_changing_rights() refused it first
-    StatementRole as(changing_role(statement_role(tables, true, &refused)));
+    StatementRole as(changing_role(statement_role(tables, false, &refused)));
     if (!tables.empty())
         delete_together(tables, deletes, p, p.key_arrays);
 }

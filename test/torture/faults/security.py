@@ -509,6 +509,16 @@ def privileges_body(s, db, conn, cur, role, owner):
         cur.execute("RESET ROLE")
         return e
 
+    def rolled_back(sql):
+        """sql as role in a transaction rolled back: (rows, error)."""
+        conn.autocommit = False
+        cur.execute(f"SET LOCAL ROLE {role}")
+        rows, e = attempt(conn, sql)
+        if e is None:
+            conn.rollback()
+        conn.autocommit = True
+        return rows, e
+
     def refused(label, sql, who=role, code="42501"):
         e = as_user(sql, who)
         s.eq(sqlstate(e), code, f"privileges: {label}: {code}")
@@ -531,12 +541,7 @@ def privileges_body(s, db, conn, cur, role, owner):
     # the caller needs neither UPDATE on a SET NULL child nor DELETE on a
     # CASCADE one (rolled back).
     cur.execute(f"GRANT SELECT ON s.c TO {role}; REVOKE UPDATE ON s.q FROM {role}; REVOKE DELETE ON s.c FROM {role}")
-    conn.autocommit = False
-    cur.execute(f"SET LOCAL ROLE {role}")
-    rows, e = attempt(conn, "SELECT cascade_delete('s.p', 1)")
-    if e is None:
-        conn.rollback()
-    conn.autocommit = True
+    rows, e = rolled_back("SELECT cascade_delete('s.p', 1)")
     s.ok(e is None and rows[0][0]["deleted"].get("s.c") == 1 and rows[0][0]["updated"].get("s.q") == 1,
          "privileges: no UPDATE on a SET NULL child nor DELETE on a CASCADE one: their owner changes them", str(e))
     s.eq(checksums(cur, tables), base, "privileges: rolled back, nothing changes")
@@ -562,12 +567,7 @@ def privileges_body(s, db, conn, cur, role, owner):
          "privileges: no TEMP privilege, small cascade in memory: works", str(e))
     s.eq(checksums(cur, tables), base, "privileges: no TEMP privilege: rolled back, nothing changes")
     cur.execute(f"GRANT TEMP ON DATABASE \"{db}\" TO PUBLIC")
-    conn.autocommit = False
-    cur.execute(f"SET LOCAL ROLE {role}")
-    _, e = attempt(conn, "SELECT cascade_delete('s.p', 1)")
-    if e is None:
-        conn.rollback()
-    conn.autocommit = True
+    _, e = rolled_back("SELECT cascade_delete('s.p', 1)")
     s.ok(e is None, "privileges: with every privilege the call works", str(e))
 
     # The policy table is written only through the functions.
