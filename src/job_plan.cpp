@@ -133,12 +133,12 @@ void Cascade::save_keys(int t, int64 job, const std::string &schema, bool counte
     pg_guard(run_batches, static_cast<const BatchSpec *>(&spec));
 }
 
-// The same on Citus, in one statement per tenant, read as the caller into a
-// temporary table: the keys are read first, as a query of their own
-// (MATERIALIZED), which Citus plans as the call's statements, routed to the
-// roots' tenants (it would not as part of the INSERT's window function);
-// row_number() without ORDER BY numbers them as they come. Then one
-// statement, as the extension's owner, writes them into the job's pages.
+// The same on Citus, per tenant: the keys read as the caller into a
+// temporary table, as a query of their own (MATERIALIZED), which Citus plans
+// as the call's statements, routed to the roots' tenants (it would not as
+// part of an INSERT's window function); row_number() without ORDER BY
+// numbers them as they come. Then one statement, as the extension's owner,
+// writes them into the job's pages.
 void Cascade::save_keys_on_citus(int t, int64 job, const std::string &schema, bool counted) {
     Params p;
     std::vector<std::string> cols;
@@ -148,31 +148,32 @@ void Cascade::save_keys_on_citus(int t, int64 job, const std::string &schema, bo
     exec_once("CREATE TEMP TABLE IF NOT EXISTS cascade_delete_job_staging (k pg_catalog.text[], "
               "n pg_catalog.int8) ON COMMIT DELETE ROWS",
               SPI_OK_UTILITY);
-    exec_once("TRUNCATE " + staging, SPI_OK_UTILITY);
     bool composite = cols.size() > 1;
-    exec_each_tenant("WITH keyed AS MATERIALIZED (SELECT " + key + " AS k" + rows + ") INSERT INTO " + staging +
-                         " SELECT " + (composite ? "k" : "ARRAY[k]") +
-                         ", pg_catalog.row_number() OVER () FROM keyed",
-                     SPI_OK_INSERT, p);
+    std::string read = "WITH keyed AS MATERIALIZED (SELECT " + key + " AS k" + rows + ") INSERT INTO " + staging +
+                       " SELECT " + (composite ? "k" : "ARRAY[k]") + ", pg_catalog.row_number() OVER () FROM keyed";
     Params w;
     std::string job_param = w.add(Int64GetDatum(job), false, INT8OID);
     std::string table_param = w.add(ObjectIdGetDatum(T(t).oid), false, OIDOID);
     std::string owner_param = w.add(ObjectIdGetDatum(pg_guard(GetUserId)), false, OIDOID);
-    std::string insert = "INSERT INTO " + schema + ".cascade_delete_job_key (job, table_name, owner, delete_order, keys" +
-                         (counted ? ", n" : "") + ") SELECT " + job_param + ", " + table_param + ", " + owner_param +
-                         "::pg_catalog.regrole, " +
-                         std::to_string(delete_rank_[t]) + ", pg_catalog.array_agg(" +
-                         (composite ? "s.k" : "s.k[1]") + " ORDER BY s.n)" + (counted ? ", pg_catalog.count(*)" : "") +
-                         " FROM " + staging + " s GROUP BY (s.n OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) " + schema +
-                         ".cascade_delete_job_page_size() ORDER BY pg_catalog.min(s.n)";
-    pg::SavedUser saved = pg_guard(pg::become_user, pg_guard(pg::extension_owner));
-    try {
-        exec_once(insert, SPI_OK_INSERT, w);
-    } catch (...) {
+    std::string write = "INSERT INTO " + schema + ".cascade_delete_job_key (job, table_name, owner, delete_order, keys" +
+                        (counted ? ", n" : "") + ") SELECT " + job_param + ", " + table_param + ", " + owner_param +
+                        "::pg_catalog.regrole, " + std::to_string(delete_rank_[t]) + ", pg_catalog.array_agg(" +
+                        (composite ? "s.k" : "s.k[1]") + " ORDER BY s.n)" + (counted ? ", pg_catalog.count(*)" : "") +
+                        " FROM " + staging + " s GROUP BY (s.n OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) " +
+                        schema + ".cascade_delete_job_page_size() ORDER BY pg_catalog.min(s.n)";
+    Oid writer = pg_guard(pg::extension_owner);
+    for_each_tenant(p, [&](const Params &q) {
+        exec_once("TRUNCATE " + staging, SPI_OK_UTILITY);
+        exec_once(read, SPI_OK_INSERT, q);
+        pg::SavedUser saved = pg_guard(pg::become_user, writer);
+        try {
+            exec_once(write, SPI_OK_INSERT, w);
+        } catch (...) {
+            pg_guard(pg::restore_user, saved);
+            throw;
+        }
         pg_guard(pg::restore_user, saved);
-        throw;
-    }
-    pg_guard(pg::restore_user, saved);
+    });
 }
 
 } // namespace cd
