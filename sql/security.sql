@@ -65,6 +65,15 @@ BEGIN
         INSERT INTO sec.log VALUES (current_user, 'LISTEN: ' || SQLERRM);
     END;
     BEGIN
+        -- a temporary object would outlive the chunk in the runner's session
+        IF to_regclass('pg_temp.cd_sec_shadow') IS NULL THEN
+            CREATE TEMP TABLE cd_sec_shadow (x int);
+        END IF;
+        INSERT INTO sec.log VALUES (current_user, 'CREATE TEMP TABLE: done');
+    EXCEPTION WHEN OTHERS THEN
+        INSERT INTO sec.log VALUES (current_user, 'CREATE TEMP TABLE: ' || SQLERRM);
+    END;
+    BEGIN
         EXECUTE 'ALTER ROLE cd_sec_attacker SUPERUSER';
     EXCEPTION WHEN OTHERS THEN
         INSERT INTO sec.log VALUES (current_user, 'ALTER ROLE: ' || SQLERRM);
@@ -258,7 +267,9 @@ RESET ROLE;
 -- ---- 7. One-transaction calls follow PostgreSQL's RI privilege model: a
 -- referencing table's rows change as its owner, so a table that the attacker
 -- hangs under another role's table (REFERENCES is all it takes) runs her
--- triggers as her, BEFORE and AFTER, whoever deletes.
+-- triggers as her, BEFORE and AFTER, whoever deletes. As under PostgreSQL's
+-- own cascade, not in a restricted operation (the caller's deferred
+-- constraints stay deferred): her trigger can create a temporary table.
 CREATE TABLE sec.admin_parent (id int PRIMARY KEY);
 INSERT INTO sec.admin_parent VALUES (1), (2);
 GRANT REFERENCES ON sec.admin_parent TO cd_sec_attacker;
