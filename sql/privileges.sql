@@ -109,6 +109,35 @@ SET ROLE regress_cd_user;
 SELECT cascade_delete('parent', 2);
 RESET ROLE;
 SELECT * FROM secret ORDER BY id;
+-- Under an application-only key nothing would catch a hidden row: the
+-- table's owner counts the rows the caller missed, and one refuses the call
+-- (42501) rather than stay behind referencing a deleted row; a PROTECT row
+-- the caller cannot see blocks it the same way. As a leaf, the hidden row goes.
+INSERT INTO parent VALUES (4), (5);
+CREATE TABLE app (id int PRIMARY KEY, parent_id int, visible boolean);
+CREATE TABLE app_note (id int PRIMARY KEY, app_id int REFERENCES app ON DELETE CASCADE);
+INSERT INTO app VALUES (1, 4, true), (2, 4, false);
+SELECT cascade_delete_set_policy('app', '{parent_id}', 'CASCADE', parent => 'parent');
+ALTER TABLE app ENABLE ROW LEVEL SECURITY;
+CREATE POLICY only_visible ON app USING (visible);
+GRANT SELECT, DELETE ON app TO regress_cd_user;
+GRANT SELECT ON app_note TO regress_cd_user;
+SET ROLE regress_cd_user;
+SELECT cascade_delete('parent', 4);
+\echo sqlstate :LAST_ERROR_SQLSTATE
+SELECT cascade_delete('parent', 4, dry_run => true);
+RESET ROLE;
+SELECT cascade_delete_set_policy('app', '{parent_id}', 'PROTECT', parent => 'parent');
+UPDATE app SET parent_id = 5 WHERE id = 1;
+SET ROLE regress_cd_user;
+SELECT cascade_delete('parent', 4);
+RESET ROLE;
+SELECT cascade_delete_set_policy('app', '{parent_id}', 'CASCADE', parent => 'parent');
+DROP TABLE app_note;
+SET ROLE regress_cd_user;
+SELECT cascade_delete('parent', 4);
+RESET ROLE;
+SELECT * FROM app ORDER BY id;
 
 SET client_min_messages = warning;
 DROP SCHEMA priv CASCADE;

@@ -141,6 +141,7 @@ class Cascade {
     void component_collected(const std::vector<int> &comp);
     void for_each_blocking_edge(const std::function<void(int, bool)> &check) const;
     void check_blockers();
+    void check_hidden_rows();
     Blocker find_blocker(int ei, const std::string &where, const Params &p, bool once = false);
     uint64 count_rows(const std::string &from_where, const Params &p, bool once);
     std::vector<std::string> sample_keys(const Table &t, const std::string &from_where, const Params &p,

@@ -67,6 +67,39 @@ void Cascade::check_blockers() {
     });
     if (req_.dry_run)
         predict_update_refusals(); // raises them when refuse_blocked
+    check_hidden_rows();
+}
+
+// What the checks and the collection read, they read as the caller; a
+// referencing row that row-level security hides from the caller would
+// escape them. Under a real foreign key PostgreSQL's own check (as the
+// table's owner) still sees it; under an application-only key it would stay
+// behind, referencing a deleted row, or not block what it must. So for such
+// a key on a table whose rows the caller does not all see, the table's owner
+// counts them: a row the caller missed refuses the call (42501), naming no
+// key. (A leaf deleted by its parent's keys, and SET_* updates, already go as
+// the owner and take every row.)
+void Cascade::check_hidden_rows() {
+    if (citus_)
+        return;
+    for (int ei : relevant_) {
+        const Edge &e = m_.edges[ei];
+        bool cascade_by_keys = e.action == Action::Cascade && virtual_edge_[e.child] != ei;
+        bool blocks = e.action == Action::Protect || e.action == Action::Restrict;
+        if (e.conoid != 0 || e.partition || !(cascade_by_keys || blocks) || !T(e.child).rls ||
+            !pg_guard(pg::rls_applies, static_cast<Oid>(T(e.child).oid)))
+            continue;
+        StatementRole as(changing_role(designated_role(e.child)));
+        if (count_referencing(e, e.action != Action::Protect) > 0)
+            throw make_error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                             "row-level security hides rows of " + T(e.child).display +
+                                 " that reference rows this call deletes",
+                             std::string("Its key to ") + T(e.parent).display +
+                                 " exists only as a policy, and the rows the caller cannot see would " +
+                                 (blocks ? "block the delete." : "stay behind, referencing deleted rows."),
+                             "Delete as a role that sees every row of " + T(e.child).display +
+                                 " (its owner, or one with BYPASSRLS).");
+    }
 }
 
 uint64 Cascade::count_rows(const std::string &from_where, const Params &p, bool once) {

@@ -30,6 +30,7 @@ extern "C" {
 #include "parser/parse_coerce.h"
 #include "utils/acl.h"
 #include "utils/array.h"
+#include "utils/rls.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -173,6 +174,8 @@ long temp_table_pages(const char *name) {
     relation_close(r, AccessShareLock);
     return n;
 }
+
+bool rls_applies(Oid rel) { return check_enable_rls(rel, InvalidOid, true) == RLS_ENABLED; }
 
 bool may_delete(Oid rel, Oid role) { return pg_class_aclcheck(rel, role, ACL_DELETE) == ACLCHECK_OK; }
 

@@ -72,6 +72,8 @@ void progress(const char *message, bool as_notice);
 int portable_text_formats();
 // Pages of this session's temporary table name, or -1 when there is none.
 long temp_table_pages(const char *name);
+// Whether row-level security filters what the current user reads of rel.
+bool rls_applies(Oid rel);
 // Whether role has DELETE privilege on rel.
 bool may_delete(Oid rel, Oid role);
 // Whether role may read this session's temporary table name.
