@@ -198,6 +198,11 @@ def subscriber_checks(primary):
     scur.execute('ALTER SUBSCRIPTION everything DISABLE')
     scur.execute('ALTER SUBSCRIPTION everything SET (slot_name = NONE)')
     scur.execute('DROP SUBSCRIPTION everything')
+    # The disabled subscription's walsender lets go of the slot a moment later.
+    def slot_released():
+        pcur.execute("SELECT active FROM pg_replication_slots WHERE slot_name = 'everything'")
+        return not pcur.fetchone()[0]
+    wait_for('the slot to be released', slot_released)
     pcur.execute("SELECT pg_drop_replication_slot('everything')")
     sub.close()
     pub.close()
