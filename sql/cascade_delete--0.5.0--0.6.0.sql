@@ -104,6 +104,21 @@ CREATE FUNCTION @extschema@.cascade_delete_job_has_runner(j @extschema@.cascade_
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 RETURN coalesce(@extschema@.cascade_delete_job_runner_alive(j.runner_pid, j.runner_started), false);
 
+-- This backend stops running j (a writer's step): it is no longer recorded as
+-- its runner, and the keys of a cancelled job, which a cancel left to it, go.
+CREATE FUNCTION @extschema@.cascade_delete_job_stop_running(j @extschema@.cascade_delete_job) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF j.runner_pid IS DISTINCT FROM pg_backend_pid() THEN
+        RETURN;
+    END IF;
+    UPDATE @extschema@.cascade_delete_job t SET runner_pid = NULL, runner_started = NULL
+    WHERE t.job = j.job AND t.runner_pid = pg_backend_pid();
+    IF j.state = 'cancelled' THEN
+        DELETE FROM @extschema@.cascade_delete_job_key k WHERE k.job = j.job;
+    END IF;
+END $$;
+
 -- A new job, owned by the caller, its pace checked.
 CREATE FUNCTION @extschema@.cascade_delete_job_w_create(caller oid, job bigint, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -269,12 +284,8 @@ DECLARE
     wait double precision;
 BEGIN
     IF j.state <> 'running' OR j.runner_pid IS DISTINCT FROM pg_backend_pid() THEN
-        -- paused or cancelled meanwhile: a cancel made while this runner held the keys leaves them to it
-        UPDATE @extschema@.cascade_delete_job t SET runner_pid = NULL, runner_started = NULL
-        WHERE t.job = j.job AND t.runner_pid = pg_backend_pid();
-        IF j.state = 'cancelled' THEN
-            DELETE FROM @extschema@.cascade_delete_job_key k WHERE k.job = j.job;
-        END IF;
+        -- paused or cancelled meanwhile
+        PERFORM @extschema@.cascade_delete_job_stop_running(j);
         RETURN jsonb_build_object('done', true);
     END IF;
     IF j.graph IS DISTINCT FROM md5(@extschema@.cascade_delete_graph(j.target)) THEN
@@ -340,13 +351,9 @@ BEGIN
     SET state = CASE WHEN t.state IN ('finished', 'cancelled') THEN t.state
                      WHEN err_state = '57014' THEN 'paused'  -- canceled or timed out: run again to resume
                      WHEN err_state = '23503' THEN 'blocked' ELSE 'failed' END,
-        last_error = args ->> 'message', last_sqlstate = err_state, last_error_at = now(),
-        runner_pid = CASE WHEN t.runner_pid = pg_backend_pid() THEN NULL ELSE t.runner_pid END,
-        runner_started = CASE WHEN t.runner_pid = pg_backend_pid() THEN NULL ELSE t.runner_started END
+        last_error = args ->> 'message', last_sqlstate = err_state, last_error_at = now()
     WHERE t.job = j.job;
-    IF j.state = 'cancelled' AND j.runner_pid = pg_backend_pid() THEN
-        DELETE FROM @extschema@.cascade_delete_job_key k WHERE k.job = j.job;
-    END IF;
+    PERFORM @extschema@.cascade_delete_job_stop_running(j);
     RETURN jsonb_build_object('done', true);
 END $$;
 
@@ -445,6 +452,7 @@ BEGIN
     END LOOP;
 END $$;
 REVOKE ALL ON FUNCTION @extschema@.cascade_delete_job_for(oid, bigint, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.cascade_delete_job_stop_running(@extschema@.cascade_delete_job) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.cascade_delete_job_take_keys(bigint, regrole, integer) FROM PUBLIC;
 
 -- Called only by the writers (as the extension's owner): they run a chunk,

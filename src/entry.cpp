@@ -515,23 +515,14 @@ Datum cascade_delete_job_delete_as(PG_FUNCTION_ARGS) {
     immediate->constraints = NIL;
     immediate->deferred = false;
     AfterTriggerSetState(immediate);
-    // An error's abort restores both the settings and the user. Key tables
+    // An error's abort restores the settings (as_user the user). Key tables
     // are created outside the restriction (exec_unrestricted).
     int nest = NewGUCNestLevel();
     if (!PG_ARGISNULL(3))
         (void)set_config_option("search_path", text_to_cstring(PG_GETARG_TEXT_PP(3)), PGC_USERSET, PGC_S_SESSION,
                                 GUC_ACTION_SAVE, true, 0, false);
-    cd::pg::SavedUser saved = cd::pg::become_user(owner);
-    Datum report = (Datum)0;
-    PG_TRY();
-    { report = cascade_delete_job_delete(fcinfo); }
-    PG_CATCH();
-    {
-        cd::pg::restore_user(saved);
-        PG_RE_THROW();
-    }
-    PG_END_TRY();
-    cd::pg::restore_user(saved);
+    Datum report = cd::pg::as_user(owner, cd::pg::security_context() | cd::pg::kRestricted,
+                                   [&] { return cascade_delete_job_delete(fcinfo); });
     // As PostgreSQL's maintenance commands do: whatever settings the chunk's
     // triggers changed go, with the search_path set above.
     AtEOXact_GUC(false, nest);

@@ -161,18 +161,12 @@ void Cascade::save_keys_on_citus(int t, int64 job, const std::string &schema, bo
                         (composite ? "s.k" : "s.k[1]") + " ORDER BY s.n)" + (counted ? ", pg_catalog.count(*)" : "") +
                         " FROM " + staging + " s GROUP BY (s.n OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) " +
                         schema + ".cascade_delete_job_page_size() ORDER BY pg_catalog.min(s.n)";
-    Oid writer = pg_guard(pg::extension_owner);
     for_each_tenant(p, [&](const Params &q) {
         exec_once("TRUNCATE " + staging, SPI_OK_UTILITY);
         exec_once(read, SPI_OK_INSERT, q);
-        pg::SavedUser saved = pg_guard(pg::become_user, writer);
-        try {
-            exec_once(write, SPI_OK_INSERT, w);
-        } catch (...) {
-            pg_guard(pg::restore_user, saved);
-            throw;
-        }
-        pg_guard(pg::restore_user, saved);
+        pg_guard(pg::exec_as_extension_owner, write.c_str(), static_cast<int>(w.types.size()),
+                 const_cast<Oid *>(w.types.data()), const_cast<Datum *>(w.values.data()), w.nulls.data(),
+                 static_cast<int>(SPI_OK_INSERT));
     });
 }
 

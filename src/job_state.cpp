@@ -44,8 +44,8 @@ Datum cascade_delete_job_write(PG_FUNCTION_ARGS) {
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                             errmsg("cascade_delete_job_write: no such operation \"%s\"", op)));
     Oid ext = get_extension_oid("cascade_delete", false);
-    Oid schema = cd::pg::extension_schema();
-    Oid owner = cd::pg::extension_owner();
+    Oid schema, owner;
+    cd::pg::extension_identity(&schema, &owner);
     Oid argtypes[3] = {OIDOID, INT8OID, JSONBOID};
     List *name = list_make2(makeString(get_namespace_name(schema)), makeString(psprintf("cascade_delete_job_w_%s", op)));
     Oid fn = LookupFuncName(name, 3, argtypes, true);
@@ -65,20 +65,8 @@ Datum cascade_delete_job_write(PG_FUNCTION_ARGS) {
     call->args[2].isnull = PG_ARGISNULL(2);
     // As the owner, like a SECURITY DEFINER function (not restricted: the
     // writers' own code is all that runs, on the extension's tables).
-    Oid saved_user;
-    int saved_sec;
-    GetUserIdAndSecContext(&saved_user, &saved_sec);
-    SetUserIdAndSecContext(owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE);
-    Datum result = (Datum)0;
-    PG_TRY();
-    { result = FunctionCallInvoke(call); }
-    PG_CATCH();
-    {
-        SetUserIdAndSecContext(saved_user, saved_sec);
-        PG_RE_THROW();
-    }
-    PG_END_TRY();
-    SetUserIdAndSecContext(saved_user, saved_sec);
+    Datum result = cd::pg::as_user(owner, cd::pg::security_context() | SECURITY_LOCAL_USERID_CHANGE,
+                                   [&] { return FunctionCallInvoke(call); });
     if (call->isnull)
         PG_RETURN_NULL();
     return result;
@@ -114,17 +102,7 @@ void check_job_to_plan(int64 job, Oid target) {
                          quote_identifier(get_namespace_name(schema)));
     Oid type = INT8OID;
     Datum value = Int64GetDatum(job);
-    SavedUser saved = become_user(extension_owner());
-    uint64 n = 0;
-    PG_TRY();
-    { n = exec(sql, 1, &type, &value, nullptr, SPI_OK_SELECT); }
-    PG_CATCH();
-    {
-        restore_user(saved);
-        PG_RE_THROW();
-    }
-    PG_END_TRY();
-    restore_user(saved);
+    uint64 n = exec_as_extension_owner(sql, 1, &type, &value, nullptr, SPI_OK_SELECT);
     bool isnull;
     if (n == 0 ||
         DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) != GetUserId())

@@ -41,11 +41,11 @@ Oid Cascade::designated_role(int t) const {
 // *refused.
 Oid Cascade::statement_role(const std::vector<int> &tables, bool privileged_only, bool *refused) const {
     *refused = false;
+    if (tables.size() <= 1)
+        return tables.empty() ? InvalidOid : designated_role(tables[0]);
     bool one_owner = true;
     for (int t : tables)
         one_owner = one_owner && T(t).owner == T(tables[0]).owner;
-    if (tables.empty() || (one_owner && tables.size() == 1))
-        return tables.empty() ? InvalidOid : designated_role(tables[0]);
     if (one_owner)
         return T(tables[0]).owner == caller_ ? InvalidOid : T(tables[0]).owner;
     for (int t : tables)

@@ -63,30 +63,20 @@ static void check_rc(int rc, int expected, const char *sql) {
 
 Oid statement_role = InvalidOid;
 
-// run()'s result, run as statement_role (see pgutil.hpp) when it is set and
-// not the current user already.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wclobbered"
+int security_context() {
+    Oid user;
+    int sec;
+    GetUserIdAndSecContext(&user, &sec);
+    return sec;
+}
+
+// run()'s result, as statement_role (see pgutil.hpp) when it is set and not
+// the current user already.
 template <typename F> static int as_statement_role(F run) {
     if (!OidIsValid(statement_role) || statement_role == GetUserId())
         return run();
-    Oid saved_user;
-    int saved_sec;
-    GetUserIdAndSecContext(&saved_user, &saved_sec);
-    SetUserIdAndSecContext(statement_role, saved_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-    int rc = 0;
-    PG_TRY();
-    { rc = run(); }
-    PG_CATCH();
-    {
-        SetUserIdAndSecContext(saved_user, saved_sec);
-        PG_RE_THROW();
-    }
-    PG_END_TRY();
-    SetUserIdAndSecContext(saved_user, saved_sec);
-    return rc;
+    return as_user(statement_role, security_context() | kAsTableOwner, run);
 }
-#pragma GCC diagnostic pop
 
 uint64 exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
             int expected_rc) {
@@ -384,8 +374,7 @@ bool extension_has_column(const char *table, const char *column) {
     return OidIsValid(rel) && get_attnum(rel, column) != InvalidAttrNumber;
 }
 
-// The extension's pg_extension row: its schema and owner.
-static void extension_row(Oid *schema, Oid *owner) {
+void extension_identity(Oid *schema, Oid *owner) {
     Oid ext = get_extension_oid("cascade_delete", false);
     Relation rel = table_open(ExtensionRelationId, AccessShareLock);
     ScanKeyData key;
@@ -400,24 +389,21 @@ static void extension_row(Oid *schema, Oid *owner) {
 
 Oid extension_schema() {
     Oid schema, owner;
-    extension_row(&schema, &owner);
+    extension_identity(&schema, &owner);
     return schema;
 }
 
 Oid extension_owner() {
     Oid schema, owner;
-    extension_row(&schema, &owner);
+    extension_identity(&schema, &owner);
     return owner;
 }
 
-SavedUser become_user(Oid user) {
-    SavedUser saved;
-    GetUserIdAndSecContext(&saved.user, &saved.sec_context);
-    SetUserIdAndSecContext(user, saved.sec_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-    return saved;
+uint64 exec_as_extension_owner(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+                               int expected_rc) {
+    return as_user(extension_owner(), security_context() | kRestricted,
+                   [&] { return exec(sql, nargs, types, values, nulls, expected_rc); });
 }
-
-void restore_user(SavedUser saved) { SetUserIdAndSecContext(saved.user, saved.sec_context); }
 
 
 void restore_settings(int nest_level) { AtEOXact_GUC(true, nest_level); }

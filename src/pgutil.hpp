@@ -7,6 +7,7 @@
 
 extern "C" {
 #include "executor/spi.h"
+#include "miscadmin.h"
 }
 
 #include <string>
@@ -119,19 +120,50 @@ int safe_search_path();
 // Raises 42P01 / 42809 unless rel exists and is a plain or partitioned table.
 void check_is_table(Oid rel);
 // The schema cascade_delete is installed in, and the role that owns it (and
-// its job tables).
+// its job tables); extension_identity() reads both at once.
 Oid extension_schema();
 Oid extension_owner();
-// Runs as user (SetUserIdAndSecContext) under SECURITY_RESTRICTED_OPERATION,
-// as PostgreSQL runs maintenance commands as a table's owner: SET ROLE, SET
-// SESSION AUTHORIZATION and new temporary namespaces fail inside. Returns what
-// restore_user() takes back; an error's (sub)transaction abort restores too.
-struct SavedUser {
-    Oid user;
-    int sec_context;
-};
-SavedUser become_user(Oid user);
-void restore_user(SavedUser saved);
+void extension_identity(Oid *schema, Oid *owner);
+
+// The security context flags of a role switch. As PostgreSQL runs a
+// referencing table's RI action as its owner (no SET ROLE inside, none of
+// its row-level security forced), and as it runs maintenance commands as a
+// table's owner (also no temporary objects, deferred triggers or SET ROLE
+// that could outlive the switch: SECURITY_RESTRICTED_OPERATION).
+constexpr int kAsTableOwner = SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS;
+constexpr int kRestricted = SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION;
+
+// The current security context (its flags), to add to or take from.
+int security_context();
+
+// f()'s result, run as user in security context sec (SetUserIdAndSecContext),
+// the caller's user and context restored after it, error or not: every role
+// switch of the extension goes through here. f returns a plain value.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wclobbered"
+template <typename F> auto as_user(Oid user, int sec, F f) -> decltype(f()) {
+    Oid saved_user;
+    int saved_sec;
+    GetUserIdAndSecContext(&saved_user, &saved_sec);
+    SetUserIdAndSecContext(user, sec);
+    decltype(f()) result{};
+    PG_TRY();
+    { result = f(); }
+    PG_CATCH();
+    {
+        SetUserIdAndSecContext(saved_user, saved_sec);
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    SetUserIdAndSecContext(saved_user, saved_sec);
+    return result;
+}
+#pragma GCC diagnostic pop
+
+// Runs one of the extension's own statements on its own tables as the
+// extension's owner, restricted (see exec()).
+uint64 exec_as_extension_owner(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+                               int expected_rc);
 // Raises unless job is the current user's own job on target, not planned
 // yet (job_state.cpp).
 void check_job_to_plan(int64 job, Oid target);

@@ -29,22 +29,12 @@ extern "C" {
 
 namespace cd {
 
-// pg::exec_plan, as user (pg::become_user) unless InvalidOid.
+// pg::exec_plan, as user (restricted) unless InvalidOid.
 static uint64 exec_plan_as(Oid user, SPIPlanPtr plan, const char *sql, Datum *values, const char *nulls, int rc) {
     if (!OidIsValid(user))
         return pg::exec_plan(plan, sql, values, nulls, rc);
-    pg::SavedUser saved = pg::become_user(user);
-    uint64 n = 0;
-    PG_TRY();
-    { n = pg::exec_plan(plan, sql, values, nulls, rc); }
-    PG_CATCH();
-    {
-        pg::restore_user(saved);
-        PG_RE_THROW();
-    }
-    PG_END_TRY();
-    pg::restore_user(saved);
-    return n;
+    return pg::as_user(user, pg::security_context() | pg::kRestricted,
+                       [&] { return pg::exec_plan(plan, sql, values, nulls, rc); });
 }
 
 uint64 run_batches(const BatchSpec *spec) {
@@ -373,19 +363,8 @@ CStrings column_types_sql(Oid rel, int n, const char *const *cols) {
 }
 
 void exec_unrestricted(const char *sql) {
-    Oid user;
-    int sec;
-    GetUserIdAndSecContext(&user, &sec);
-    if (!(sec & SECURITY_RESTRICTED_OPERATION)) {
-        pg::exec(sql, 0, nullptr, nullptr, nullptr, SPI_OK_UTILITY);
-        return;
-    }
-    SetUserIdAndSecContext(user, sec & ~SECURITY_RESTRICTED_OPERATION);
-    PG_TRY();
-    { pg::exec(sql, 0, nullptr, nullptr, nullptr, SPI_OK_UTILITY); }
-    PG_FINALLY();
-    { SetUserIdAndSecContext(user, sec); }
-    PG_END_TRY();
+    (void)pg::as_user(GetUserId(), pg::security_context() & ~SECURITY_RESTRICTED_OPERATION,
+                      [&] { return pg::exec(sql, 0, nullptr, nullptr, nullptr, SPI_OK_UTILITY); });
 }
 
 char *column_signature(Oid rel, int n, const char *const *cols) {

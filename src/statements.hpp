@@ -31,7 +31,7 @@ struct BatchSpec {
     int n_bypass;
     const Oid *bypass_rels;
     const Oid *bypass_cons;
-    // The statement runs as this role (pg::become_user), the cursor as the
+    // The statement runs as this role (restricted), the cursor as the
     // caller: a job's keys are read with the caller's rights and written
     // into the extension's own table as its owner. InvalidOid: the caller.
     Oid stmt_user = InvalidOid;
